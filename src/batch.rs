@@ -1,0 +1,203 @@
+//! [`WriteBatch`]: puts and deletes applied atomically, and its encoding, which is also the
+//! payload of a WAL record.
+//!
+//! # Format
+//! DESIGN.md §2.3 ("WAL record payload: a write batch"). The layout is LevelDB's
+//! `WriteBatch` rep: a 12-byte header (first sequence number, count) and then the records.
+
+use crate::coding::{get_u32, get_u64, put_length_prefixed, Reader};
+use crate::error::{CorruptionKind, Error, Result};
+use crate::key::{SequenceNumber, ValueType};
+use crate::options::{MAX_BATCH_SIZE, MAX_KEY_SIZE, MAX_VALUE_SIZE};
+
+/// Bytes of the batch header: sequence number u64 + record count u32.
+pub(crate) const BATCH_HEADER_LEN: usize = 12;
+
+/// An ordered list of puts and deletes that `Db::write` applies atomically: after any
+/// crash either all of them are visible or none is. Later operations on the same key win.
+///
+/// ```
+/// let mut batch = shaledb::WriteBatch::new();
+/// batch.put(b"k1", b"v1");
+/// batch.delete(b"k0");
+/// assert_eq!(batch.len(), 2);
+/// ```
+#[derive(Debug, Clone)]
+pub struct WriteBatch {
+    rep: Vec<u8>,
+    count: u32,
+    oversized: bool,
+}
+
+impl Default for WriteBatch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl WriteBatch {
+    /// An empty batch.
+    pub fn new() -> Self {
+        WriteBatch { rep: vec![0; BATCH_HEADER_LEN], count: 0, oversized: false }
+    }
+
+    /// Adds a put of `value` under `key`. Keys above 64 KiB or values above 64 MiB make the
+    /// batch fail with [`Error::InvalidArgument`] when it is written.
+    pub fn put(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
+        let (key, value) = (key.as_ref(), value.as_ref());
+        self.oversized |= key.len() > MAX_KEY_SIZE || value.len() > MAX_VALUE_SIZE;
+        self.rep.push(ValueType::Value as u8);
+        put_length_prefixed(&mut self.rep, key);
+        put_length_prefixed(&mut self.rep, value);
+        self.count += 1;
+    }
+
+    /// Adds a delete of `key`.
+    pub fn delete(&mut self, key: impl AsRef<[u8]>) {
+        let key = key.as_ref();
+        self.oversized |= key.len() > MAX_KEY_SIZE;
+        self.rep.push(ValueType::Deletion as u8);
+        put_length_prefixed(&mut self.rep, key);
+        self.count += 1;
+    }
+
+    /// Number of operations in the batch.
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    /// True if the batch holds no operation.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Removes every operation.
+    pub fn clear(&mut self) {
+        *self = WriteBatch::new();
+    }
+
+    /// Size of the encoded batch in bytes (what it adds to the WAL, before framing).
+    pub fn approximate_size(&self) -> usize {
+        self.rep.len()
+    }
+
+    /// Checks the documented limits.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for an oversized key, value or batch.
+    pub(crate) fn validate(&self) -> Result<()> {
+        if self.oversized {
+            return Err(Error::InvalidArgument("key above 64 KiB or value above 64 MiB"));
+        }
+        if self.rep.len() > MAX_BATCH_SIZE {
+            return Err(Error::InvalidArgument("write batch above 1 GiB"));
+        }
+        Ok(())
+    }
+
+    /// The records, without the header.
+    pub(crate) fn records(&self) -> &[u8] {
+        &self.rep[BATCH_HEADER_LEN..]
+    }
+}
+
+/// Encodes the header of a (group) batch rep in place.
+pub(crate) fn set_header(rep: &mut [u8], first_seqno: SequenceNumber, count: u32) {
+    rep[..8].copy_from_slice(&crate::coding::u64_bytes(first_seqno));
+    rep[8..12].copy_from_slice(&crate::coding::u32_bytes(count));
+}
+
+/// One decoded operation of a batch rep: the value type, and the byte ranges of the key
+/// and value inside the rep (so the memtable can slice them without copying).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BatchOp {
+    pub value_type: ValueType,
+    pub key: (usize, usize),
+    pub value: (usize, usize),
+}
+
+/// Decodes a batch rep into its first sequence number and its operations.
+///
+/// # Errors
+/// [`Error::Corruption`] naming `file` and `offset` (the record's offset in its log) if the
+/// rep is malformed or its count is wrong.
+pub(crate) fn decode_rep(
+    rep: &[u8],
+    file: &std::path::Path,
+    offset: u64,
+) -> Result<(SequenceNumber, Vec<BatchOp>)> {
+    let bad = |what| Error::corruption(file, offset, CorruptionKind::Malformed(what));
+    let (Some(seq), Some(count)) = (get_u64(rep), rep.get(8..).and_then(get_u32)) else {
+        return Err(bad("write batch shorter than its header"));
+    };
+    let body = &rep[BATCH_HEADER_LEN..];
+    // Invariant: every record takes at least 2 bytes, so a count above body/2 is a lie;
+    // checking it first bounds the allocation (RELIABILITY.md INV-22).
+    if count as usize > body.len() / 2 + 1 {
+        return Err(bad("write batch count exceeds its size"));
+    }
+    let mut ops = Vec::with_capacity(count as usize);
+    let mut r = Reader::new(body);
+    while !r.is_empty() {
+        let ty = r.u8().and_then(ValueType::from_u8).ok_or_else(|| bad("bad value type"))?;
+        let key = range_of(&mut r).ok_or_else(|| bad("bad key length"))?;
+        let value = match ty {
+            ValueType::Value => range_of(&mut r).ok_or_else(|| bad("bad value length"))?,
+            ValueType::Deletion => (0, 0),
+        };
+        let shift = |(a, b): (usize, usize)| (a + BATCH_HEADER_LEN, b + BATCH_HEADER_LEN);
+        ops.push(BatchOp { value_type: ty, key: shift(key), value: shift(value) });
+    }
+    if ops.len() != count as usize {
+        return Err(bad("write batch count does not match its records"));
+    }
+    Ok((seq, ops))
+}
+
+fn range_of(r: &mut Reader<'_>) -> Option<(usize, usize)> {
+    let n = usize::try_from(r.varint()?).ok()?;
+    let start = r.position();
+    r.bytes(n)?;
+    Some((start, start + n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_round_trips() {
+        let mut b = WriteBatch::new();
+        b.put(b"a", b"1");
+        b.delete(b"");
+        b.put(b"", b"");
+        let mut rep = b.rep.clone();
+        set_header(&mut rep, 42, 3);
+        let (seq, ops) = decode_rep(&rep, std::path::Path::new("x"), 0).expect("decodes");
+        assert_eq!(seq, 42);
+        assert_eq!(ops.len(), 3);
+        assert_eq!(&rep[ops[0].key.0..ops[0].key.1], b"a");
+        assert_eq!(&rep[ops[0].value.0..ops[0].value.1], b"1");
+        assert_eq!(ops[1].value_type, ValueType::Deletion);
+    }
+
+    #[test]
+    fn wrong_count_is_corruption() {
+        let mut b = WriteBatch::new();
+        b.put(b"a", b"1");
+        let mut rep = b.rep.clone();
+        set_header(&mut rep, 1, 2);
+        assert!(decode_rep(&rep, std::path::Path::new("x"), 0).is_err());
+        set_header(&mut rep, 1, u32::MAX);
+        assert!(decode_rep(&rep, std::path::Path::new("x"), 0).is_err());
+    }
+
+    #[test]
+    fn oversized_key_is_invalid_argument() {
+        let mut b = WriteBatch::new();
+        b.put(vec![0u8; MAX_KEY_SIZE], b"ok");
+        assert!(b.validate().is_ok());
+        b.put(vec![0u8; MAX_KEY_SIZE + 1], b"too big");
+        assert!(matches!(b.validate(), Err(Error::InvalidArgument(_))));
+    }
+}

@@ -1,0 +1,360 @@
+//! [`Db`]: the handle applications use. `Db` is `Send + Sync`; share it with an `Arc`.
+//!
+//! Threads: callers (readers and writers), one flush thread (`shaledb-flush`) and one
+//! compaction thread (`shaledb-compact-0`). Locks, in the order they may nest:
+//! 1. `queue` (group-commit queue), never held across I/O;
+//! 2. `wal` (the leader's WAL writer and sequence counter), held by the group leader
+//!    during the WAL append, fsync and memtable insert;
+//! 3. the `VersionSet` installer lock, held while a MANIFEST edit is written and the
+//!    new Version published;
+//! 4. the memtable mutex, innermost, never held during I/O.
+//!
+//! Readers take none of 1-3: they load the current `Version` from its `ArcSwap`.
+
+mod background;
+mod flush;
+mod recovery;
+mod stats;
+mod write;
+
+use std::ops::{Bound, RangeBounds};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use bytes::Bytes;
+use crossbeam_channel::Sender;
+use parking_lot::{Condvar, Mutex};
+
+pub use recovery::RecoveryReport;
+pub use stats::{DbStats, LevelStats};
+
+use crate::batch::WriteBatch;
+use crate::error::{Error, Result};
+use crate::fs::{FileLock, FileSystem};
+use crate::iterator::level::LevelIter;
+use crate::iterator::memtable::MemTableIter;
+use crate::iterator::merging::MergingIterator;
+use crate::iterator::{DbIterator, InternalIterator};
+use crate::key::SequenceNumber;
+use crate::options::{Options, WriteOptions};
+use crate::version::set::VersionSet;
+
+/// A message to a background thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BgMsg {
+    /// Look for work (an immutable memtable, a compaction to pick).
+    Work,
+    /// Exit.
+    Shutdown,
+}
+
+/// Shared state of an open database.
+pub(crate) struct DbInner {
+    dir: PathBuf,
+    opts: Options,
+    fs: Arc<dyn FileSystem>,
+    versions: VersionSet,
+    /// Highest sequence number whose write is in the memtable: the read snapshot.
+    visible_seqno: AtomicU64,
+    write_queue: Mutex<std::collections::VecDeque<Arc<write::PendingWrite>>>,
+    write_queue_cv: Condvar,
+    /// The group-commit leader's state. See the lock order in the module docs.
+    wal: Mutex<write::WalState>,
+    /// Set once by the first write-path or background failure; never cleared.
+    poisoned: Mutex<Option<String>>,
+    is_poisoned: AtomicBool,
+    /// Paired with `bg_cv`: background progress (flush installed, compaction done, error).
+    bg_mutex: Mutex<()>,
+    bg_cv: Condvar,
+    flush_tx: Sender<BgMsg>,
+    compact_tx: Sender<BgMsg>,
+    stats: stats::Counters,
+    recovery: RecoveryReport,
+}
+
+/// An open shaledb database. See the crate docs for an example.
+pub struct Db {
+    inner: Arc<DbInner>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    lock: Mutex<Option<Box<dyn FileLock>>>,
+    closed: AtomicBool,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("dir", &self.inner.dir).finish_non_exhaustive()
+    }
+}
+
+impl Db {
+    /// Opens (or, with `create_if_missing`, creates) the database in directory `path`,
+    /// recovering from the MANIFEST and the WALs; see DESIGN.md §6 for the steps.
+    ///
+    /// # Errors
+    /// - [`Error::Locked`] if another handle holds the directory;
+    /// - [`Error::InvalidArgument`] for an option out of range, a missing database without
+    ///   `create_if_missing`, or an existing one with `error_if_exists`;
+    /// - [`Error::Corruption`] naming the file and offset for damaged metadata, tables or
+    ///   mid-log WAL damage; [`Error::UnsupportedFormatVersion`]; [`Error::Io`].
+    pub fn open(path: impl AsRef<Path>, opts: Options) -> Result<Db> {
+        opts.validate()?;
+        let dir = path.as_ref().to_path_buf();
+        let rec = recovery::recover(&dir, &opts)?;
+        let (flush_tx, flush_rx) = crossbeam_channel::unbounded();
+        let (compact_tx, compact_rx) = crossbeam_channel::unbounded();
+        let inner = Arc::new(DbInner {
+            fs: Arc::clone(&opts.fs),
+            dir,
+            opts,
+            versions: rec.versions,
+            visible_seqno: AtomicU64::new(rec.last_seqno),
+            write_queue: Mutex::new(std::collections::VecDeque::new()),
+            write_queue_cv: Condvar::new(),
+            wal: Mutex::new(write::WalState::new(rec.wal, rec.last_seqno)),
+            poisoned: Mutex::new(None),
+            is_poisoned: AtomicBool::new(false),
+            bg_mutex: Mutex::new(()),
+            bg_cv: Condvar::new(),
+            flush_tx,
+            compact_tx,
+            stats: stats::Counters::default(),
+            recovery: rec.report,
+        });
+        // Background threads start only after recovery finished (RELIABILITY.md INV-23).
+        let threads = vec![
+            background::spawn("shaledb-flush", Arc::clone(&inner), flush_rx, DbInner::flush_pending)?,
+            background::spawn("shaledb-compact-0", Arc::clone(&inner), compact_rx, DbInner::compact_pending)?,
+        ];
+        // Recovery may have left L0 over its trigger.
+        let _ = inner.compact_tx.send(BgMsg::Work);
+        Ok(Db { inner, threads: Mutex::new(threads), lock: Mutex::new(Some(rec.lock)), closed: AtomicBool::new(false) })
+    }
+
+    /// The directory of the database.
+    pub fn path(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// Sets `key` to `value`. Returns the write's sequence number.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a key above 64 KiB or a value above 64 MiB;
+    /// [`Error::Io`] if the WAL append fails (the database is then poisoned);
+    /// [`Error::Poisoned`]; [`Error::Closed`].
+    pub fn put(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<SequenceNumber> {
+        let mut b = WriteBatch::new();
+        b.put(key, value);
+        self.write(b)
+    }
+
+    /// Deletes `key` (a tombstone; deleting an absent key is not an error). Returns the
+    /// write's sequence number.
+    ///
+    /// # Errors
+    /// As [`Db::put`].
+    pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<SequenceNumber> {
+        let mut b = WriteBatch::new();
+        b.delete(key);
+        self.write(b)
+    }
+
+    /// Applies `batch` atomically without fsync. Returns the sequence number of its last
+    /// operation (its first is that minus `len - 1`).
+    ///
+    /// # Errors
+    /// As [`Db::put`].
+    pub fn write(&self, batch: WriteBatch) -> Result<SequenceNumber> {
+        self.write_opt(batch, &WriteOptions::default())
+    }
+
+    /// Applies `batch` atomically; with `opts.sync` the WAL is fsynced before this returns.
+    /// Concurrent writers are committed together by one leader (group commit).
+    ///
+    /// # Errors
+    /// As [`Db::put`]; with `sync`, also [`Error::Io`] from the fsync.
+    pub fn write_opt(&self, batch: WriteBatch, opts: &WriteOptions) -> Result<SequenceNumber> {
+        self.check_open()?;
+        self.inner.write(batch, opts.sync)
+    }
+
+    /// The value of `key`, or `None` if it is absent or deleted.
+    ///
+    /// # Errors
+    /// [`Error::Corruption`] naming the table and block offset if a block on the lookup
+    /// path is damaged; [`Error::Io`]; [`Error::Closed`].
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
+        self.check_open()?;
+        // Load the sequence number before the Version: the Version is at least as new,
+        // so it holds every write up to that number.
+        let seqno = self.inner.visible_seqno.load(Ordering::Acquire);
+        let version = self.inner.versions.current();
+        version.get(key.as_ref(), seqno)
+    }
+
+    /// Every entry in key order.
+    pub fn iter(&self) -> DbIterator {
+        self.range::<&[u8], _>(..)
+    }
+
+    /// The entries whose keys fall in `range`, in key order, e.g. `db.range(b"a".as_slice()..b"m")`.
+    pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> DbIterator {
+        let own = |b: Bound<&K>| match b {
+            Bound::Included(k) => Bound::Included(Bytes::copy_from_slice(k.as_ref())),
+            Bound::Excluded(k) => Bound::Excluded(Bytes::copy_from_slice(k.as_ref())),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        self.inner.iter_bounds(own(range.start_bound()), own(range.end_bound()))
+    }
+
+    /// The entries whose keys start with `prefix`, in key order.
+    pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> DbIterator {
+        let p = prefix.as_ref();
+        let end = prefix_successor(p).map_or(Bound::Unbounded, |s| Bound::Excluded(Bytes::from(s)));
+        self.inner.iter_bounds(Bound::Included(Bytes::copy_from_slice(p)), end)
+    }
+
+    /// Turns the memtable (if not empty) into an L0 table and waits until every immutable
+    /// memtable that existed has been flushed.
+    ///
+    /// # Errors
+    /// [`Error::Io`] or [`Error::Poisoned`] if the switch or a flush failed; [`Error::Closed`].
+    pub fn flush(&self) -> Result<()> {
+        self.check_open()?;
+        self.inner.flush_and_wait()
+    }
+
+    /// The sequence number of the last acknowledged write.
+    pub fn last_seqno(&self) -> SequenceNumber {
+        self.inner.visible_seqno.load(Ordering::Acquire)
+    }
+
+    /// What recovery did when this handle was opened.
+    pub fn recovery_report(&self) -> &RecoveryReport {
+        &self.inner.recovery
+    }
+
+    /// Tables per level, counters and the recovery report.
+    pub fn stats(&self) -> DbStats {
+        self.inner.stats()
+    }
+
+    /// Stops the background threads (waiting for a running flush or compaction), fsyncs
+    /// the WAL and releases the directory lock.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the final WAL fsync fails.
+    pub fn close(self) -> Result<()> {
+        self.shutdown()
+    }
+
+    fn shutdown(&self) -> Result<()> {
+        if self.closed.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        let _ = self.inner.flush_tx.send(BgMsg::Shutdown);
+        let _ = self.inner.compact_tx.send(BgMsg::Shutdown);
+        for t in self.threads.lock().drain(..) {
+            let _ = t.join();
+        }
+        let res = if self.inner.is_poisoned.load(Ordering::Acquire) {
+            Ok(())
+        } else {
+            self.inner.wal.lock().sync().map_err(Error::from)
+        };
+        self.lock.lock().take();
+        res
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        if let Err(e) = self.shutdown() {
+            log::error!("closing {}: {e}", self.inner.dir.display());
+        }
+    }
+}
+
+/// The smallest key greater than every key that starts with `p`, or `None` if there is
+/// none (`p` is empty or all `0xff`).
+fn prefix_successor(p: &[u8]) -> Option<Vec<u8>> {
+    let mut s = p.to_vec();
+    while let Some(last) = s.pop() {
+        if last < 0xff {
+            s.push(last + 1);
+            return Some(s);
+        }
+    }
+    None
+}
+
+impl DbInner {
+    fn iter_bounds(&self, start: Bound<Bytes>, end: Bound<Bytes>) -> DbIterator {
+        let seqno = self.visible_seqno.load(Ordering::Acquire);
+        let version = self.versions.current();
+        let mut children: Vec<Box<dyn InternalIterator>> = Vec::new();
+        for m in std::iter::once(&version.mem).chain(&version.imm) {
+            children.push(Box::new(MemTableIter::new(Arc::clone(m))));
+        }
+        for t in &version.levels[0] {
+            children.push(Box::new(t.table().iter()));
+        }
+        for level in &version.levels[1..] {
+            if !level.is_empty() {
+                children.push(Box::new(LevelIter::new(level.clone())));
+            }
+        }
+        DbIterator::new(version, MergingIterator::new(children), seqno, start, end)
+    }
+
+    /// Records the first failure and makes every later write fail (RELIABILITY.md R7).
+    /// Wakes writers waiting on background progress. Returns `err` for the caller.
+    fn poison(&self, err: Error) -> Error {
+        {
+            let mut p = self.poisoned.lock();
+            if p.is_none() {
+                log::error!("poisoning {}: {err}", self.dir.display());
+                *p = Some(err.to_string());
+            }
+        }
+        self.is_poisoned.store(true, Ordering::Release);
+        let _g = self.bg_mutex.lock();
+        self.bg_cv.notify_all();
+        err
+    }
+
+    fn check_poisoned(&self) -> Result<()> {
+        if self.is_poisoned.load(Ordering::Acquire) {
+            let msg = self.poisoned.lock().clone().unwrap_or_default();
+            return Err(Error::Poisoned(msg));
+        }
+        Ok(())
+    }
+
+    /// Wakes everyone waiting for background progress.
+    fn notify_progress(&self) {
+        let _g = self.bg_mutex.lock();
+        self.bg_cv.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_successor;
+
+    #[test]
+    fn prefix_successor_skips_trailing_ff() {
+        assert_eq!(prefix_successor(b"ab"), Some(b"ac".to_vec()));
+        assert_eq!(prefix_successor(b"a\xff"), Some(b"b".to_vec()));
+        assert_eq!(prefix_successor(b"\xff\xff"), None);
+        assert_eq!(prefix_successor(b""), None);
+    }
+}

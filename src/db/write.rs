@@ -1,0 +1,233 @@
+//! The write path: group commit, the WAL append, the memtable insert and memtable
+//! switches, after LevelDB's `DBImpl::Write`.
+//!
+//! Each writer queues itself. The writer at the front is the leader: it takes the batches
+//! queued behind it (up to a size limit), assigns their sequence numbers, appends them to
+//! the WAL as one record, fsyncs once if any member asked for `sync`, inserts them into the
+//! memtable and publishes the new visible sequence number. Every member then receives the
+//! leader's result (RELIABILITY.md "Group commit"). Commit point: the WAL append (with
+//! `sync`, the fsync) returning `Ok`.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+
+use super::{BgMsg, DbInner};
+use crate::batch::{decode_rep, set_header, WriteBatch, BATCH_HEADER_LEN};
+use crate::error::{Error, Result};
+use crate::filename::wal_path;
+use crate::key::SequenceNumber;
+use crate::memtable::MemTable;
+use crate::wal::LogWriter;
+
+/// Largest group a leader assembles, in bytes of batch records.
+const MAX_GROUP_BYTES: usize = 1 << 20;
+/// A small leader batch only gathers this much more, so small writes keep low latency.
+const SMALL_BATCH_EXTRA_BYTES: usize = 128 << 10;
+
+/// A writer waiting in the queue.
+pub(crate) struct PendingWrite {
+    batch: WriteBatch,
+    sync: bool,
+    /// Set by the leader that committed this write; read by its owner.
+    result: Mutex<Option<Result<SequenceNumber>>>,
+}
+
+/// The group-commit leader's state, behind `DbInner::wal`.
+pub(crate) struct WalState {
+    log: LogWriter,
+    /// Last sequence number assigned (equals the visible one between groups).
+    last_seqno: SequenceNumber,
+}
+
+impl WalState {
+    pub(crate) fn new(log: LogWriter, last_seqno: SequenceNumber) -> Self {
+        WalState { log, last_seqno }
+    }
+
+    /// Fsyncs the WAL.
+    pub(crate) fn sync(&mut self) -> std::io::Result<()> {
+        self.log.sync()
+    }
+}
+
+/// A copy of `e` for another member of a group: `Error` is not `Clone` because
+/// `std::io::Error` is not.
+fn duplicate(e: &Error) -> Error {
+    match e {
+        Error::Io(io) => Error::Io(std::io::Error::new(io.kind(), io.to_string())),
+        Error::Poisoned(m) => Error::Poisoned(m.clone()),
+        Error::InvalidArgument(m) => Error::InvalidArgument(m),
+        other => Error::Poisoned(other.to_string()),
+    }
+}
+
+impl DbInner {
+    pub(super) fn write(&self, batch: WriteBatch, sync: bool) -> Result<SequenceNumber> {
+        batch.validate()?;
+        self.check_poisoned()?;
+        if batch.is_empty() {
+            return Ok(self.visible_seqno.load(Ordering::Acquire));
+        }
+        let me = Arc::new(PendingWrite { batch, sync, result: Mutex::new(None) });
+        let mut queue = self.write_queue.lock();
+        queue.push_back(Arc::clone(&me));
+        loop {
+            if let Some(r) = me.result.lock().take() {
+                return r;
+            }
+            if queue.front().is_some_and(|f| Arc::ptr_eq(f, &me)) {
+                break;
+            }
+            self.write_queue_cv.wait(&mut queue);
+        }
+        // Leader: gather the group, leaving it queued so later writers wait behind it.
+        let first_size = me.batch.approximate_size();
+        let limit = if first_size <= SMALL_BATCH_EXTRA_BYTES {
+            first_size + SMALL_BATCH_EXTRA_BYTES
+        } else {
+            MAX_GROUP_BYTES
+        };
+        let mut group = vec![Arc::clone(&me)];
+        let mut size = first_size;
+        for w in queue.iter().skip(1) {
+            size += w.batch.approximate_size();
+            if size > limit {
+                break;
+            }
+            group.push(Arc::clone(w));
+        }
+        drop(queue);
+
+        let result = self.write_group(&group);
+
+        let mut queue = self.write_queue.lock();
+        let mut mine = None;
+        for (i, w) in group.iter().enumerate() {
+            let popped = queue.pop_front();
+            // Invariant: the group is the front of the queue, in order.
+            debug_assert!(popped.is_some_and(|p| Arc::ptr_eq(&p, w)));
+            let r = match &result {
+                Ok(seqs) => Ok(seqs[i]),
+                Err(e) => Err(duplicate(e)),
+            };
+            if i == 0 {
+                mine = Some(r);
+            } else {
+                *w.result.lock() = Some(r);
+            }
+        }
+        self.write_queue_cv.notify_all();
+        drop(queue);
+        mine.unwrap_or(Err(Error::Closed))
+    }
+
+    /// Commits a group; returns the last sequence number of each member's batch.
+    fn write_group(&self, group: &[Arc<PendingWrite>]) -> Result<Vec<SequenceNumber>> {
+        let mut wal = self.wal.lock();
+        self.check_poisoned()?;
+        self.make_room_for_write(&mut wal, false)?;
+        let sync = group.iter().any(|w| w.sync);
+        let total: usize = group.iter().map(|w| w.batch.len()).sum();
+        let first = wal.last_seqno + 1;
+        let mut rep = Vec::with_capacity(BATCH_HEADER_LEN + group.iter().map(|w| w.batch.records().len()).sum::<usize>());
+        rep.resize(BATCH_HEADER_LEN, 0);
+        let mut member_last = Vec::with_capacity(group.len());
+        let mut seq = wal.last_seqno;
+        for w in group {
+            rep.extend_from_slice(w.batch.records());
+            seq += w.batch.len() as u64;
+            member_last.push(seq);
+        }
+        #[expect(clippy::cast_possible_truncation, reason = "a group is below 1 GiB, so fewer than 2^32 ops")]
+        set_header(&mut rep, first, total as u32);
+        let started = Instant::now();
+        if let Err(e) = wal.log.add_record(&rep) {
+            return Err(self.poison(e.into()));
+        }
+        if sync {
+            if let Err(e) = wal.log.sync() {
+                return Err(self.poison(e.into()));
+            }
+        }
+        self.stats.record_write(rep.len() as u64, total as u64, started.elapsed(), sync);
+        // Only now, after the WAL holds the group, may it reach the memtable
+        // (RELIABILITY.md INV-17).
+        let rep = Bytes::from(rep);
+        let (_, ops) = decode_rep(&rep, &wal_path(&self.dir, 0), 0).map_err(|e| self.poison(e))?;
+        let mem = Arc::clone(&self.versions.current().mem);
+        mem.insert_many(ops.iter().enumerate().map(|(i, op)| {
+            (rep.slice(op.key.0..op.key.1), first + i as u64, op.value_type, rep.slice(op.value.0..op.value.1))
+        }));
+        wal.last_seqno = seq;
+        self.visible_seqno.store(seq, Ordering::Release);
+        Ok(member_last)
+    }
+
+    /// Ensures the memtable has room: switches to a new memtable and WAL when it is full
+    /// (or, with `force`, when it is not empty), and stalls while the immutable memtables
+    /// are at their limit. **Requires:** the `wal` lock (the guard proves it).
+    pub(super) fn make_room_for_write(&self, wal: &mut WalState, force: bool) -> Result<()> {
+        loop {
+            let v = self.versions.current();
+            let full = v.mem.approximate_size() >= self.opts.write_buffer_size;
+            if !(full || force && !v.mem.is_empty()) {
+                return Ok(());
+            }
+            if v.imm.len() + 1 >= self.opts.max_write_buffer_number {
+                self.stall_until_flushed()?;
+                continue;
+            }
+            // R6: the old WAL is durable before a newer one can hold acknowledged data.
+            wal.log.sync().map_err(|e| self.poison(e.into()))?;
+            let number = self.versions.new_file_number();
+            let file = self.fs.create(&wal_path(&self.dir, number)).map_err(|e| self.poison(e.into()))?;
+            // R2: the new WAL's directory entry is durable before a write is acked in it.
+            self.fs.sync_dir(&self.dir).map_err(|e| self.poison(e.into()))?;
+            wal.log = LogWriter::new(file, number);
+            self.versions.switch_memtable(Arc::new(MemTable::new(number)));
+            let _ = self.flush_tx.send(BgMsg::Work);
+            return Ok(());
+        }
+    }
+
+    /// Waits (a write stall) until the flush thread frees an immutable-memtable slot.
+    fn stall_until_flushed(&self) -> Result<()> {
+        let started = Instant::now();
+        log::info!("write stall: {} memtables waiting for flush", self.opts.max_write_buffer_number);
+        let mut g = self.bg_mutex.lock();
+        loop {
+            self.check_poisoned()?;
+            if self.versions.current().imm.len() + 1 < self.opts.max_write_buffer_number {
+                break;
+            }
+            self.bg_cv.wait(&mut g);
+        }
+        drop(g);
+        self.stats.record_stall(started.elapsed());
+        Ok(())
+    }
+
+    /// Switches the memtable if it holds data and waits until every immutable memtable
+    /// that exists then is flushed.
+    pub(super) fn flush_and_wait(&self) -> Result<()> {
+        {
+            let mut wal = self.wal.lock();
+            self.check_poisoned()?;
+            self.make_room_for_write(&mut wal, true)?;
+        }
+        let pending = self.versions.current().imm.clone();
+        let mut g = self.bg_mutex.lock();
+        loop {
+            self.check_poisoned()?;
+            let v = self.versions.current();
+            if !pending.iter().any(|p| v.imm.iter().any(|m| Arc::ptr_eq(m, p))) {
+                return Ok(());
+            }
+            self.bg_cv.wait(&mut g);
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! The `FileSystem` trait: every file operation the engine performs goes through it, so a
+//! test can swap the real disk for a simulated one that crashes (RELIABILITY.md §3.2).
+//! [`RealFs`] is the only place in the crate that touches `std::fs`.
+//!
+//! Threads: a `FileSystem` is shared (`Send + Sync`). A [`WritableFile`] has one owner at a
+//! time; a [`RandomAccessFile`] serves concurrent positional reads.
+
+use std::collections::HashSet;
+use std::fmt::Debug;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::Mutex;
+
+/// A file opened for appending. Writes go straight to the operating system (no userspace
+/// buffer), so once `append` returns the bytes survive the death of the process.
+pub trait WritableFile: Send + Sync {
+    /// Appends all of `data` at the end of the file.
+    fn append(&mut self, data: &[u8]) -> io::Result<()>;
+    /// Makes the file's data durable (`fdatasync`).
+    fn sync_data(&mut self) -> io::Result<()>;
+    /// Makes the file's data and metadata, including its length, durable (`fsync`).
+    fn sync_all(&mut self) -> io::Result<()>;
+    /// Bytes written so far (the file's length).
+    fn len(&self) -> u64;
+    /// True if nothing was written yet.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A file opened for positional reads.
+pub trait RandomAccessFile: Send + Sync {
+    /// Fills `buf` from byte `offset`; an `UnexpectedEof` error if the file is shorter.
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
+    /// The file's length in bytes when it was opened.
+    fn size(&self) -> u64;
+}
+
+/// A held directory lock; dropping it releases the lock.
+pub trait FileLock: Send + Sync {}
+
+/// Every file operation of the engine. Paths are absolute or relative to the process's
+/// working directory; the engine only passes paths inside the database directory.
+pub trait FileSystem: Send + Sync + Debug {
+    /// Creates `dir` and its parents if they do not exist.
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
+    /// Creates `path`, truncating an existing file, for appending.
+    fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>>;
+    /// Opens `path` for positional reads.
+    fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>>;
+    /// Renames `from` to `to`, replacing `to` atomically if it exists.
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Removes the file `path`.
+    fn remove(&self, path: &Path) -> io::Result<()>;
+    /// The names (not paths) of the entries of `dir`.
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
+    /// Whether `path` exists.
+    fn exists(&self, path: &Path) -> bool;
+    /// Makes the directory's entries (creations, renames, removals) durable.
+    fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+    /// Takes the exclusive lock on `path` (creating it). Fails with
+    /// `io::ErrorKind::WouldBlock` if another handle, in this process or another, holds it.
+    fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>>;
+
+    /// Reads the whole file.
+    fn read_all(&self, path: &Path) -> io::Result<Vec<u8>> {
+        let f = self.open(path)?;
+        let len = usize::try_from(f.size())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "file too large"))?;
+        let mut buf = vec![0u8; len];
+        f.read_exact_at(&mut buf, 0)?;
+        Ok(buf)
+    }
+}
+
+/// The real file system, through `std::fs`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RealFs;
+
+struct RealWritable {
+    file: File,
+    len: u64,
+}
+
+impl WritableFile for RealWritable {
+    fn append(&mut self, data: &[u8]) -> io::Result<()> {
+        self.file.write_all(data)?;
+        self.len += data.len() as u64;
+        Ok(())
+    }
+    fn sync_data(&mut self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+    fn sync_all(&mut self) -> io::Result<()> {
+        self.file.sync_all()
+    }
+    fn len(&self) -> u64 {
+        self.len
+    }
+}
+
+struct RealRandomAccess {
+    file: File,
+    size: u64,
+}
+
+impl RandomAccessFile for RealRandomAccess {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        self.file.read_exact_at(buf, offset)
+    }
+    fn size(&self) -> u64 {
+        self.size
+    }
+}
+
+/// Paths locked by this process. `flock` locks are per open file description, so a second
+/// open of the same path in one process would succeed without this registry
+/// (RELIABILITY.md INV-24).
+fn locked_paths() -> &'static Mutex<HashSet<PathBuf>> {
+    static LOCKED: OnceLock<Mutex<HashSet<PathBuf>>> = OnceLock::new();
+    LOCKED.get_or_init(|| Mutex::new(HashSet::new()))
+}
+
+struct RealLock {
+    _file: File,
+    path: PathBuf,
+}
+
+impl FileLock for RealLock {}
+
+impl Drop for RealLock {
+    fn drop(&mut self) {
+        locked_paths().lock().remove(&self.path);
+    }
+}
+
+impl FileSystem for RealFs {
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        std::fs::create_dir_all(dir)
+    }
+    fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        let file = OpenOptions::new().write(true).create(true).truncate(true).open(path)?;
+        Ok(Box::new(RealWritable { file, len: 0 }))
+    }
+    fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
+        let file = File::open(path)?;
+        let size = file.metadata()?.len();
+        Ok(Arc::new(RealRandomAccess { file, size }))
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        std::fs::rename(from, to)
+    }
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        std::fs::remove_file(path)
+    }
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(dir)? {
+            if let Ok(name) = entry?.file_name().into_string() {
+                names.push(name);
+            }
+        }
+        Ok(names)
+    }
+    fn exists(&self, path: &Path) -> bool {
+        path.exists()
+    }
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        File::open(dir)?.sync_all()
+    }
+    fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
+        let canonical = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => std::fs::canonicalize(p)?.join(
+                path.file_name().ok_or_else(|| io::Error::other("lock path has no file name"))?,
+            ),
+            _ => path.to_path_buf(),
+        };
+        if !locked_paths().lock().insert(canonical.clone()) {
+            return Err(io::Error::new(io::ErrorKind::WouldBlock, "locked in this process"));
+        }
+        let locked = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .and_then(|f| match f.try_lock() {
+                Ok(()) => Ok(f),
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    Err(io::Error::new(io::ErrorKind::WouldBlock, "locked by another process"))
+                }
+                Err(std::fs::TryLockError::Error(e)) => Err(e),
+            });
+        match locked {
+            Ok(file) => Ok(Box::new(RealLock { _file: file, path: canonical })),
+            Err(e) => {
+                locked_paths().lock().remove(&canonical);
+                Err(e)
+            }
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! Internal iterators (cursors over internal keys) and the user-facing [`DbIterator`].
+//!
+//! Every source of entries (memtable, table, level of tables) is an [`InternalIterator`];
+//! [`merging::MergingIterator`] merges them in internal-key order, and [`DbIterator`]
+//! turns that stream into user entries: newest visible version per key, tombstones
+//! hidden. Each iterator has one owner; it is `Send` but not shared.
+
+pub mod db_iter;
+pub mod level;
+pub mod memtable;
+pub mod merging;
+
+use bytes::Bytes;
+
+use crate::error::Result;
+
+pub use db_iter::DbIterator;
+
+/// A cursor over encoded internal keys in internal-key order, after LevelDB's
+/// `Iterator`. It is invalid before the first seek and after the last entry. After an
+/// `Err`, the cursor is invalid and must not be used except to seek again.
+pub trait InternalIterator: Send {
+    /// True if positioned at an entry.
+    fn valid(&self) -> bool;
+    /// Moves to the first entry.
+    ///
+    /// # Errors
+    /// [`crate::Error::Corruption`] or [`crate::Error::Io`] from the underlying source.
+    fn seek_to_first(&mut self) -> Result<()>;
+    /// Moves to the first entry whose internal key is `>= target`.
+    ///
+    /// # Errors
+    /// As [`InternalIterator::seek_to_first`].
+    fn seek(&mut self, target: &[u8]) -> Result<()>;
+    /// Moves to the next entry. **Requires:** `valid()`.
+    ///
+    /// # Errors
+    /// As [`InternalIterator::seek_to_first`].
+    fn next(&mut self) -> Result<()>;
+    /// The current encoded internal key. **Requires:** `valid()`.
+    fn key(&self) -> &[u8];
+    /// The current value. **Requires:** `valid()`.
+    fn value(&self) -> Bytes;
+}

@@ -1,0 +1,201 @@
+//! [`Options`] (per database, checked once in `Db::open`) and [`WriteOptions`] (per write).
+//!
+//! Setters are builder-style and named after the option, as in RocksDB:
+//! `Options::default().write_buffer_size(4 << 20).block_size(16 << 10)`.
+
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::fs::{FileSystem, RealFs};
+
+/// Largest user key accepted, in bytes (64 KiB). Larger keys get
+/// [`Error::InvalidArgument`]. The empty key is allowed.
+pub const MAX_KEY_SIZE: usize = 64 << 10;
+
+/// Largest value accepted, in bytes (64 MiB). Larger values get [`Error::InvalidArgument`].
+pub const MAX_VALUE_SIZE: usize = 64 << 20;
+
+/// Largest encoded [`crate::WriteBatch`], in bytes (1 GiB): a batch is one WAL record and
+/// is held in memory whole.
+pub const MAX_BATCH_SIZE: usize = 1 << 30;
+
+/// How data blocks are compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// Store blocks as they are.
+    None,
+    /// LZ4 block compression (lz4_flex); a block is stored uncompressed when LZ4 saves less
+    /// than 1/8 of its size.
+    Lz4,
+}
+
+/// What recovery does with a damaged WAL record, after RocksDB's `WALRecoveryMode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WalRecoveryMode {
+    /// Default. A damaged or incomplete suffix of the newest WAL (nothing valid after it)
+    /// is a torn tail: it is dropped and counted. Damage anywhere else fails `open` with
+    /// [`Error::Corruption`].
+    TolerateCorruptedTailRecords,
+    /// Any damaged record, even a torn tail, fails `open`.
+    AbsoluteConsistency,
+    /// Stop replay at the first damaged record anywhere and open with what came before it
+    /// (the data after it is counted as dropped).
+    PointInTimeRecovery,
+}
+
+/// Options for one database, fixed when it is opened.
+#[derive(Clone)]
+pub struct Options {
+    pub(crate) create_if_missing: bool,
+    pub(crate) error_if_exists: bool,
+    pub(crate) write_buffer_size: usize,
+    pub(crate) max_write_buffer_number: usize,
+    pub(crate) block_size: usize,
+    pub(crate) block_restart_interval: usize,
+    pub(crate) compression: Compression,
+    pub(crate) level0_file_num_compaction_trigger: usize,
+    pub(crate) target_file_size: u64,
+    pub(crate) wal_recovery_mode: WalRecoveryMode,
+    pub(crate) fs: Arc<dyn FileSystem>,
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("create_if_missing", &self.create_if_missing)
+            .field("error_if_exists", &self.error_if_exists)
+            .field("write_buffer_size", &self.write_buffer_size)
+            .field("max_write_buffer_number", &self.max_write_buffer_number)
+            .field("block_size", &self.block_size)
+            .field("block_restart_interval", &self.block_restart_interval)
+            .field("compression", &self.compression)
+            .field("level0_file_num_compaction_trigger", &self.level0_file_num_compaction_trigger)
+            .field("target_file_size", &self.target_file_size)
+            .field("wal_recovery_mode", &self.wal_recovery_mode)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            create_if_missing: true,
+            error_if_exists: false,
+            write_buffer_size: 64 << 20,
+            max_write_buffer_number: 2,
+            block_size: 4 << 10,
+            block_restart_interval: 16,
+            compression: Compression::Lz4,
+            level0_file_num_compaction_trigger: 4,
+            target_file_size: 64 << 20,
+            wal_recovery_mode: WalRecoveryMode::TolerateCorruptedTailRecords,
+            fs: Arc::new(RealFs),
+        }
+    }
+}
+
+impl Options {
+    /// Create the directory and an empty database if none exists (default `true`).
+    #[must_use]
+    pub fn create_if_missing(mut self, v: bool) -> Self {
+        self.create_if_missing = v;
+        self
+    }
+    /// Fail with [`Error::InvalidArgument`] if a database already exists (default `false`).
+    #[must_use]
+    pub fn error_if_exists(mut self, v: bool) -> Self {
+        self.error_if_exists = v;
+        self
+    }
+    /// Bytes of key, value and per-entry overhead a memtable holds before it is frozen and
+    /// flushed (default 64 MiB, at least 4 KiB).
+    #[must_use]
+    pub fn write_buffer_size(mut self, bytes: usize) -> Self {
+        self.write_buffer_size = bytes;
+        self
+    }
+    /// Memtables (the mutable one plus immutable ones waiting to flush) allowed in memory
+    /// before writers stall (default 2, at least 2).
+    #[must_use]
+    pub fn max_write_buffer_number(mut self, n: usize) -> Self {
+        self.max_write_buffer_number = n;
+        self
+    }
+    /// Target uncompressed size of a data block in bytes (default 4 KiB, 64 B to 4 MiB).
+    #[must_use]
+    pub fn block_size(mut self, bytes: usize) -> Self {
+        self.block_size = bytes;
+        self
+    }
+    /// Entries between restart points in a data block (default 16, 1 to 1024).
+    #[must_use]
+    pub fn block_restart_interval(mut self, n: usize) -> Self {
+        self.block_restart_interval = n;
+        self
+    }
+    /// Block compression (default [`Compression::Lz4`]).
+    #[must_use]
+    pub fn compression(mut self, c: Compression) -> Self {
+        self.compression = c;
+        self
+    }
+    /// Number of L0 tables that triggers a compaction into L1 (default 4, at least 1).
+    #[must_use]
+    pub fn level0_file_num_compaction_trigger(mut self, n: usize) -> Self {
+        self.level0_file_num_compaction_trigger = n;
+        self
+    }
+    /// Size in bytes at which compaction cuts an output table (default 64 MiB).
+    #[must_use]
+    pub fn target_file_size(mut self, bytes: u64) -> Self {
+        self.target_file_size = bytes;
+        self
+    }
+    /// What recovery does with damaged WAL records (default
+    /// [`WalRecoveryMode::TolerateCorruptedTailRecords`]).
+    #[must_use]
+    pub fn wal_recovery_mode(mut self, m: WalRecoveryMode) -> Self {
+        self.wal_recovery_mode = m;
+        self
+    }
+    /// The file system every file operation goes through (default: the real disk).
+    #[must_use]
+    pub fn file_system(mut self, fs: Arc<dyn FileSystem>) -> Self {
+        self.fs = fs;
+        self
+    }
+
+    /// Checks every option against its documented range.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] naming the first option out of range.
+    pub(crate) fn validate(&self) -> Result<()> {
+        if self.write_buffer_size < 4096 {
+            return Err(Error::InvalidArgument("write_buffer_size must be at least 4 KiB"));
+        }
+        if self.max_write_buffer_number < 2 {
+            return Err(Error::InvalidArgument("max_write_buffer_number must be at least 2"));
+        }
+        if !(64..=(4 << 20)).contains(&self.block_size) {
+            return Err(Error::InvalidArgument("block_size must be between 64 B and 4 MiB"));
+        }
+        if !(1..=1024).contains(&self.block_restart_interval) {
+            return Err(Error::InvalidArgument("block_restart_interval must be 1 to 1024"));
+        }
+        if self.level0_file_num_compaction_trigger == 0 {
+            return Err(Error::InvalidArgument("level0_file_num_compaction_trigger must be >= 1"));
+        }
+        if self.target_file_size < 4096 {
+            return Err(Error::InvalidArgument("target_file_size must be at least 4 KiB"));
+        }
+        Ok(())
+    }
+}
+
+/// Options for one write.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteOptions {
+    /// Fsync the WAL before the write returns. Without it the write reaches the operating
+    /// system before it returns (it survives a process crash, not a power loss).
+    pub sync: bool,
+}

@@ -1,0 +1,328 @@
+//! Data and index blocks: prefix-compressed sorted entries with a restart array.
+//!
+//! Entry: `shared varint | non_shared varint | value_len varint | key_delta | value`.
+//! Every `restart_interval` entries the key is stored whole (`shared = 0`) and its offset
+//! is recorded in the restart array, so a seek binary-searches the restarts and then scans
+//! at most one interval. Tail: `restart u32le * n | n u32le`.
+//!
+//! A [`BlockBuilder`] has one owner. A [`Block`] is immutable and cheap to clone (it shares
+//! the bytes); each [`BlockIter`] is owned by one reader.
+//!
+//! # Format
+//! DESIGN.md §3.3 ("Block").
+
+use std::cmp::Ordering;
+
+use bytes::Bytes;
+
+use crate::coding::{get_u32, put_u32, put_varint, Reader};
+
+/// Builds one block. Keys must be added in increasing order of the block's comparator.
+#[derive(Debug)]
+pub struct BlockBuilder {
+    buf: Vec<u8>,
+    restarts: Vec<u32>,
+    restart_interval: usize,
+    counter: usize,
+    last_key: Vec<u8>,
+    entries: usize,
+}
+
+impl BlockBuilder {
+    /// A builder that stores a whole key every `restart_interval` entries.
+    pub fn new(restart_interval: usize) -> Self {
+        BlockBuilder {
+            buf: Vec::new(),
+            restarts: vec![0],
+            restart_interval: restart_interval.max(1),
+            counter: 0,
+            last_key: Vec::new(),
+            entries: 0,
+        }
+    }
+
+    /// Appends an entry. **Requires:** `key` sorts after the previous key.
+    pub fn add(&mut self, key: &[u8], value: &[u8]) {
+        let shared = if self.counter < self.restart_interval {
+            key.iter().zip(&self.last_key).take_while(|(a, b)| a == b).count()
+        } else {
+            #[expect(clippy::cast_possible_truncation, reason = "blocks are below 4 GiB")]
+            self.restarts.push(self.buf.len() as u32);
+            self.counter = 0;
+            0
+        };
+        put_varint(&mut self.buf, shared as u64);
+        put_varint(&mut self.buf, (key.len() - shared) as u64);
+        put_varint(&mut self.buf, value.len() as u64);
+        self.buf.extend_from_slice(&key[shared..]);
+        self.buf.extend_from_slice(value);
+        self.last_key.clear();
+        self.last_key.extend_from_slice(key);
+        self.counter += 1;
+        self.entries += 1;
+    }
+
+    /// Size the block would have if finished now, in bytes.
+    pub fn estimated_size(&self) -> usize {
+        self.buf.len() + self.restarts.len() * 4 + 4
+    }
+
+    /// True if no entry was added since the last `finish`.
+    pub fn is_empty(&self) -> bool {
+        self.entries == 0
+    }
+
+    /// The last key added.
+    pub fn last_key(&self) -> &[u8] {
+        &self.last_key
+    }
+
+    /// Appends the restart array, returns the block's bytes and resets the builder.
+    pub fn finish(&mut self) -> Vec<u8> {
+        let mut out = std::mem::take(&mut self.buf);
+        for r in &self.restarts {
+            put_u32(&mut out, *r);
+        }
+        #[expect(clippy::cast_possible_truncation, reason = "restart count fits u32")]
+        put_u32(&mut out, self.restarts.len() as u32);
+        self.restarts = vec![0];
+        self.counter = 0;
+        self.last_key.clear();
+        self.entries = 0;
+        out
+    }
+}
+
+/// A decoded block: its bytes and the position of the restart array.
+#[derive(Debug, Clone)]
+pub struct Block {
+    data: Bytes,
+    restarts_offset: usize,
+    num_restarts: usize,
+}
+
+/// Why a block could not be read; the table layer adds the file and offset.
+pub type BlockError = &'static str;
+
+impl Block {
+    /// Checks the restart array of `data`.
+    ///
+    /// # Errors
+    /// A description if the restart count does not fit the block.
+    pub fn new(data: Bytes) -> Result<Self, BlockError> {
+        let n = data.len().checked_sub(4).ok_or("block shorter than its restart count")?;
+        let num_restarts = get_u32(&data[n..]).ok_or("block too short")? as usize;
+        let restarts_offset = num_restarts
+            .checked_mul(4)
+            .and_then(|b| n.checked_sub(b))
+            .ok_or("restart count exceeds block size")?;
+        if num_restarts == 0 {
+            return Err("block without restart points");
+        }
+        Ok(Block { data, restarts_offset, num_restarts })
+    }
+
+    /// Size of the block's bytes.
+    pub fn size(&self) -> usize {
+        self.data.len()
+    }
+
+    /// A cursor over the block's entries, ordered by `cmp`.
+    pub fn iter(&self, cmp: fn(&[u8], &[u8]) -> Ordering) -> BlockIter {
+        BlockIter {
+            block: self.clone(),
+            cmp,
+            key: Vec::new(),
+            value: (0, 0),
+            current: self.restarts_offset,
+            next_offset: self.restarts_offset,
+        }
+    }
+
+    fn restart_point(&self, i: usize) -> Result<usize, BlockError> {
+        let off = get_u32(&self.data[self.restarts_offset + 4 * i..]).ok_or("restart array cut")? as usize;
+        if off >= self.restarts_offset {
+            return Err("restart point past the entries");
+        }
+        Ok(off)
+    }
+}
+
+/// A cursor over one block. Invalid before the first seek and after the last entry.
+#[derive(Debug)]
+pub struct BlockIter {
+    block: Block,
+    cmp: fn(&[u8], &[u8]) -> Ordering,
+    key: Vec<u8>,
+    value: (usize, usize),
+    /// Offset of the current entry; `restarts_offset` when invalid.
+    current: usize,
+    next_offset: usize,
+}
+
+impl BlockIter {
+    /// True if positioned at an entry.
+    pub fn valid(&self) -> bool {
+        self.current < self.block.restarts_offset
+    }
+
+    /// The current key. **Requires:** `valid()`.
+    pub fn key(&self) -> &[u8] {
+        &self.key
+    }
+
+    /// The current value, sharing the block's bytes. **Requires:** `valid()`.
+    pub fn value(&self) -> Bytes {
+        self.block.data.slice(self.value.0..self.value.1)
+    }
+
+    /// The current value as a slice. **Requires:** `valid()`.
+    pub fn value_slice(&self) -> &[u8] {
+        &self.block.data[self.value.0..self.value.1]
+    }
+
+    /// Moves to the first entry.
+    ///
+    /// # Errors
+    /// A description of a malformed entry.
+    pub fn seek_to_first(&mut self) -> Result<(), BlockError> {
+        self.key.clear();
+        self.next_offset = 0;
+        self.advance()
+    }
+
+    /// Moves to the next entry. **Requires:** `valid()`.
+    ///
+    /// # Errors
+    /// A description of a malformed entry.
+    pub fn next(&mut self) -> Result<(), BlockError> {
+        self.advance()
+    }
+
+    /// Moves to the first entry whose key is `>= target`.
+    ///
+    /// # Errors
+    /// A description of a malformed entry or restart array.
+    pub fn seek(&mut self, target: &[u8]) -> Result<(), BlockError> {
+        // Binary search for the last restart point whose key is < target.
+        let (mut lo, mut hi) = (0usize, self.block.num_restarts - 1);
+        while lo < hi {
+            let mid = (lo + hi).div_ceil(2);
+            self.key.clear();
+            self.next_offset = self.block.restart_point(mid)?;
+            self.advance()?;
+            if !self.valid() {
+                return Err("restart point at end of block");
+            }
+            if (self.cmp)(&self.key, target) == Ordering::Less {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        self.key.clear();
+        self.next_offset = self.block.restart_point(lo)?;
+        self.advance()?;
+        while self.valid() && (self.cmp)(&self.key, target) == Ordering::Less {
+            self.advance()?;
+        }
+        Ok(())
+    }
+
+    fn advance(&mut self) -> Result<(), BlockError> {
+        let end = self.block.restarts_offset;
+        if self.next_offset >= end {
+            self.current = end;
+            return Ok(());
+        }
+        self.current = self.next_offset;
+        let mut r = Reader::new(&self.block.data[self.current..end]);
+        let shared = r.varint().ok_or("bad shared length")? as usize;
+        let non_shared = usize::try_from(r.varint().ok_or("bad key length")?).map_err(|_| "bad key length")?;
+        let vlen = usize::try_from(r.varint().ok_or("bad value length")?).map_err(|_| "bad value length")?;
+        if shared > self.key.len() {
+            self.current = end;
+            return Err("shared prefix longer than previous key");
+        }
+        let delta = r.bytes(non_shared).ok_or("key runs past block")?;
+        self.key.truncate(shared);
+        self.key.extend_from_slice(delta);
+        let vstart = self.current + r.position();
+        r.bytes(vlen).ok_or("value runs past block")?;
+        self.value = (vstart, vstart + vlen);
+        self.next_offset = vstart + vlen;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bytewise(a: &[u8], b: &[u8]) -> Ordering {
+        a.cmp(b)
+    }
+
+    fn build(n: usize, interval: usize) -> Block {
+        let mut b = BlockBuilder::new(interval);
+        for i in 0..n {
+            b.add(format!("key{i:05}").as_bytes(), format!("v{i}").as_bytes());
+        }
+        Block::new(Bytes::from(b.finish())).expect("valid")
+    }
+
+    #[test]
+    fn iterates_all_entries_in_order() {
+        for interval in [1, 2, 16] {
+            let block = build(100, interval);
+            let mut it = block.iter(bytewise);
+            it.seek_to_first().expect("ok");
+            let mut n = 0;
+            while it.valid() {
+                assert_eq!(it.key(), format!("key{n:05}").as_bytes());
+                assert_eq!(it.value_slice(), format!("v{n}").as_bytes());
+                it.next().expect("ok");
+                n += 1;
+            }
+            assert_eq!(n, 100);
+        }
+    }
+
+    #[test]
+    fn seek_finds_first_key_at_or_after_target() {
+        let block = build(100, 16);
+        let mut it = block.iter(bytewise);
+        it.seek(b"key00042").expect("ok");
+        assert_eq!(it.key(), b"key00042");
+        it.seek(b"key00042x").expect("ok");
+        assert_eq!(it.key(), b"key00043");
+        it.seek(b"a").expect("ok");
+        assert_eq!(it.key(), b"key00000");
+        it.seek(b"z").expect("ok");
+        assert!(!it.valid());
+    }
+
+    #[test]
+    fn empty_block_has_no_entries() {
+        let block = Block::new(Bytes::from(BlockBuilder::new(16).finish())).expect("valid");
+        let mut it = block.iter(bytewise);
+        it.seek_to_first().expect("ok");
+        assert!(!it.valid());
+        it.seek(b"x").expect("ok");
+        assert!(!it.valid());
+    }
+
+    #[test]
+    fn malformed_blocks_are_errors_not_panics() {
+        assert!(Block::new(Bytes::from_static(&[1, 2])).is_err());
+        assert!(Block::new(Bytes::from_static(&[0, 0, 0, 0])).is_err());
+        assert!(Block::new(Bytes::from_static(&[9, 9, 9, 9, 255, 0, 0, 0])).is_err());
+        let mut raw = BlockBuilder::new(1);
+        raw.add(b"abc", b"def");
+        let mut bytes = raw.finish();
+        bytes[1] = 200; // non_shared length past the end
+        let block = Block::new(Bytes::from(bytes)).expect("restarts fine");
+        let mut it = block.iter(bytewise);
+        assert!(it.seek_to_first().is_err());
+    }
+}

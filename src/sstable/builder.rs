@@ -1,0 +1,214 @@
+//! [`TableBuilder`]: writes a table from entries given in internal-key order.
+//!
+//! One owner (a flush or compaction job). Output is buffered and written in large
+//! appends; `finish` writes the meta, index and footer and fsyncs the file (RELIABILITY.md
+//! R1: a table is durable before any MANIFEST edit names it).
+
+use std::path::PathBuf;
+
+use bytes::Bytes;
+
+use super::block::BlockBuilder;
+use super::format::{write_block, BlockHandle, Footer, FORMAT_VERSION};
+use crate::error::Result;
+use crate::fs::WritableFile;
+use crate::key::{ParsedInternalKey, SequenceNumber, ValueType};
+use crate::options::Compression;
+
+/// Bytes buffered before an append to the file.
+const WRITE_BUFFER_BYTES: usize = 1 << 20;
+
+/// Name of the properties block in the metaindex block.
+pub const PROPERTIES_BLOCK_NAME: &[u8] = b"shaledb.properties";
+
+/// What a finished table holds; becomes its `FileMetaData`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSummary {
+    /// File size in bytes.
+    pub file_size: u64,
+    /// Smallest internal key.
+    pub smallest: Bytes,
+    /// Largest internal key.
+    pub largest: Bytes,
+    /// Number of entries (puts and tombstones).
+    pub num_entries: u64,
+    /// Smallest sequence number of any entry.
+    pub smallest_seqno: SequenceNumber,
+    /// Largest sequence number of any entry.
+    pub largest_seqno: SequenceNumber,
+}
+
+/// Writes one table; see the module docs.
+pub struct TableBuilder {
+    file: Box<dyn WritableFile>,
+    path: PathBuf,
+    block_size: usize,
+    compression: Compression,
+    data_block: BlockBuilder,
+    index_block: BlockBuilder,
+    out: Vec<u8>,
+    offset: u64,
+    smallest: Option<Bytes>,
+    smallest_seqno: SequenceNumber,
+    largest_seqno: SequenceNumber,
+    num_entries: u64,
+    num_deletions: u64,
+    num_data_blocks: u64,
+    raw_key_size: u64,
+    raw_value_size: u64,
+}
+
+impl TableBuilder {
+    /// A builder writing to `file` (new and empty) at `path`.
+    pub fn new(
+        file: Box<dyn WritableFile>,
+        path: PathBuf,
+        block_size: usize,
+        restart_interval: usize,
+        compression: Compression,
+    ) -> Self {
+        TableBuilder {
+            file,
+            path,
+            block_size,
+            compression,
+            data_block: BlockBuilder::new(restart_interval),
+            index_block: BlockBuilder::new(1),
+            out: Vec::with_capacity(WRITE_BUFFER_BYTES + block_size * 2),
+            offset: 0,
+            smallest: None,
+            smallest_seqno: SequenceNumber::MAX,
+            largest_seqno: 0,
+            num_entries: 0,
+            num_deletions: 0,
+            num_data_blocks: 0,
+            raw_key_size: 0,
+            raw_value_size: 0,
+        }
+    }
+
+    /// The path being written.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    /// Appends an entry. **Requires:** `ikey` is a valid internal key that sorts after the
+    /// previous one.
+    ///
+    /// # Errors
+    /// [`crate::Error::Io`] if a buffered write fails.
+    pub fn add(&mut self, ikey: &[u8], value: &[u8]) -> Result<()> {
+        // Invariant: keys arrive in strictly increasing internal-key order.
+        debug_assert!(
+            self.data_block.is_empty()
+                || crate::key::compare_internal_keys(self.data_block.last_key(), ikey).is_lt()
+        );
+        if let Some(p) = ParsedInternalKey::decode(ikey) {
+            self.smallest_seqno = self.smallest_seqno.min(p.seqno);
+            self.largest_seqno = self.largest_seqno.max(p.seqno);
+            if p.value_type == ValueType::Deletion {
+                self.num_deletions += 1;
+            }
+        }
+        if self.smallest.is_none() {
+            self.smallest = Some(Bytes::copy_from_slice(ikey));
+        }
+        self.data_block.add(ikey, value);
+        self.num_entries += 1;
+        self.raw_key_size += ikey.len() as u64;
+        self.raw_value_size += value.len() as u64;
+        if self.data_block.estimated_size() >= self.block_size {
+            self.flush_data_block()?;
+        }
+        Ok(())
+    }
+
+    /// Estimated file size if finished now, in bytes.
+    pub fn estimated_file_size(&self) -> u64 {
+        self.offset + self.data_block.estimated_size() as u64
+    }
+
+    /// Number of entries added.
+    pub fn num_entries(&self) -> u64 {
+        self.num_entries
+    }
+
+    fn flush_data_block(&mut self) -> Result<()> {
+        if self.data_block.is_empty() {
+            return Ok(());
+        }
+        let last_key = self.data_block.last_key().to_vec();
+        let raw = self.data_block.finish();
+        let handle = self.emit_block(&raw, self.compression);
+        let mut hv = Vec::with_capacity(20);
+        handle.encode_into(&mut hv);
+        // The separator is the block's last key: every key in the block is <= it and every
+        // key of the next block is > it.
+        self.index_block.add(&last_key, &hv);
+        self.num_data_blocks += 1;
+        if self.out.len() >= WRITE_BUFFER_BYTES {
+            self.file.append(&self.out)?;
+            self.out.clear();
+        }
+        Ok(())
+    }
+
+    fn emit_block(&mut self, raw: &[u8], compression: Compression) -> BlockHandle {
+        let before = self.out.len();
+        let size = write_block(raw, compression, &mut self.out);
+        let handle = BlockHandle { offset: self.offset, size };
+        self.offset += (self.out.len() - before) as u64;
+        handle
+    }
+
+    /// Writes the remaining data block, the properties, metaindex and index blocks and the
+    /// footer, then fsyncs the file.
+    ///
+    /// # Errors
+    /// [`crate::Error::Io`] if a write or the fsync fails; the file is then an orphan.
+    pub fn finish(mut self) -> Result<TableSummary> {
+        self.flush_data_block()?;
+        let data_size = self.offset;
+        let largest = self.index_block.last_key().to_vec();
+        let index_raw = self.index_block.finish();
+
+        let mut props = BlockBuilder::new(1);
+        let smallest_seqno = if self.num_entries == 0 { 0 } else { self.smallest_seqno };
+        let fields: [(&str, u64); 9] = [
+            ("data.size", data_size),
+            ("index.size", index_raw.len() as u64),
+            ("largest.seqno", self.largest_seqno),
+            ("num.data.blocks", self.num_data_blocks),
+            ("num.deletions", self.num_deletions),
+            ("num.entries", self.num_entries),
+            ("raw.key.size", self.raw_key_size),
+            ("raw.value.size", self.raw_value_size),
+            ("smallest.seqno", smallest_seqno),
+        ];
+        for (name, v) in fields {
+            let mut val = Vec::new();
+            crate::coding::put_varint(&mut val, v);
+            props.add(format!("shaledb.{name}").as_bytes(), &val);
+        }
+        let props_handle = self.emit_block(&props.finish(), Compression::None);
+        let mut meta = BlockBuilder::new(1);
+        let mut hv = Vec::new();
+        props_handle.encode_into(&mut hv);
+        meta.add(PROPERTIES_BLOCK_NAME, &hv);
+        let metaindex = self.emit_block(&meta.finish(), Compression::None);
+        let index = self.emit_block(&index_raw, Compression::None);
+        let footer = Footer { metaindex, index, format_version: FORMAT_VERSION }.encode();
+        self.out.extend_from_slice(&footer);
+        self.offset += footer.len() as u64;
+        self.file.append(&self.out)?;
+        self.file.sync_all()?;
+        Ok(TableSummary {
+            file_size: self.offset,
+            smallest: self.smallest.unwrap_or_default(),
+            largest: Bytes::from(largest),
+            num_entries: self.num_entries,
+            smallest_seqno,
+            largest_seqno: self.largest_seqno,
+        })
+    }
+}

@@ -1,0 +1,269 @@
+//! [`Table`]: an open, immutable table. It keeps its index block and properties in memory
+//! (pinned for the table's life) and reads data blocks with positional reads, checking
+//! every block's CRC. Shared by every `Version` that lists it; all methods take `&self`.
+
+use std::cmp::Ordering;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::block::{Block, BlockIter};
+use super::builder::PROPERTIES_BLOCK_NAME;
+use super::format::{read_block, BlockHandle, Footer, FOOTER_LEN};
+use crate::coding::get_varint;
+use crate::error::{CorruptionKind, Error, Result};
+use crate::fs::{FileSystem, RandomAccessFile};
+use crate::iterator::InternalIterator;
+use crate::key::{compare_internal_keys, seek_key, ParsedInternalKey, SequenceNumber, ValueType};
+use crate::memtable::LookupResult;
+
+/// Counters from a table's properties block.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TableProperties {
+    /// Bytes of data blocks (stored size, trailers included).
+    pub data_size: u64,
+    /// Bytes of the index block, uncompressed.
+    pub index_size: u64,
+    /// Number of data blocks.
+    pub num_data_blocks: u64,
+    /// Number of entries.
+    pub num_entries: u64,
+    /// Number of tombstones.
+    pub num_deletions: u64,
+    /// Sum of internal key lengths.
+    pub raw_key_size: u64,
+    /// Sum of value lengths.
+    pub raw_value_size: u64,
+    /// Smallest sequence number.
+    pub smallest_seqno: u64,
+    /// Largest sequence number.
+    pub largest_seqno: u64,
+}
+
+/// An open table; see the module docs.
+pub struct Table {
+    path: PathBuf,
+    file: Arc<dyn RandomAccessFile>,
+    /// Offset of the footer: no block may reach past it.
+    data_end: u64,
+    index: Block,
+    properties: TableProperties,
+}
+
+impl std::fmt::Debug for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Table").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+fn bytewise(a: &[u8], b: &[u8]) -> Ordering {
+    a.cmp(b)
+}
+
+impl Table {
+    /// Opens the table at `path`, reading and checking its footer, index and properties.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the file cannot be read; [`Error::Corruption`] naming the file for a
+    /// short file, bad footer or damaged block; [`Error::UnsupportedFormatVersion`].
+    pub fn open(fs: &dyn FileSystem, path: &Path) -> Result<Table> {
+        let file = fs.open(path)?;
+        let size = file.size();
+        let corrupt = |offset, kind| Error::corruption(path, offset, kind);
+        let footer_off = size.checked_sub(FOOTER_LEN as u64).ok_or_else(|| corrupt(0, CorruptionKind::BadLength))?;
+        let mut fbuf = [0u8; FOOTER_LEN];
+        file.read_exact_at(&mut fbuf, footer_off)?;
+        let footer = Footer::decode(&fbuf, path, footer_off)?;
+        let load = |h: BlockHandle| -> Result<Block> {
+            let data = read_block(file.as_ref(), path, h, footer_off)?;
+            Block::new(data).map_err(|w| corrupt(h.offset, CorruptionKind::Malformed(w)))
+        };
+        let index = load(footer.index)?;
+        let meta = load(footer.metaindex)?;
+        let mut properties = TableProperties::default();
+        let mut mi = meta.iter(bytewise);
+        mi.seek(PROPERTIES_BLOCK_NAME).map_err(|w| corrupt(footer.metaindex.offset, CorruptionKind::Malformed(w)))?;
+        if mi.valid() && mi.key() == PROPERTIES_BLOCK_NAME {
+            let h = BlockHandle::decode(mi.value_slice())
+                .ok_or_else(|| corrupt(footer.metaindex.offset, CorruptionKind::Malformed("bad properties handle")))?;
+            let props = load(h)?;
+            let mut it = props.iter(bytewise);
+            let bad = |w| corrupt(h.offset, CorruptionKind::Malformed(w));
+            it.seek_to_first().map_err(bad)?;
+            while it.valid() {
+                let v = get_varint(it.value_slice()).map(|(v, _)| v).ok_or_else(|| bad("bad property"))?;
+                let slot = match it.key() {
+                    b"shaledb.data.size" => &mut properties.data_size,
+                    b"shaledb.index.size" => &mut properties.index_size,
+                    b"shaledb.num.data.blocks" => &mut properties.num_data_blocks,
+                    b"shaledb.num.entries" => &mut properties.num_entries,
+                    b"shaledb.num.deletions" => &mut properties.num_deletions,
+                    b"shaledb.raw.key.size" => &mut properties.raw_key_size,
+                    b"shaledb.raw.value.size" => &mut properties.raw_value_size,
+                    b"shaledb.smallest.seqno" => &mut properties.smallest_seqno,
+                    b"shaledb.largest.seqno" => &mut properties.largest_seqno,
+                    _ => {
+                        it.next().map_err(bad)?;
+                        continue;
+                    }
+                };
+                *slot = v;
+                it.next().map_err(bad)?;
+            }
+        }
+        Ok(Table { path: path.to_path_buf(), file, data_end: footer_off, index, properties })
+    }
+
+    /// The table's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The table's properties.
+    pub fn properties(&self) -> &TableProperties {
+        &self.properties
+    }
+
+    fn corrupt_block(&self, offset: u64, what: &'static str) -> Error {
+        Error::corruption(&self.path, offset, CorruptionKind::Malformed(what))
+    }
+
+    /// Reads and decodes the data block at `h`.
+    ///
+    /// # Errors
+    /// [`Error::Corruption`] naming this file and the block offset; [`Error::Io`].
+    pub fn read_data_block(&self, h: BlockHandle) -> Result<Block> {
+        let data = read_block(self.file.as_ref(), &self.path, h, self.data_end)?;
+        Block::new(data).map_err(|w| self.corrupt_block(h.offset, w))
+    }
+
+    fn index_iter(&self) -> BlockIter {
+        self.index.iter(compare_internal_keys)
+    }
+
+    fn decode_handle(&self, v: &[u8]) -> Result<BlockHandle> {
+        BlockHandle::decode(v).ok_or_else(|| {
+            Error::corruption(&self.path, self.data_end, CorruptionKind::Malformed("bad index entry"))
+        })
+    }
+
+    /// The newest version of `user_key` with a sequence number `<= seqno` in this table.
+    ///
+    /// # Errors
+    /// [`Error::Corruption`] naming this file if a block on the path is damaged.
+    pub fn get(&self, user_key: &[u8], seqno: SequenceNumber) -> Result<Option<LookupResult>> {
+        let target = seek_key(user_key, seqno);
+        let mut idx = self.index_iter();
+        idx.seek(&target).map_err(|w| self.corrupt_block(self.data_end, w))?;
+        if !idx.valid() {
+            return Ok(None);
+        }
+        let h = self.decode_handle(idx.value_slice())?;
+        let block = self.read_data_block(h)?;
+        let mut it = block.iter(compare_internal_keys);
+        it.seek(&target).map_err(|w| self.corrupt_block(h.offset, w))?;
+        if !it.valid() {
+            return Ok(None);
+        }
+        let parsed = ParsedInternalKey::decode(it.key())
+            .ok_or_else(|| self.corrupt_block(h.offset, "bad internal key"))?;
+        if parsed.user_key != user_key {
+            return Ok(None);
+        }
+        Ok(Some(match parsed.value_type {
+            ValueType::Value => LookupResult::Found(it.value()),
+            ValueType::Deletion => LookupResult::Deleted,
+        }))
+    }
+
+    /// A cursor over every entry of the table.
+    pub fn iter(self: &Arc<Self>) -> TableIter {
+        TableIter { index: self.index_iter(), data: None, block_offset: 0, table: Arc::clone(self) }
+    }
+}
+
+/// A two-level cursor over a table: the index block, then one data block at a time.
+pub struct TableIter {
+    table: Arc<Table>,
+    index: BlockIter,
+    data: Option<BlockIter>,
+    block_offset: u64,
+}
+
+impl TableIter {
+    fn load_block(&mut self) -> Result<()> {
+        if !self.index.valid() {
+            self.data = None;
+            return Ok(());
+        }
+        let h = self.table.decode_handle(self.index.value_slice())?;
+        let block = self.table.read_data_block(h)?;
+        self.block_offset = h.offset;
+        self.data = Some(block.iter(compare_internal_keys));
+        Ok(())
+    }
+
+    fn data_err(&self, w: &'static str) -> Error {
+        self.table.corrupt_block(self.block_offset, w)
+    }
+
+    fn index_err(&self, w: &'static str) -> Error {
+        self.table.corrupt_block(self.table.data_end, w)
+    }
+
+    /// Moves past exhausted data blocks to the next non-empty one.
+    fn skip_empty_blocks(&mut self) -> Result<()> {
+        while self.data.as_ref().is_some_and(|d| !d.valid()) {
+            self.index.next().map_err(|w| self.index_err(w))?;
+            self.load_block()?;
+            if let Some(d) = self.data.as_mut() {
+                let r = d.seek_to_first();
+                r.map_err(|w| self.data_err(w))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl InternalIterator for TableIter {
+    fn valid(&self) -> bool {
+        self.data.as_ref().is_some_and(BlockIter::valid)
+    }
+
+    fn seek_to_first(&mut self) -> Result<()> {
+        self.index.seek_to_first().map_err(|w| self.index_err(w))?;
+        self.load_block()?;
+        if let Some(d) = self.data.as_mut() {
+            let r = d.seek_to_first();
+            r.map_err(|w| self.data_err(w))?;
+        }
+        self.skip_empty_blocks()
+    }
+
+    fn seek(&mut self, target: &[u8]) -> Result<()> {
+        self.index.seek(target).map_err(|w| self.index_err(w))?;
+        self.load_block()?;
+        if let Some(d) = self.data.as_mut() {
+            let r = d.seek(target);
+            r.map_err(|w| self.data_err(w))?;
+        }
+        self.skip_empty_blocks()
+    }
+
+    fn next(&mut self) -> Result<()> {
+        if let Some(d) = self.data.as_mut() {
+            let r = d.next();
+            r.map_err(|w| self.data_err(w))?;
+        }
+        self.skip_empty_blocks()
+    }
+
+    fn key(&self) -> &[u8] {
+        self.data.as_ref().map_or(&[], BlockIter::key)
+    }
+
+    fn value(&self) -> Bytes {
+        self.data.as_ref().map_or_else(Bytes::new, BlockIter::value)
+    }
+}

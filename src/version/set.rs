@@ -1,0 +1,145 @@
+//! [`VersionSet`]: owns the current [`Version`] (an `ArcSwap`), the file-number counter and
+//! the MANIFEST writer.
+//!
+//! Every new Version is installed under the `manifest` mutex: the edit is appended and
+//! fsynced first, then the Version is published by compare-and-swap against the exact
+//! Version the edit was computed from. Because the mutex makes this the single installer,
+//! the CAS cannot fail (checked below); manifest order therefore equals install order
+//! (RELIABILITY.md INV-13, INV-14). Lock order: the writer's state lock, then this one.
+//! Readers never take it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use parking_lot::Mutex;
+
+use super::edit::VersionEdit;
+use super::manifest::ManifestWriter;
+use super::{TableHandle, Version};
+use crate::error::Result;
+use crate::key::compare_internal_keys;
+use crate::memtable::MemTable;
+
+/// State guarded by the installer lock.
+struct Installer {
+    manifest: ManifestWriter,
+    /// WALs below this number are retired.
+    log_number: u64,
+}
+
+/// See the module docs.
+pub struct VersionSet {
+    current: ArcSwap<Version>,
+    next_file_number: AtomicU64,
+    installer: Mutex<Installer>,
+}
+
+/// A table to add to a level, already open.
+pub type NewTable = (usize, Arc<TableHandle>);
+
+impl VersionSet {
+    /// A set publishing `initial`, appending to `manifest`.
+    pub fn new(
+        initial: Version,
+        manifest: ManifestWriter,
+        next_file_number: u64,
+        log_number: u64,
+    ) -> Self {
+        VersionSet {
+            current: ArcSwap::from_pointee(initial),
+            next_file_number: AtomicU64::new(next_file_number),
+            installer: Mutex::new(Installer { manifest, log_number }),
+        }
+    }
+
+    /// The current Version, without locking.
+    pub fn current(&self) -> Arc<Version> {
+        self.current.load_full()
+    }
+
+    /// Allocates a new, never used file number.
+    pub fn new_file_number(&self) -> u64 {
+        self.next_file_number.fetch_add(1, Ordering::SeqCst)
+    }
+
+    /// The next file number that will be allocated.
+    pub fn peek_next_file_number(&self) -> u64 {
+        self.next_file_number.load(Ordering::SeqCst)
+    }
+
+    /// The MANIFEST's file number and size in bytes.
+    pub fn manifest_info(&self) -> (u64, u64) {
+        let i = self.installer.lock();
+        (i.manifest.number(), i.manifest.file_size())
+    }
+
+    fn install(&self, base: &Arc<Version>, next: Version) {
+        let prev = self.current.compare_and_swap(base, Arc::new(next));
+        // Invariant: the installer lock makes this the only writer of `current`, so the
+        // Version we built on is still current.
+        assert!(Arc::ptr_eq(&prev, base), "Version installed outside the installer lock");
+    }
+
+    /// Publishes a Version in which `mem` receives writes and the old memtable is the
+    /// newest immutable one. No MANIFEST edit: the new WAL is found by listing on recovery.
+    pub fn switch_memtable(&self, mem: Arc<MemTable>) {
+        let _guard = self.installer.lock();
+        let base = self.current.load_full();
+        let mut next = (*base).clone();
+        let old = std::mem::replace(&mut next.mem, mem);
+        next.imm.insert(0, old);
+        self.install(&base, next);
+    }
+
+    /// Makes `edit` durable in the MANIFEST, then publishes the Version with its tables
+    /// added and removed and, if given, the flushed immutable memtable dropped.
+    /// Tables removed are marked obsolete and deleted when no Version holds them.
+    ///
+    /// # Errors
+    /// [`crate::Error::Io`] from the MANIFEST append or fsync. Nothing is published then,
+    /// and the caller must poison the database.
+    pub fn log_and_apply(
+        &self,
+        mut edit: VersionEdit,
+        added: Vec<NewTable>,
+        flushed: Option<&Arc<MemTable>>,
+    ) -> Result<()> {
+        let mut inst = self.installer.lock();
+        edit.next_file_number = Some(self.peek_next_file_number());
+        // Invariant: the edit lists exactly the tables being added.
+        debug_assert_eq!(edit.new_files.len(), added.len());
+        inst.manifest.append(&edit)?;
+        if let Some(n) = edit.log_number {
+            inst.log_number = inst.log_number.max(n);
+        }
+        let base = self.current.load_full();
+        let mut next = (*base).clone();
+        let mut removed = Vec::new();
+        for &(level, number) in &edit.deleted_files {
+            if let Some(pos) = next.levels[level].iter().position(|t| t.meta.number == number) {
+                removed.push(next.levels[level].remove(pos));
+            }
+        }
+        for (level, t) in added {
+            next.levels[level].push(t);
+        }
+        sort_levels(&mut next);
+        if let Some(m) = flushed {
+            next.imm.retain(|x| !Arc::ptr_eq(x, m));
+        }
+        self.install(&base, next);
+        for t in removed {
+            t.mark_obsolete();
+        }
+        Ok(())
+    }
+}
+
+/// Orders L0 newest first (by largest sequence number) and deeper levels by smallest key.
+pub fn sort_levels(v: &mut Version) {
+    v.levels[0].sort_by(|a, b| b.meta.largest_seqno.cmp(&a.meta.largest_seqno));
+    for level in &mut v.levels[1..] {
+        level.sort_by(|a, b| compare_internal_keys(&a.meta.smallest, &b.meta.smallest));
+    }
+}

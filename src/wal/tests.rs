@@ -1,0 +1,143 @@
+//! Unit tests of the log framing, one edge case each, after LevelDB's `log_test`.
+
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use super::*;
+use crate::error::CorruptionKind;
+use crate::fs::WritableFile;
+
+#[derive(Clone, Default)]
+struct MemFile(Arc<Mutex<Vec<u8>>>);
+
+impl WritableFile for MemFile {
+    fn append(&mut self, data: &[u8]) -> std::io::Result<()> {
+        self.0.lock().extend_from_slice(data);
+        Ok(())
+    }
+    fn sync_data(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn sync_all(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn len(&self) -> u64 {
+        self.0.lock().len() as u64
+    }
+}
+
+fn write_log(records: &[Vec<u8>]) -> Vec<u8> {
+    let f = MemFile::default();
+    let mut w = LogWriter::new(Box::new(f.clone()), 7);
+    for r in records {
+        w.add_record(r).expect("append");
+    }
+    let data = f.0.lock().clone();
+    data
+}
+
+fn read_all(data: &[u8]) -> (Vec<Vec<u8>>, Option<LogDamage>) {
+    let mut r = LogReader::new(data, 7);
+    let mut out = Vec::new();
+    loop {
+        match r.next_record() {
+            Ok(Some((_, rec))) => out.push(rec.into_owned()),
+            Ok(None) => return (out, None),
+            Err(d) => return (out, Some(d)),
+        }
+    }
+}
+
+#[test]
+fn empty_log() {
+    assert_eq!(read_all(&[]), (vec![], None));
+}
+
+#[test]
+fn small_records_round_trip() {
+    let recs = vec![b"a".to_vec(), Vec::new(), b"hello".to_vec()];
+    assert_eq!(read_all(&write_log(&recs)), (recs, None));
+}
+
+#[test]
+fn record_fills_block_exactly() {
+    let recs = vec![vec![1u8; WAL_BLOCK_SIZE_BYTES - HEADER_LEN], b"next".to_vec()];
+    let data = write_log(&recs);
+    assert_eq!(data.len(), WAL_BLOCK_SIZE_BYTES + HEADER_LEN + 4);
+    assert_eq!(read_all(&data), (recs, None));
+}
+
+#[test]
+fn trailer_shorter_than_header_is_padding() {
+    let recs = vec![vec![2u8; WAL_BLOCK_SIZE_BYTES - HEADER_LEN - 5], b"after pad".to_vec()];
+    assert_eq!(read_all(&write_log(&recs)), (recs, None));
+}
+
+#[test]
+fn fragmented_record_spans_blocks() {
+    let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let recs = vec![b"x".to_vec(), big, b"y".to_vec()];
+    assert_eq!(read_all(&write_log(&recs)), (recs, None));
+}
+
+#[test]
+fn truncated_tail_is_a_torn_tail() {
+    let recs = vec![b"one".to_vec(), vec![3u8; 100]];
+    let data = write_log(&recs);
+    for cut in [data.len() - 1, data.len() - 50, 14 + 5] {
+        let (got, dmg) = read_all(&data[..cut]);
+        assert_eq!(got, vec![b"one".to_vec()]);
+        let d = dmg.expect("damage");
+        assert!(d.is_tail);
+        assert_eq!(d.offset, 14);
+    }
+}
+
+#[test]
+fn zero_filled_tail_is_a_torn_tail() {
+    let mut data = write_log(&[b"one".to_vec()]);
+    data.extend(std::iter::repeat_n(0u8, 5000));
+    let (got, dmg) = read_all(&data);
+    assert_eq!(got, vec![b"one".to_vec()]);
+    assert!(dmg.expect("damage").is_tail);
+}
+
+#[test]
+fn checksum_mismatch_before_valid_block_is_mid_log_corruption() {
+    let recs: Vec<Vec<u8>> = (0..100).map(|i| vec![i as u8; 1000]).collect();
+    let mut data = write_log(&recs);
+    data[HEADER_LEN + 10] ^= 0x40; // inside the first record's payload
+    let (got, dmg) = read_all(&data);
+    assert!(got.is_empty());
+    let d = dmg.expect("damage");
+    assert!(!d.is_tail, "valid blocks follow, so this is not a torn tail");
+    assert_eq!(d.offset, 0);
+    assert!(matches!(d.kind, CorruptionKind::ChecksumMismatch { .. }));
+}
+
+#[test]
+fn bad_length_is_detected() {
+    let mut data = write_log(&[b"abc".to_vec()]);
+    data[4] = 0xff;
+    data[5] = 0xff;
+    let (_, dmg) = read_all(&data);
+    assert_eq!(dmg.expect("damage").kind, CorruptionKind::BadLength);
+}
+
+#[test]
+fn unexpected_middle_fragment_is_damage() {
+    let big = vec![9u8; WAL_BLOCK_SIZE_BYTES * 2];
+    let data = write_log(&[big]);
+    // Start reading at the second block: it begins with a MIDDLE fragment.
+    let (got, dmg) = read_all(&data[WAL_BLOCK_SIZE_BYTES..]);
+    assert!(got.is_empty());
+    assert!(matches!(dmg.expect("damage").kind, CorruptionKind::Malformed(_)));
+}
+
+#[test]
+fn fragment_of_another_log_is_rejected() {
+    let data = write_log(&[b"abc".to_vec()]);
+    let mut r = LogReader::new(&data, 8);
+    assert!(r.next_record().is_err());
+}

@@ -1,0 +1,94 @@
+//! Appends records to a log file, fragmenting them across 32 KiB blocks.
+//!
+//! Needs external synchronisation: one writer at a time (`&mut self`).
+
+use std::io;
+
+use super::{FragmentType, HEADER_LEN, WAL_BLOCK_SIZE_BYTES};
+use crate::checksum::masked_crc;
+use crate::coding::{u16_bytes, u32_bytes};
+use crate::fs::WritableFile;
+
+/// Writes framed records to one log file.
+pub struct LogWriter {
+    file: Box<dyn WritableFile>,
+    /// Bytes used in the current block.
+    block_offset: usize,
+    /// Low 32 bits of the file's log number, stamped into every header so that bytes of an
+    /// older file can never be read as records of this one.
+    log_number: u32,
+    scratch: Vec<u8>,
+}
+
+impl LogWriter {
+    /// A writer appending to `file` (which must be empty), stamping `log_number`.
+    pub fn new(file: Box<dyn WritableFile>, log_number: u64) -> Self {
+        debug_assert!(file.is_empty(), "a log is never appended after an unvalidated tail");
+        LogWriter { file, block_offset: 0, log_number: log_number as u32, scratch: Vec::new() }
+    }
+
+    /// Appends one record with a single write to the operating system.
+    ///
+    /// # Errors
+    /// The file system's write error. The caller must then stop using this log
+    /// (RELIABILITY.md R7/R8): part of the record may have reached the file.
+    pub fn add_record(&mut self, payload: &[u8]) -> io::Result<()> {
+        let mut buf = std::mem::take(&mut self.scratch);
+        buf.clear();
+        self.encode_record(payload, &mut buf);
+        let res = self.file.append(&buf);
+        self.scratch = buf;
+        res
+    }
+
+    fn encode_record(&mut self, mut payload: &[u8], out: &mut Vec<u8>) {
+        let mut first = true;
+        loop {
+            let left_in_block = WAL_BLOCK_SIZE_BYTES - self.block_offset;
+            if left_in_block < HEADER_LEN {
+                // Too small for a header: pad with zeros and start a new block.
+                out.extend(std::iter::repeat_n(0u8, left_in_block));
+                self.block_offset = 0;
+                continue;
+            }
+            let avail = left_in_block - HEADER_LEN;
+            let n = payload.len().min(avail);
+            let last = n == payload.len();
+            let ty = match (first, last) {
+                (true, true) => FragmentType::Full,
+                (true, false) => FragmentType::First,
+                (false, true) => FragmentType::Last,
+                (false, false) => FragmentType::Middle,
+            };
+            let (frag, rest) = payload.split_at(n);
+            #[expect(clippy::cast_possible_truncation, reason = "n <= 32 KiB - 11")]
+            let len = u16_bytes(n as u16);
+            let lognum = u32_bytes(self.log_number);
+            let crc = masked_crc(&[&len, &[ty as u8], &lognum, frag]);
+            out.extend_from_slice(&u32_bytes(crc));
+            out.extend_from_slice(&len);
+            out.push(ty as u8);
+            out.extend_from_slice(&lognum);
+            out.extend_from_slice(frag);
+            self.block_offset += HEADER_LEN + n;
+            payload = rest;
+            first = false;
+            if last {
+                return;
+            }
+        }
+    }
+
+    /// Makes every appended record durable (`fdatasync`).
+    ///
+    /// # Errors
+    /// The sync error; the caller must poison, never retry (RELIABILITY.md R7).
+    pub fn sync(&mut self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+
+    /// Bytes in the file so far.
+    pub fn file_size(&self) -> u64 {
+        self.file.len()
+    }
+}
