@@ -204,6 +204,10 @@ impl BlockIter {
     /// # Errors
     /// A description of a malformed entry or restart array.
     pub fn seek(&mut self, target: &[u8]) -> Result<(), BlockError> {
+        if self.block.restarts_offset == 0 {
+            self.current = 0; // an empty block: invalid at once
+            return Ok(());
+        }
         // Binary search for the last restart point whose key is < target.
         let (mut lo, mut hi) = (0usize, self.block.num_restarts - 1);
         while lo < hi {

@@ -29,3 +29,57 @@ pub fn value_for(i: u64, len: usize) -> Vec<u8> {
         })
         .collect()
 }
+
+/// Decodes an LZ4 frame file (or returns the bytes as they are if not LZ4).
+pub fn read_maybe_lz4(path: &std::path::Path) -> Vec<u8> {
+    use std::io::Read;
+    let raw = std::fs::read(path).expect("read input");
+    if raw.starts_with(&[0x04, 0x22, 0x4d, 0x18]) {
+        let mut out = Vec::new();
+        lz4_flex::frame::FrameDecoder::new(&raw[..]).read_to_end(&mut out).expect("lz4 frame");
+        out
+    } else {
+        raw
+    }
+}
+
+/// Splits a deb822 file into `(Package_Version_Architecture, stanza bytes)` records, in
+/// file order. Independent of the CLI's parser on purpose.
+pub fn deb822_records(text: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let s = std::str::from_utf8(text).expect("utf-8 index");
+    s.split("\n\n")
+        .filter(|st| !st.trim().is_empty())
+        .map(|st| {
+            let field = |name: &str| {
+                st.lines()
+                    .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(':')))
+                    .map(str::trim)
+                    .expect("field present")
+                    .to_owned()
+            };
+            let key = format!("{}_{}_{}", field("Package"), field("Version"), field("Architecture"));
+            (key.into_bytes(), format!("{st}\n").into_bytes())
+        })
+        .collect()
+}
+
+/// The committed 1,983-stanza sample of the Debian index.
+pub fn sample_path() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/debian-sample.Packages.lz4")
+}
+
+/// The full Debian index from ../shared, if present.
+pub fn full_index_path() -> Option<std::path::PathBuf> {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data/debian-bookworm-main-amd64-Packages.lz4");
+    p.exists().then_some(p)
+}
+
+/// Runs `shale` with `args`, returning its output.
+pub fn shale(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_shale"))
+        .args(args)
+        .env_remove("SHALE_DB")
+        .output()
+        .expect("run shale")
+}

@@ -1,1 +1,140 @@
-fn main(){}
+//! `shale`: the shaledb command line. It is a client of the library's public API.
+//!
+//! Commands: `put`, `get`, `delete`, `scan`, `load` (data.rs), `bench` (bench.rs) and
+//! `stats` (stats.rs). Every failure prints `error: …` on stderr and exits non-zero.
+
+mod bench;
+mod codec;
+mod data;
+mod stats;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use shaledb::{Compression, Db, Options};
+
+/// shaledb: a persistent LSM-tree key-value store.
+#[derive(Parser, Debug)]
+#[command(name = "shale", version, about, propagate_version = true)]
+struct Cli {
+    /// The database directory.
+    #[arg(long, env = "SHALE_DB", global = true)]
+    db: Option<PathBuf>,
+    /// Memtable size before a flush, e.g. `4MiB` (default 64 MiB).
+    #[arg(long, global = true, value_parser = codec::parse_size)]
+    write_buffer_size: Option<u64>,
+    /// Target data block size, e.g. `4KiB` (default 4 KiB).
+    #[arg(long, global = true, value_parser = codec::parse_size)]
+    block_size: Option<u64>,
+    /// Block compression (default lz4).
+    #[arg(long, global = true)]
+    compression: Option<CompressionArg>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum CompressionArg {
+    Lz4,
+    None,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Set KEY to VALUE.
+    Put { key: String, value: String },
+    /// Print the value of KEY and a newline; exit 1 with `not found` if absent.
+    Get { key: String },
+    /// Delete KEY.
+    Delete { key: String },
+    /// Print entries in key order (half-open range [--from, --to)).
+    Scan(data::ScanArgs),
+    /// Load records from a file (tsv, jsonl or deb822; LZ4 frames are detected).
+    Load(data::LoadArgs),
+    /// Run db_bench-style benchmarks.
+    Bench(bench::BenchArgs),
+    /// Show tables per level, counters and the recovery report.
+    Stats {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl Cli {
+    fn options(&self) -> Result<Options, String> {
+        let mut o = Options::default();
+        if let Some(n) = self.write_buffer_size {
+            o = o.write_buffer_size(usize::try_from(n).map_err(|_| "--write-buffer-size too large")?);
+        }
+        if let Some(n) = self.block_size {
+            o = o.block_size(usize::try_from(n).map_err(|_| "--block-size too large")?);
+        }
+        if let Some(c) = self.compression {
+            o = o.compression(match c {
+                CompressionArg::Lz4 => Compression::Lz4,
+                CompressionArg::None => Compression::None,
+            });
+        }
+        Ok(o)
+    }
+
+    fn open(&self) -> Result<Db, String> {
+        let dir = self.db.as_ref().ok_or("no database: pass --db DIR or set SHALE_DB")?;
+        Db::open(dir, self.options()?).map_err(|e| e.to_string())
+    }
+}
+
+/// A failed command: what to print, and whether it is the quiet "not found" of `get`.
+pub(crate) enum Failure {
+    NotFound,
+    Error(String),
+}
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure::Error(e.to_string())
+    }
+}
+
+fn run(cli: &Cli) -> Result<(), Failure> {
+    match &cli.command {
+        Command::Put { key, value } => {
+            let db = cli.open()?;
+            db.put(key, value)?;
+            db.close()?;
+        }
+        Command::Delete { key } => {
+            let db = cli.open()?;
+            db.delete(key)?;
+            db.close()?;
+        }
+        Command::Get { key } => {
+            let db = cli.open()?;
+            let v = db.get(key)?.ok_or(Failure::NotFound)?;
+            data::write_stdout(&[&v, b"\n"])?;
+        }
+        Command::Scan(args) => data::scan(&cli.open()?, args)?,
+        Command::Load(args) => data::load(&cli.open()?, args)?,
+        Command::Bench(args) => bench::run(args, cli.db.as_deref(), cli.options()?)?,
+        Command::Stats { json } => stats::print(&cli.open()?, *json)?,
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::NotFound) => {
+            eprintln!("not found");
+            ExitCode::from(1)
+        }
+        Err(Failure::Error(e)) if e.contains("Broken pipe") => ExitCode::SUCCESS,
+        Err(Failure::Error(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

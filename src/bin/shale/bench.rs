@@ -1,0 +1,186 @@
+//! `shale bench`: db_bench-style workloads on a fresh database (a temporary directory
+//! unless `--db` is given). Keys are the decimal key number, zero-padded to `--key-size`;
+//! values come from a seeded buffer that compresses to about half, like db_bench's.
+
+use std::path::Path;
+use std::time::Instant;
+
+use clap::Args;
+use comfy_table::Table;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+use shaledb::{Db, Options};
+
+/// Options of `shale bench`.
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Comma-separated workloads: fillseq, fillrandom, overwrite, readrandom, readseq.
+    #[arg(long, default_value = "fillseq,fillrandom,overwrite,readrandom,readseq")]
+    benchmarks: String,
+    /// Operations per workload.
+    #[arg(long, default_value_t = 1_000_000)]
+    num: u64,
+    /// Key size in bytes.
+    #[arg(long, default_value_t = 16)]
+    key_size: usize,
+    /// Value size in bytes.
+    #[arg(long, default_value_t = 100)]
+    value_size: usize,
+    /// Seed of the key sequence and value bytes.
+    #[arg(long, default_value_t = 301)]
+    seed: u64,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+struct Outcome {
+    name: String,
+    ops: u64,
+    secs: f64,
+    bytes: u64,
+    note: String,
+}
+
+/// A buffer of value bytes: random runs repeated once, so LZ4 halves it.
+fn value_source(seed: u64) -> Vec<u8> {
+    let mut rng = SmallRng::seed_from_u64(seed ^ 0x5eed);
+    let mut buf = Vec::with_capacity(1 << 20);
+    while buf.len() < 1 << 20 {
+        let run: Vec<u8> = (0..50).map(|_| rng.random_range(b' '..=b'~')).collect();
+        buf.extend_from_slice(&run);
+        buf.extend_from_slice(&run);
+    }
+    buf
+}
+
+struct Workload<'a> {
+    a: &'a BenchArgs,
+    values: Vec<u8>,
+    value_pos: usize,
+}
+
+impl Workload<'_> {
+    fn key(&self, i: u64) -> Vec<u8> {
+        let s = format!("{i:0width$}", width = self.a.key_size);
+        s.as_bytes()[s.len().saturating_sub(self.a.key_size)..].to_vec()
+    }
+    fn value(&mut self) -> &[u8] {
+        let n = self.a.value_size;
+        if self.value_pos + n > self.values.len() {
+            self.value_pos = 0;
+        }
+        self.value_pos += n;
+        &self.values[self.value_pos - n..self.value_pos]
+    }
+}
+
+fn dir_usage(dir: &Path) -> (u64, u64) {
+    let mut files = 0;
+    let mut bytes = 0;
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if let Ok(m) = e.metadata() {
+                if m.is_file() {
+                    files += 1;
+                    bytes += m.len();
+                }
+            }
+        }
+    }
+    (files, bytes)
+}
+
+pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> Result<(), String> {
+    let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let dir = db_dir.map_or_else(|| tmp.path().join("bench-db"), Path::to_path_buf);
+    let mut w = Workload { a, values: value_source(a.seed), value_pos: 0 };
+    let mut db: Option<Db> = None;
+    let mut results = Vec::new();
+    let entry_bytes = (a.key_size + a.value_size) as u64;
+    for name in a.benchmarks.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let fresh = matches!(name, "fillseq" | "fillrandom");
+        if fresh || db.is_none() {
+            if let Some(d) = db.take() {
+                d.close().map_err(|e| e.to_string())?;
+            }
+            if fresh && dir.exists() {
+                std::fs::remove_dir_all(&dir).map_err(|e| e.to_string())?;
+            }
+            db = Some(Db::open(&dir, opts.clone()).map_err(|e| e.to_string())?);
+        }
+        let d = db.as_ref().ok_or("no database")?;
+        let mut rng = SmallRng::seed_from_u64(a.seed);
+        eprintln!("running {name} ({} ops)...", a.num);
+        let started = Instant::now();
+        let mut note = String::new();
+        let (ops, bytes) = match name {
+            "fillseq" | "fillrandom" | "overwrite" => {
+                for i in 0..a.num {
+                    let k = if name == "fillseq" { i } else { rng.random_range(0..a.num) };
+                    let key = w.key(k);
+                    d.put(&key, w.value()).map_err(|e| e.to_string())?;
+                }
+                (a.num, a.num * entry_bytes)
+            }
+            "readrandom" => {
+                let mut found = 0u64;
+                for _ in 0..a.num {
+                    let key = w.key(rng.random_range(0..a.num));
+                    found += u64::from(d.get(&key).map_err(|e| e.to_string())?.is_some());
+                }
+                note = format!("{found} of {} found", a.num);
+                (a.num, found * entry_bytes)
+            }
+            "readseq" => {
+                let mut n = 0u64;
+                let mut bytes = 0u64;
+                for item in d.iter() {
+                    let (k, v) = item.map_err(|e| e.to_string())?;
+                    n += 1;
+                    bytes += (k.len() + v.len()) as u64;
+                }
+                (n, bytes)
+            }
+            other => return Err(format!("unknown benchmark {other:?}")),
+        };
+        let secs = started.elapsed().as_secs_f64();
+        results.push(Outcome { name: name.to_owned(), ops, secs, bytes, note });
+    }
+    if let Some(d) = db.take() {
+        d.close().map_err(|e| e.to_string())?;
+    }
+    let (files, disk) = dir_usage(&dir);
+    if a.json {
+        let rows: Vec<_> = results
+            .iter()
+            .map(|r| {
+                json!({
+                    "benchmark": r.name, "ops": r.ops, "seconds": r.secs,
+                    "micros_per_op": r.secs * 1e6 / r.ops.max(1) as f64,
+                    "ops_per_sec": r.ops as f64 / r.secs.max(1e-9),
+                    "mb_per_sec": r.bytes as f64 / 1e6 / r.secs.max(1e-9),
+                    "note": r.note,
+                })
+            })
+            .collect();
+        println!("{}", json!({"results": rows, "files_on_disk": files, "bytes_on_disk": disk}));
+    } else {
+        let mut t = Table::new();
+        t.set_header(["benchmark", "ops", "micros/op", "ops/s", "MB/s", "note"]);
+        for r in &results {
+            t.add_row([
+                r.name.clone(),
+                r.ops.to_string(),
+                format!("{:.3}", r.secs * 1e6 / r.ops.max(1) as f64),
+                format!("{:.0}", r.ops as f64 / r.secs.max(1e-9)),
+                format!("{:.1}", r.bytes as f64 / 1e6 / r.secs.max(1e-9)),
+                r.note.clone(),
+            ]);
+        }
+        println!("{t}");
+        println!("on disk: {files} files, {disk} bytes ({:.1} MiB)", disk as f64 / f64::from(1u32 << 20));
+    }
+    Ok(())
+}
