@@ -91,10 +91,7 @@ mod tests {
             parse_file_name(&name(table_path(d, 1_234_567)).expect("name")),
             Some(FileType::Table(1_234_567))
         );
-        assert_eq!(
-            parse_file_name(&name(manifest_path(d, 7)).expect("name")),
-            Some(FileType::Manifest(7))
-        );
+        assert_eq!(parse_file_name(&name(manifest_path(d, 7)).expect("name")), Some(FileType::Manifest(7)));
         assert_eq!(parse_file_name("CURRENT"), Some(FileType::Current));
         assert_eq!(parse_file_name("000001.sst.tmp"), Some(FileType::Temp));
         assert_eq!(parse_file_name("x.log"), None);

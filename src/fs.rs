@@ -174,26 +174,22 @@ impl FileSystem for RealFs {
     }
     fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
         let canonical = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => std::fs::canonicalize(p)?.join(
-                path.file_name().ok_or_else(|| io::Error::other("lock path has no file name"))?,
-            ),
+            Some(p) if !p.as_os_str().is_empty() => std::fs::canonicalize(p)?
+                .join(path.file_name().ok_or_else(|| io::Error::other("lock path has no file name"))?),
             _ => path.to_path_buf(),
         };
         if !locked_paths().lock().insert(canonical.clone()) {
             return Err(io::Error::new(io::ErrorKind::WouldBlock, "locked in this process"));
         }
-        let locked = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .and_then(|f| match f.try_lock() {
-                Ok(()) => Ok(f),
-                Err(std::fs::TryLockError::WouldBlock) => {
-                    Err(io::Error::new(io::ErrorKind::WouldBlock, "locked by another process"))
+        let locked =
+            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).and_then(|f| {
+                match f.try_lock() {
+                    Ok(()) => Ok(f),
+                    Err(std::fs::TryLockError::WouldBlock) => {
+                        Err(io::Error::new(io::ErrorKind::WouldBlock, "locked by another process"))
+                    }
+                    Err(std::fs::TryLockError::Error(e)) => Err(e),
                 }
-                Err(std::fs::TryLockError::Error(e)) => Err(e),
             });
         match locked {
             Ok(file) => Ok(Box::new(RealLock { _file: file, path: canonical })),

@@ -16,7 +16,9 @@ fn run(db: &Path, args: &[&str]) -> std::process::Output {
 fn put_get_delete_and_not_found() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("db");
-    assert!(run(&db, &["put", "greeting", "hello\tworld"]).status.success());
+    assert!(run(&db, &["put", "greeting", "hello\tworld"])
+        .status
+        .success());
     let out = run(&db, &["get", "greeting"]);
     assert!(out.status.success());
     assert_eq!(out.stdout, b"hello\tworld\n");
@@ -56,14 +58,28 @@ fn scan_escapes_and_json_copies_a_database() {
     let dump = dir.path().join("dump.jsonl");
     std::fs::write(&dump, &json.stdout).expect("write dump");
     let dst = dir.path().join("dst");
-    let out = run(&dst, &["load", "--format", "jsonl", dump.to_str().expect("utf-8 path")]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(
+        &dst,
+        &[
+            "load",
+            "--format",
+            "jsonl",
+            dump.to_str().expect("utf-8 path"),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(run(&dst, &["scan"]).stdout, run(&src, &["scan"]).stdout);
 
     let tsv = dir.path().join("dump.tsv");
     std::fs::write(&tsv, run(&src, &["scan"]).stdout).expect("write tsv");
     let dst2 = dir.path().join("dst2");
-    assert!(run(&dst2, &["load", tsv.to_str().expect("utf-8 path")]).status.success());
+    assert!(run(&dst2, &["load", tsv.to_str().expect("utf-8 path")])
+        .status
+        .success());
     assert_eq!(run(&dst2, &["scan", "--json"]).stdout, json.stdout);
 }
 

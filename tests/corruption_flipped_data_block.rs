@@ -15,7 +15,8 @@ fn flipped_byte_in_data_block_is_reported_with_the_file_name() {
     {
         let db = Db::open(dir.path(), opts()).expect("open");
         for i in 0..2000u32 {
-            db.put(format!("key{i:05}"), common::value_for(u64::from(i), 50)).expect("put");
+            db.put(format!("key{i:05}"), common::value_for(u64::from(i), 50))
+                .expect("put");
         }
         db.flush().expect("flush");
         db.close().expect("close");
@@ -42,7 +43,10 @@ fn flipped_byte_in_data_block_is_reported_with_the_file_name() {
     assert_eq!(scan.len(), 1, "the scan stops at the damaged block");
     assert!(matches!(&scan[0], Err(Error::Corruption { file, .. }) if *file == sst));
     // Keys in undamaged blocks still read correctly.
-    assert_eq!(db.get("key01999").expect("get").as_deref(), Some(common::value_for(1999, 50).as_slice()));
+    assert_eq!(
+        db.get("key01999").expect("get").as_deref(),
+        Some(common::value_for(1999, 50).as_slice())
+    );
     db.close().expect("close");
 
     for cmd in [&["get", "key00000"][..], &["scan"][..]] {
@@ -52,6 +56,9 @@ fn flipped_byte_in_data_block_is_reported_with_the_file_name() {
         assert!(!out.status.success(), "{cmd:?} must fail");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.starts_with("error: corruption in "), "{cmd:?}: {err}");
-        assert!(err.contains(&sst.file_name().expect("name").to_string_lossy().to_string()), "{err}");
+        assert!(
+            err.contains(&sst.file_name().expect("name").to_string_lossy().to_string()),
+            "{err}"
+        );
     }
 }

@@ -25,9 +25,18 @@ fn writes_survive_flush_compaction_and_reopen() {
         }
         db.flush().expect("flush");
         let stats = db.stats();
-        assert!(stats.flush_count > 5, "tiny write buffer must flush often: {stats:?}");
-        assert!(stats.compaction_count > 0, "L0 trigger 2 must compact: {stats:?}");
-        assert_eq!(common::scan_all(&db), model.clone().into_iter().collect::<Vec<_>>());
+        assert!(
+            stats.flush_count > 5,
+            "tiny write buffer must flush often: {stats:?}"
+        );
+        assert!(
+            stats.compaction_count > 0,
+            "L0 trigger 2 must compact: {stats:?}"
+        );
+        assert_eq!(
+            common::scan_all(&db),
+            model.clone().into_iter().collect::<Vec<_>>()
+        );
         db.close().expect("close");
     }
     let db = Db::open(dir.path(), common::tiny_options()).expect("reopen");
@@ -55,5 +64,9 @@ fn unflushed_writes_are_replayed_from_the_wal() {
     assert_eq!(db.get(b"a").expect("get"), None);
     assert_eq!(db.get(b"b").expect("get").as_deref(), Some(&b"2"[..]));
     assert_eq!(db.last_seqno(), 3);
-    assert_eq!(db.put(b"c", b"3").expect("put"), 4, "sequence numbers are never reused");
+    assert_eq!(
+        db.put(b"c", b"3").expect("put"),
+        4,
+        "sequence numbers are never reused"
+    );
 }

@@ -8,7 +8,9 @@ use shaledb::{Db, Options, WriteBatch, WriteOptions};
 #[test]
 fn concurrent_writers_get_distinct_sequence_numbers_and_lose_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let db = Arc::new(Db::open(dir.path(), Options::default().write_buffer_size(256 << 10)).expect("open"));
+    let db = Arc::new(
+        Db::open(dir.path(), Options::default().write_buffer_size(256 << 10)).expect("open"),
+    );
     let threads: Vec<_> = (0..8u32)
         .map(|t| {
             let db = Arc::clone(&db);
@@ -25,12 +27,19 @@ fn concurrent_writers_get_distinct_sequence_numbers_and_lose_nothing() {
             })
         })
         .collect();
-    let mut all: Vec<u64> = threads.into_iter().flat_map(|h| h.join().expect("writer")).collect();
+    let mut all: Vec<u64> = threads
+        .into_iter()
+        .flat_map(|h| h.join().expect("writer"))
+        .collect();
     all.sort_unstable();
     let n = all.len();
     all.dedup();
     assert_eq!(all.len(), n, "sequence numbers are unique");
-    assert_eq!(db.last_seqno(), 8 * 500 * 2, "two operations per batch, numbered densely");
+    assert_eq!(
+        db.last_seqno(),
+        8 * 500 * 2,
+        "two operations per batch, numbered densely"
+    );
     let groups = db.stats().write_groups;
     assert!(groups <= 4000, "{groups} WAL appends for 4000 batches");
     drop(db);

@@ -9,8 +9,11 @@ use std::ops::Bound;
 
 use shaledb::Db;
 
+type KeyRange<'a> = (Bound<&'a [u8]>, Bound<&'a [u8]>);
+
 fn collect(it: shaledb::DbIterator) -> Vec<(Vec<u8>, Vec<u8>)> {
-    it.map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).expect("item")).collect()
+    it.map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).expect("item"))
+        .collect()
 }
 
 #[test]
@@ -20,7 +23,11 @@ fn range_and_prefix_match_the_model() {
     let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
     for round in 0..4u64 {
         for i in 0..800u64 {
-            let k = format!("{}{:04}", ["ab", "ac", "b", "\u{7f}"][(i % 4) as usize], (i * 31 + round) % 500);
+            let k = format!(
+                "{}{:04}",
+                ["ab", "ac", "b", "\u{7f}"][(i % 4) as usize],
+                (i * 31 + round) % 500
+            );
             if (i + round) % 7 == 0 {
                 db.delete(&k).expect("delete");
                 model.remove(k.as_bytes());
@@ -35,10 +42,13 @@ fn range_and_prefix_match_the_model() {
         }
     }
     let m = |lo: Bound<&[u8]>, hi: Bound<&[u8]>| -> Vec<(Vec<u8>, Vec<u8>)> {
-        model.range::<[u8], _>((lo, hi)).map(|(k, v)| (k.clone(), v.clone())).collect()
+        model
+            .range::<[u8], _>((lo, hi))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
     };
     assert_eq!(collect(db.iter()), m(Bound::Unbounded, Bound::Unbounded));
-    let bounds: [(Bound<&[u8]>, Bound<&[u8]>); 5] = [
+    let bounds: [KeyRange<'_>; 5] = [
         (Bound::Included(b"ab0100"), Bound::Excluded(b"ac0200")),
         (Bound::Excluded(b"ab0100"), Bound::Included(b"b0300")),
         (Bound::Unbounded, Bound::Excluded(b"ab0050")),
@@ -46,10 +56,18 @@ fn range_and_prefix_match_the_model() {
         (Bound::Included(b"zzz"), Bound::Unbounded),
     ];
     for (lo, hi) in bounds {
-        assert_eq!(collect(db.range::<&[u8], _>((lo, hi))), m(lo, hi), "range {lo:?}..{hi:?}");
+        assert_eq!(
+            collect(db.range::<&[u8], _>((lo, hi))),
+            m(lo, hi),
+            "range {lo:?}..{hi:?}"
+        );
     }
     for p in [&b"ab"[..], b"ac01", b"\x7f", b"", b"zz"] {
-        let want: Vec<_> = model.iter().filter(|(k, _)| k.starts_with(p)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let want: Vec<_> = model
+            .iter()
+            .filter(|(k, _)| k.starts_with(p))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         assert_eq!(collect(db.prefix(p)), want, "prefix {p:?}");
     }
 }

@@ -12,19 +12,32 @@ fn largest_key_and_value_work_and_one_more_byte_is_rejected() {
         let db = Db::open(dir.path(), Options::default()).expect("open");
         db.put(&big_key, b"v").expect("64 KiB key");
         db.put(b"big", &big_value).expect("64 MiB value");
-        assert!(matches!(db.put(vec![0u8; MAX_KEY_SIZE + 1], b"v"), Err(Error::InvalidArgument(_))));
-        assert!(matches!(db.put(b"k", vec![0u8; MAX_VALUE_SIZE + 1]), Err(Error::InvalidArgument(_))));
+        assert!(matches!(
+            db.put(vec![0u8; MAX_KEY_SIZE + 1], b"v"),
+            Err(Error::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            db.put(b"k", vec![0u8; MAX_VALUE_SIZE + 1]),
+            Err(Error::InvalidArgument(_))
+        ));
         let mut b = WriteBatch::new();
         b.put(b"ok", b"ok");
         b.delete(vec![0u8; MAX_KEY_SIZE + 1]);
         assert!(matches!(db.write(b), Err(Error::InvalidArgument(_))));
-        assert_eq!(db.get(b"ok").expect("get"), None, "a rejected batch writes nothing");
+        assert_eq!(
+            db.get(b"ok").expect("get"),
+            None,
+            "a rejected batch writes nothing"
+        );
         db.flush().expect("flush");
         assert_eq!(db.get(&big_key).expect("get").as_deref(), Some(&b"v"[..]));
         db.close().expect("close");
     }
     let db = Db::open(dir.path(), Options::default()).expect("reopen");
-    assert_eq!(db.get(b"big").expect("get").as_deref(), Some(big_value.as_slice()));
+    assert_eq!(
+        db.get(b"big").expect("get").as_deref(),
+        Some(big_value.as_slice())
+    );
     assert_eq!(db.get(&big_key).expect("get").as_deref(), Some(&b"v"[..]));
 }
 

@@ -13,11 +13,19 @@ use shaledb::{Db, Options};
 fn verify(db: &Db, expected: &BTreeMap<Vec<u8>, Vec<u8>>) {
     for (k, v) in expected {
         let got = db.get(k).expect("get");
-        assert_eq!(got.as_deref(), Some(v.as_slice()), "key {}", String::from_utf8_lossy(k));
+        assert_eq!(
+            got.as_deref(),
+            Some(v.as_slice()),
+            "key {}",
+            String::from_utf8_lossy(k)
+        );
     }
     let scanned = common::scan_all(db);
     assert_eq!(scanned.len(), expected.len());
-    assert!(scanned.iter().map(|(k, v)| (k, v)).eq(expected.iter()), "scan differs from the input");
+    assert!(
+        scanned.iter().map(|(k, v)| (k, v)).eq(expected.iter()),
+        "scan differs from the input"
+    );
 }
 
 fn round_trip(input: &Path, expect_compactions: bool) {
@@ -35,14 +43,22 @@ fn round_trip(input: &Path, expect_compactions: bool) {
         OsStr::new("deb822"),
         input.as_os_str(),
     ]);
-    assert!(out.status.success(), "load failed: {}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("loaded {} records", expected.len())));
+    assert!(
+        out.status.success(),
+        "load failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains(&format!("loaded {} records", expected.len())));
 
     let opts = || Options::default().write_buffer_size(1 << 20);
     let db = Db::open(&db_dir, opts()).expect("reopen");
     let levels = db.stats().levels;
     if expect_compactions {
-        assert!(levels[1].tables > 0, "compactions must have filled L1: {levels:?}");
+        assert!(
+            levels[1].tables > 0,
+            "compactions must have filled L1: {levels:?}"
+        );
     }
     verify(&db, &expected);
 

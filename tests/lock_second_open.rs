@@ -12,13 +12,27 @@ fn second_open_in_process_is_locked_until_close() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = Db::open(dir.path(), Options::default()).expect("open");
     db.put(b"k", b"v").expect("put");
-    let before: Vec<_> = std::fs::read_dir(dir.path()).expect("ls").map(|e| e.expect("entry").file_name()).collect();
-    assert!(matches!(Db::open(dir.path(), Options::default()), Err(Error::Locked(_))));
-    let after: Vec<_> = std::fs::read_dir(dir.path()).expect("ls").map(|e| e.expect("entry").file_name()).collect();
+    let before: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("ls")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert!(matches!(
+        Db::open(dir.path(), Options::default()),
+        Err(Error::Locked(_))
+    ));
+    let after: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("ls")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
     assert_eq!(before, after, "a refused open touches no file");
 
     // Another process (the CLI) is refused too, with a clear message.
-    let out = common::shale(&[OsStr::new("--db"), dir.path().as_os_str(), OsStr::new("get"), OsStr::new("k")]);
+    let out = common::shale(&[
+        OsStr::new("--db"),
+        dir.path().as_os_str(),
+        OsStr::new("get"),
+        OsStr::new("k"),
+    ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("locked"));
 

@@ -31,7 +31,12 @@ fn truncated_tail_is_dropped_and_counted() {
     fill(dir.path(), 10);
     let wal = wal_of(dir.path());
     let len = std::fs::metadata(&wal).expect("stat").len();
-    OpenOptions::new().write(true).open(&wal).expect("open wal").set_len(len - 100).expect("truncate");
+    OpenOptions::new()
+        .write(true)
+        .open(&wal)
+        .expect("open wal")
+        .set_len(len - 100)
+        .expect("truncate");
     let db = Db::open(dir.path(), Options::default()).expect("torn tail is not fatal");
     let r = db.recovery_report().clone();
     assert_eq!(r.records_replayed, 9);
@@ -39,7 +44,11 @@ fn truncated_tail_is_dropped_and_counted() {
     assert!(r.tail_bytes_dropped > 900);
     assert_eq!(db.get("k0008").expect("get").map(|v| v.len()), Some(1024));
     assert_eq!(db.get("k0009").expect("get"), None);
-    assert_eq!(db.put("new", "v").expect("put"), 10, "numbering continues after the last recovered write");
+    assert_eq!(
+        db.put("new", "v").expect("put"),
+        10,
+        "numbering continues after the last recovered write"
+    );
 }
 
 #[test]
@@ -47,7 +56,12 @@ fn zero_filled_tail_is_dropped() {
     let dir = tempfile::tempdir().expect("tempdir");
     fill(dir.path(), 3);
     let wal = wal_of(dir.path());
-    OpenOptions::new().append(true).open(&wal).expect("open").write_all(&[0u8; 8192]).expect("zeros");
+    OpenOptions::new()
+        .append(true)
+        .open(&wal)
+        .expect("open")
+        .write_all(&[0u8; 8192])
+        .expect("zeros");
     let db = Db::open(dir.path(), Options::default()).expect("open");
     assert_eq!(db.recovery_report().records_replayed, 3);
     assert_eq!(db.recovery_report().tail_bytes_dropped, 8192);
@@ -72,8 +86,11 @@ fn damaged_middle_record_fails_open_and_names_the_wal() {
     // Nothing was deleted or rewritten by the failed open.
     assert_eq!(std::fs::read(&wal).expect("read"), bytes);
     // Point-in-time recovery opens with what came before the damage.
-    let db = Db::open(dir.path(), Options::default().wal_recovery_mode(WalRecoveryMode::PointInTimeRecovery))
-        .expect("point-in-time open");
+    let db = Db::open(
+        dir.path(),
+        Options::default().wal_recovery_mode(WalRecoveryMode::PointInTimeRecovery),
+    )
+    .expect("point-in-time open");
     assert_eq!(db.get("k0000").expect("get"), None);
     assert_eq!(db.recovery_report().tail_records_dropped, 1);
 }

@@ -9,7 +9,9 @@ use shaledb::{Db, Options};
 #[test]
 fn immutable_memtables_never_exceed_the_limit() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let opts = Options::default().write_buffer_size(64 << 10).max_write_buffer_number(2);
+    let opts = Options::default()
+        .write_buffer_size(64 << 10)
+        .max_write_buffer_number(2);
     let db = Arc::new(Db::open(dir.path(), opts).expect("open"));
     let done = Arc::new(AtomicBool::new(false));
     let watcher = {
@@ -28,8 +30,17 @@ fn immutable_memtables_never_exceed_the_limit() {
     }
     done.store(true, Ordering::Release);
     let max_seen = watcher.join().expect("watcher");
-    assert!(max_seen <= 1, "saw {max_seen} immutable memtables with max_write_buffer_number 2");
+    assert!(
+        max_seen <= 1,
+        "saw {max_seen} immutable memtables with max_write_buffer_number 2"
+    );
     let s = db.stats();
-    assert!(s.flush_count >= 20, "4 MB through 64 KiB buffers flushes many times: {s:?}");
-    assert!(s.memtable_bytes <= (64 << 10) + (1 << 20), "memtable within its buffer plus one group");
+    assert!(
+        s.flush_count >= 20,
+        "4 MB through 64 KiB buffers flushes many times: {s:?}"
+    );
+    assert!(
+        s.memtable_bytes <= (64 << 10) + (1 << 20),
+        "memtable within its buffer plus one group"
+    );
 }

@@ -61,12 +61,10 @@ pub fn run(c: &Compaction, target_file_size: u64, sink: &mut dyn TableSink) -> R
     let mut last_user_key: Option<Vec<u8>> = None;
     while it.valid() {
         let key = it.key();
-        let p = ParsedInternalKey::decode(key).ok_or_else(|| {
-            crate::Error::Corruption {
-                file: "<compaction input>".into(),
-                offset: 0,
-                kind: crate::error::CorruptionKind::Malformed("bad internal key"),
-            }
+        let p = ParsedInternalKey::decode(key).ok_or_else(|| crate::Error::Corruption {
+            file: "<compaction input>".into(),
+            offset: 0,
+            kind: crate::error::CorruptionKind::Malformed("bad internal key"),
         })?;
         let shadowed = last_user_key.as_deref() == Some(p.user_key);
         if shadowed || (c.bottommost && p.value_type == ValueType::Deletion) {

@@ -65,7 +65,13 @@ impl TableSink for TableWriter<'_> {
             let number = (self.next_number)();
             let path = table_path(self.dir, number);
             let file = self.fs.create(&path)?;
-            let b = TableBuilder::new(file, path, self.opts.block_size, self.opts.block_restart_interval, self.opts.compression);
+            let b = TableBuilder::new(
+                file,
+                path,
+                self.opts.block_size,
+                self.opts.block_restart_interval,
+                self.opts.compression,
+            );
             self.open = Some((number, b));
         }
         match self.open.as_mut() {

@@ -129,7 +129,12 @@ impl Db {
         ];
         // Recovery may have left L0 over its trigger.
         let _ = inner.compact_tx.send(BgMsg::Work);
-        Ok(Db { inner, threads: Mutex::new(threads), lock: Mutex::new(Some(rec.lock)), closed: AtomicBool::new(false) })
+        Ok(Db {
+            inner,
+            threads: Mutex::new(threads),
+            lock: Mutex::new(Some(rec.lock)),
+            closed: AtomicBool::new(false),
+        })
     }
 
     /// The directory of the database.

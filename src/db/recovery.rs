@@ -14,7 +14,9 @@ use std::time::Instant;
 use super::flush::{write_memtable, TableWriter};
 use crate::batch::decode_rep;
 use crate::error::{CorruptionKind, Error, Result};
-use crate::filename::{current_path, lock_path, manifest_path, parse_file_name, table_path, wal_path, FileType};
+use crate::filename::{
+    current_path, lock_path, manifest_path, parse_file_name, table_path, wal_path, FileType,
+};
 use crate::fs::{FileLock, FileSystem};
 use crate::key::SequenceNumber;
 use crate::memtable::MemTable;
@@ -184,7 +186,16 @@ pub(super) fn recover(dir: &Path, opts: &Options) -> Result<Recovered> {
     let mut last_seqno = state.last_sequence;
     for (i, &number) in wals.iter().enumerate() {
         let is_last = i + 1 == wals.len();
-        let stop = replay_wal(fs.as_ref(), dir, number, is_last, opts.wal_recovery_mode, &mem, &mut last_seqno, &mut report)?;
+        let stop = replay_wal(
+            fs.as_ref(),
+            dir,
+            number,
+            is_last,
+            opts.wal_recovery_mode,
+            &mem,
+            &mut last_seqno,
+            &mut report,
+        )?;
         if stop {
             break;
         }
@@ -292,11 +303,20 @@ fn replay_wal(
                 let rec = bytes::Bytes::copy_from_slice(&rec);
                 let (first, ops) = decode_rep(&rec, &path, offset)?;
                 if first <= *last_seqno && !ops.is_empty() && first + ops.len() as u64 - 1 > *last_seqno {
-                    return Err(Error::corruption(&path, offset, CorruptionKind::Malformed("sequence numbers overlap")));
+                    return Err(Error::corruption(
+                        &path,
+                        offset,
+                        CorruptionKind::Malformed("sequence numbers overlap"),
+                    ));
                 }
                 if first > *last_seqno {
                     mem.insert_many(ops.iter().enumerate().map(|(i, op)| {
-                        (rec.slice(op.key.0..op.key.1), first + i as u64, op.value_type, rec.slice(op.value.0..op.value.1))
+                        (
+                            rec.slice(op.key.0..op.key.1),
+                            first + i as u64,
+                            op.value_type,
+                            rec.slice(op.value.0..op.value.1),
+                        )
                     }));
                     *last_seqno = first + ops.len() as u64 - 1;
                     report.entries_replayed += ops.len() as u64;
@@ -313,7 +333,13 @@ fn replay_wal(
                     let kind = if d.is_tail { d.kind } else { CorruptionKind::MidLogCorruption };
                     return Err(Error::corruption(&path, d.offset, kind));
                 }
-                log::warn!("{}: dropping {} bytes from offset {}: {}", path.display(), d.bytes_after, d.offset, d.kind);
+                log::warn!(
+                    "{}: dropping {} bytes from offset {}: {}",
+                    path.display(),
+                    d.bytes_after,
+                    d.offset,
+                    d.kind
+                );
                 report.tail_records_dropped += 1;
                 report.tail_bytes_dropped += d.bytes_after;
                 return Ok(mode == WalRecoveryMode::PointInTimeRecovery);

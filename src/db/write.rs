@@ -133,7 +133,9 @@ impl DbInner {
         let sync = group.iter().any(|w| w.sync);
         let total: usize = group.iter().map(|w| w.batch.len()).sum();
         let first = wal.last_seqno + 1;
-        let mut rep = Vec::with_capacity(BATCH_HEADER_LEN + group.iter().map(|w| w.batch.records().len()).sum::<usize>());
+        let mut rep = Vec::with_capacity(
+            BATCH_HEADER_LEN + group.iter().map(|w| w.batch.records().len()).sum::<usize>(),
+        );
         rep.resize(BATCH_HEADER_LEN, 0);
         let mut member_last = Vec::with_capacity(group.len());
         let mut seq = wal.last_seqno;
@@ -142,7 +144,10 @@ impl DbInner {
             seq += w.batch.len() as u64;
             member_last.push(seq);
         }
-        #[expect(clippy::cast_possible_truncation, reason = "a group is below 1 GiB, so fewer than 2^32 ops")]
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "a group is below 1 GiB, so fewer than 2^32 ops"
+        )]
         set_header(&mut rep, first, total as u32);
         let started = Instant::now();
         if let Err(e) = wal.log.add_record(&rep) {
@@ -160,7 +165,12 @@ impl DbInner {
         let (_, ops) = decode_rep(&rep, &wal_path(&self.dir, 0), 0).map_err(|e| self.poison(e))?;
         let mem = Arc::clone(&self.versions.current().mem);
         mem.insert_many(ops.iter().enumerate().map(|(i, op)| {
-            (rep.slice(op.key.0..op.key.1), first + i as u64, op.value_type, rep.slice(op.value.0..op.value.1))
+            (
+                rep.slice(op.key.0..op.key.1),
+                first + i as u64,
+                op.value_type,
+                rep.slice(op.value.0..op.value.1),
+            )
         }));
         wal.last_seqno = seq;
         self.visible_seqno.store(seq, Ordering::Release);

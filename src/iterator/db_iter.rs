@@ -39,7 +39,17 @@ impl DbIterator {
         start: Bound<Bytes>,
         end: Bound<Bytes>,
     ) -> Self {
-        DbIterator { _version: version, inner, seqno, start, end, last_user_key: None, started: false, advance_pending: false, done: false }
+        DbIterator {
+            _version: version,
+            inner,
+            seqno,
+            start,
+            end,
+            last_user_key: None,
+            started: false,
+            advance_pending: false,
+            done: false,
+        }
     }
 
     fn position(&mut self) -> Result<()> {
@@ -72,7 +82,11 @@ impl DbIterator {
         }
         while self.inner.valid() {
             let Some(p) = ParsedInternalKey::decode(self.inner.key()) else {
-                return Err(Error::corruption("<iterator>", 0, CorruptionKind::Malformed("bad internal key")));
+                return Err(Error::corruption(
+                    "<iterator>",
+                    0,
+                    CorruptionKind::Malformed("bad internal key"),
+                ));
             };
             if p.seqno > self.seqno || self.last_user_key.as_deref() == Some(p.user_key) {
                 self.inner.next()?; // invisible, or shadowed by a newer version already seen

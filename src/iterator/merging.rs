@@ -24,7 +24,9 @@ impl MergingIterator {
     fn find_smallest(&mut self) {
         let mut best: Option<usize> = None;
         for (i, c) in self.children.iter().enumerate() {
-            if c.valid() && best.is_none_or(|b| compare_internal_keys(c.key(), self.children[b].key()).is_lt()) {
+            if c.valid()
+                && best.is_none_or(|b| compare_internal_keys(c.key(), self.children[b].key()).is_lt())
+            {
                 best = Some(i);
             }
         }

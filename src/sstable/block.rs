@@ -195,6 +195,7 @@ impl BlockIter {
     ///
     /// # Errors
     /// A description of a malformed entry.
+    #[expect(clippy::should_implement_trait, reason = "a fallible cursor step, not an Iterator")]
     pub fn next(&mut self) -> Result<(), BlockError> {
         self.advance()
     }
@@ -242,7 +243,8 @@ impl BlockIter {
         self.current = self.next_offset;
         let mut r = Reader::new(&self.block.data[self.current..end]);
         let shared = r.varint().ok_or("bad shared length")? as usize;
-        let non_shared = usize::try_from(r.varint().ok_or("bad key length")?).map_err(|_| "bad key length")?;
+        let non_shared =
+            usize::try_from(r.varint().ok_or("bad key length")?).map_err(|_| "bad key length")?;
         let vlen = usize::try_from(r.varint().ok_or("bad value length")?).map_err(|_| "bad value length")?;
         if shared > self.key.len() {
             self.current = end;

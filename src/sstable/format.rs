@@ -162,7 +162,8 @@ pub fn read_block(
         .and_then(|e| e.checked_add(BLOCK_TRAILER_LEN as u64))
         .filter(|&e| e <= data_end && handle.size <= MAX_BLOCK_BYTES as u64)
         .ok_or_else(|| corrupt(CorruptionKind::BadLength))?;
-    let mut buf = vec![0u8; usize::try_from(end - handle.offset).map_err(|_| corrupt(CorruptionKind::BadLength))?];
+    let mut buf =
+        vec![0u8; usize::try_from(end - handle.offset).map_err(|_| corrupt(CorruptionKind::BadLength))?];
     file.read_exact_at(&mut buf, handle.offset)?;
     let n = buf.len() - BLOCK_TRAILER_LEN;
     let ty = buf[n];
@@ -206,7 +207,8 @@ mod tests {
 
     #[test]
     fn damaged_footer_is_rejected() {
-        let f = Footer { metaindex: BlockHandle::default(), index: BlockHandle::default(), format_version: 1 };
+        let f =
+            Footer { metaindex: BlockHandle::default(), index: BlockHandle::default(), format_version: 1 };
         let mut enc = f.encode();
         enc[3] ^= 1;
         assert!(matches!(

@@ -71,7 +71,8 @@ impl Table {
         let file = fs.open(path)?;
         let size = file.size();
         let corrupt = |offset, kind| Error::corruption(path, offset, kind);
-        let footer_off = size.checked_sub(FOOTER_LEN as u64).ok_or_else(|| corrupt(0, CorruptionKind::BadLength))?;
+        let footer_off =
+            size.checked_sub(FOOTER_LEN as u64).ok_or_else(|| corrupt(0, CorruptionKind::BadLength))?;
         let mut fbuf = [0u8; FOOTER_LEN];
         file.read_exact_at(&mut fbuf, footer_off)?;
         let footer = Footer::decode(&fbuf, path, footer_off)?;
@@ -83,10 +84,12 @@ impl Table {
         let meta = load(footer.metaindex)?;
         let mut properties = TableProperties::default();
         let mut mi = meta.iter(bytewise);
-        mi.seek(PROPERTIES_BLOCK_NAME).map_err(|w| corrupt(footer.metaindex.offset, CorruptionKind::Malformed(w)))?;
+        mi.seek(PROPERTIES_BLOCK_NAME)
+            .map_err(|w| corrupt(footer.metaindex.offset, CorruptionKind::Malformed(w)))?;
         if mi.valid() && mi.key() == PROPERTIES_BLOCK_NAME {
-            let h = BlockHandle::decode(mi.value_slice())
-                .ok_or_else(|| corrupt(footer.metaindex.offset, CorruptionKind::Malformed("bad properties handle")))?;
+            let h = BlockHandle::decode(mi.value_slice()).ok_or_else(|| {
+                corrupt(footer.metaindex.offset, CorruptionKind::Malformed("bad properties handle"))
+            })?;
             let props = load(h)?;
             let mut it = props.iter(bytewise);
             let bad = |w| corrupt(h.offset, CorruptionKind::Malformed(w));

@@ -94,7 +94,11 @@ pub fn read_current(fs: &dyn FileSystem, dir: &Path) -> Result<u64> {
     let stored = u32::from_str_radix(crc, 16).map_err(|_| bad("CURRENT checksum is not hex"))?;
     let actual = masked_crc(&[name.as_bytes()]);
     if stored != actual {
-        return Err(Error::corruption(&path, 0, CorruptionKind::ChecksumMismatch { expected: stored, actual }));
+        return Err(Error::corruption(
+            &path,
+            0,
+            CorruptionKind::ChecksumMismatch { expected: stored, actual },
+        ));
     }
     name.strip_prefix("MANIFEST-")
         .and_then(|n| n.parse().ok())

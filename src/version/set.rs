@@ -40,12 +40,7 @@ pub type NewTable = (usize, Arc<TableHandle>);
 
 impl VersionSet {
     /// A set publishing `initial`, appending to `manifest`.
-    pub fn new(
-        initial: Version,
-        manifest: ManifestWriter,
-        next_file_number: u64,
-        log_number: u64,
-    ) -> Self {
+    pub fn new(initial: Version, manifest: ManifestWriter, next_file_number: u64, log_number: u64) -> Self {
         VersionSet {
             current: ArcSwap::from_pointee(initial),
             next_file_number: AtomicU64::new(next_file_number),
@@ -138,7 +133,7 @@ impl VersionSet {
 
 /// Orders L0 newest first (by largest sequence number) and deeper levels by smallest key.
 pub fn sort_levels(v: &mut Version) {
-    v.levels[0].sort_by(|a, b| b.meta.largest_seqno.cmp(&a.meta.largest_seqno));
+    v.levels[0].sort_by_key(|t| std::cmp::Reverse(t.meta.largest_seqno));
     for level in &mut v.levels[1..] {
         level.sort_by(|a, b| compare_internal_keys(&a.meta.smallest, &b.meta.smallest));
     }

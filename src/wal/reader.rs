@@ -24,6 +24,9 @@ pub struct LogDamage {
     pub bytes_after: u64,
 }
 
+/// A whole record: the offset of its first fragment and its bytes.
+pub type Record<'a> = (u64, Cow<'a, [u8]>);
+
 /// Iterates the records of one log held in memory.
 pub struct LogReader<'a> {
     data: &'a [u8],
@@ -48,7 +51,7 @@ impl<'a> LogReader<'a> {
     ///
     /// # Errors
     /// [`LogDamage`] at the first damaged record; reading stops there for good.
-    pub fn next_record(&mut self) -> Result<Option<(u64, Cow<'a, [u8]>)>, LogDamage> {
+    pub fn next_record(&mut self) -> Result<Option<Record<'a>>, LogDamage> {
         let mut assembled: Option<(u64, Vec<u8>)> = None;
         loop {
             let frag_start = self.pos as u64;
@@ -57,9 +60,7 @@ impl<'a> LogReader<'a> {
                 Physical::Eof => {
                     return match assembled {
                         None => Ok(None),
-                        Some(_) => {
-                            Err(self.damage(record_start, CorruptionKind::Malformed("record cut")))
-                        }
+                        Some(_) => Err(self.damage(record_start, CorruptionKind::Malformed("record cut"))),
                     };
                 }
                 Physical::Bad(kind) => return Err(self.damage(record_start, kind)),
@@ -73,10 +74,9 @@ impl<'a> LogReader<'a> {
                         return Ok(Some((off, Cow::Owned(buf))));
                     }
                     _ => {
-                        return Err(self.damage(
-                            record_start,
-                            CorruptionKind::Malformed("fragment out of sequence"),
-                        ))
+                        return Err(
+                            self.damage(record_start, CorruptionKind::Malformed("fragment out of sequence"))
+                        )
                     }
                 },
             }

@@ -5,12 +5,17 @@ use shaledb::{Db, Options};
 
 /// Options that make flushes and compactions happen after a few kilobytes.
 pub fn tiny_options() -> Options {
-    Options::default().write_buffer_size(64 << 10).block_size(512).level0_file_num_compaction_trigger(2)
+    Options::default()
+        .write_buffer_size(64 << 10)
+        .block_size(512)
+        .level0_file_num_compaction_trigger(2)
 }
 
 /// Every `(key, value)` of the database, as vectors, in iteration order.
 pub fn scan_all(db: &Db) -> Vec<(Vec<u8>, Vec<u8>)> {
-    db.iter().map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).expect("scan")).collect()
+    db.iter()
+        .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).expect("scan"))
+        .collect()
 }
 
 /// A deterministic value for key number `i`, `len` bytes long, that compresses somewhat.
@@ -36,7 +41,9 @@ pub fn read_maybe_lz4(path: &std::path::Path) -> Vec<u8> {
     let raw = std::fs::read(path).expect("read input");
     if raw.starts_with(&[0x04, 0x22, 0x4d, 0x18]) {
         let mut out = Vec::new();
-        lz4_flex::frame::FrameDecoder::new(&raw[..]).read_to_end(&mut out).expect("lz4 frame");
+        lz4_flex::frame::FrameDecoder::new(&raw[..])
+            .read_to_end(&mut out)
+            .expect("lz4 frame");
         out
     } else {
         raw
@@ -57,7 +64,12 @@ pub fn deb822_records(text: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
                     .expect("field present")
                     .to_owned()
             };
-            let key = format!("{}_{}_{}", field("Package"), field("Version"), field("Architecture"));
+            let key = format!(
+                "{}_{}_{}",
+                field("Package"),
+                field("Version"),
+                field("Architecture")
+            );
             (key.into_bytes(), format!("{st}\n").into_bytes())
         })
         .collect()

@@ -189,12 +189,21 @@ pub fn deb822_key(stanza: &[u8]) -> Option<Vec<u8>> {
     Some([p, b"_", v, b"_", a].concat())
 }
 
-fn next_record(fmt: Format, r: &mut dyn BufRead, buf: &mut Vec<u8>, n: u64) -> Result<Option<(Vec<u8>, Vec<u8>)>, String> {
+/// A loaded record: key and value.
+type Record = (Vec<u8>, Vec<u8>);
+
+fn next_record(
+    fmt: Format,
+    r: &mut dyn BufRead,
+    buf: &mut Vec<u8>,
+    n: u64,
+) -> Result<Option<Record>, String> {
     let at = |e: String| format!("record {}: {e}", n + 1);
     match fmt {
         Format::Deb822 => {
             let Some(stanza) = next_stanza(r, buf).map_err(|e| e.to_string())? else { return Ok(None) };
-            let key = deb822_key(&stanza).ok_or_else(|| at("stanza lacks Package, Version or Architecture".into()))?;
+            let key = deb822_key(&stanza)
+                .ok_or_else(|| at("stanza lacks Package, Version or Architecture".into()))?;
             Ok(Some((key, stanza)))
         }
         Format::Tsv | Format::Jsonl => loop {
@@ -210,7 +219,10 @@ fn next_record(fmt: Format, r: &mut dyn BufRead, buf: &mut Vec<u8>, n: u64) -> R
                 return codec::parse_json_line(line).map(Some).map_err(at);
             }
             let tab = line.iter().position(|&b| b == b'\t').ok_or_else(|| at("no TAB".into()))?;
-            return Ok(Some((codec::unescape(&line[..tab]).map_err(at)?, codec::unescape(&line[tab + 1..]).map_err(at)?)));
+            return Ok(Some((
+                codec::unescape(&line[..tab]).map_err(at)?,
+                codec::unescape(&line[tab + 1..]).map_err(at)?,
+            )));
         },
     }
 }

@@ -8,8 +8,11 @@ pub fn print(db: &Db, as_json: bool) -> Result<(), String> {
     let s = db.stats();
     let r = &s.recovery;
     if as_json {
-        let levels: Vec<_> =
-            s.levels.iter().map(|l| json!({"level": l.level, "tables": l.tables, "bytes": l.bytes})).collect();
+        let levels: Vec<_> = s
+            .levels
+            .iter()
+            .map(|l| json!({"level": l.level, "tables": l.tables, "bytes": l.bytes}))
+            .collect();
         let v = json!({
             "levels": levels,
             "last_seqno": s.last_seqno,
