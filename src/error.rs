@@ -2,7 +2,7 @@
 //!
 //! Every fallible public function returns [`Result`]. "Key not found" is `Ok(None)`,
 //! never an error. Corruption always names the file and the byte offset where the bad
-//! bytes start, so an operator can find them with `shale dump`.
+//! bytes start, so an operator can find them.
 
 use std::path::PathBuf;
 

@@ -38,8 +38,9 @@ pub enum WalRecoveryMode {
     TolerateCorruptedTailRecords,
     /// Any damaged record, even a torn tail, fails `open`.
     AbsoluteConsistency,
-    /// Stop replay at the first damaged record anywhere and open with what came before it
-    /// (the data after it is counted as dropped).
+    /// Stop replay at the first damaged record anywhere and open with what came before it.
+    /// The bytes after it, including later WALs, are counted in the recovery report's
+    /// `tail_bytes_dropped` and deleted.
     PointInTimeRecovery,
 }
 

@@ -2,14 +2,18 @@
 //!
 //! Threads: callers (readers and writers), one flush thread (`shaledb-flush`) and one
 //! compaction thread (`shaledb-compact-0`). Locks, in the order they may nest:
-//! 1. `queue` (group-commit queue), never held across I/O;
+//! 1. `write_queue` (group-commit queue), never held across I/O; a `PendingWrite`'s
+//!    `result` mutex is taken under it;
 //! 2. `wal` (the leader's WAL writer and sequence counter), held by the group leader
-//!    during the WAL append, fsync and memtable insert;
-//! 3. the `VersionSet` installer lock, held while a MANIFEST edit is written and the
-//!    new Version published;
-//! 4. the memtable mutex, innermost, never held during I/O.
+//!    during the WAL append, fsync and memtable insert, and during a memtable switch
+//!    (old WAL fsync, new WAL create, directory fsync) and a write stall;
+//! 3. `bg_mutex` (paired with `bg_cv`), taken under `wal` while stalled, and by
+//!    `poison` and the background threads to signal progress; `poisoned` nests in it;
+//! 4. the `VersionSet` installer lock, held while a MANIFEST edit is written and the
+//!    new Version published (never while holding `bg_mutex`);
+//! 5. the memtable mutex, innermost, never held during I/O.
 //!
-//! Readers take none of 1-3: they load the current `Version` from its `ArcSwap`.
+//! Readers take none of 1-4: they load the current `Version` from its `ArcSwap`.
 
 mod background;
 mod flush;
@@ -191,10 +195,7 @@ impl Db {
     /// path is damaged; [`Error::Io`]; [`Error::Closed`].
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
         self.check_open()?;
-        // Load the sequence number before the Version: the Version is at least as new,
-        // so it holds every write up to that number.
-        let seqno = self.inner.visible_seqno.load(Ordering::Acquire);
-        let version = self.inner.versions.current();
+        let (version, seqno) = self.inner.read_point();
         version.get(key.as_ref(), seqno)
     }
 
@@ -302,9 +303,19 @@ fn prefix_successor(p: &[u8]) -> Option<Vec<u8>> {
 }
 
 impl DbInner {
-    fn iter_bounds(&self, start: Bound<Bytes>, end: Bound<Bytes>) -> DbIterator {
-        let seqno = self.visible_seqno.load(Ordering::Acquire);
+    /// The Version and sequence number a read uses. The Version is loaded first: it holds
+    /// every write acknowledged before this call (a write's memtable is published before
+    /// the write is inserted). Writes in memtables newer than the Version stay invisible
+    /// even if the number covers them, which still reads a prefix of the write order. The
+    /// other order would be wrong: a compaction finishing between the two loads could
+    /// have dropped versions the older number needs.
+    fn read_point(&self) -> (Arc<crate::version::Version>, SequenceNumber) {
         let version = self.versions.current();
+        (version, self.visible_seqno.load(Ordering::Acquire))
+    }
+
+    fn iter_bounds(&self, start: Bound<Bytes>, end: Bound<Bytes>) -> DbIterator {
+        let (version, seqno) = self.read_point();
         let mut children: Vec<Box<dyn InternalIterator>> = Vec::new();
         for m in std::iter::once(&version.mem).chain(&version.imm) {
             children.push(Box::new(MemTableIter::new(Arc::clone(m))));

@@ -140,9 +140,17 @@ pub(super) fn recover(dir: &Path, opts: &Options) -> Result<Recovered> {
             state.apply(e);
         }
         state.next_file_number = state.next_file_number.max(number + 1);
-    } else if kinds.iter().any(|(_, t)| matches!(t, FileType::Wal(_) | FileType::Table(_))) {
-        // Tables or WALs without CURRENT: metadata was lost; refuse rather than guess.
+    } else if kinds.iter().any(|(name, t)| match t {
+        FileType::Table(_) => true,
+        // An empty WAL is what a crash during the very first open leaves behind: no write
+        // can have been acknowledged before CURRENT existed (redb#547).
+        FileType::Wal(_) => fs.open(&dir.join(name)).map_or(true, |f| f.size() > 0),
+        _ => false,
+    }) {
+        // Data without CURRENT: the metadata was lost; refuse rather than guess.
         return Err(Error::corruption(current_path(dir), 0, CorruptionKind::MissingFile));
+    } else if !opts.create_if_missing {
+        return Err(Error::InvalidArgument("database does not exist and create_if_missing is false"));
     } else {
         report.created = true;
     }
@@ -184,23 +192,26 @@ pub(super) fn recover(dir: &Path, opts: &Options) -> Result<Recovered> {
     wals.sort_unstable();
     let mem = Arc::new(MemTable::new(0));
     let mut last_seqno = state.last_sequence;
+    let sizes: Vec<u64> =
+        wals.iter().map(|&n| fs.open(&wal_path(dir, n)).map(|f| f.size())).collect::<Result<_, _>>()?;
+    let mut stopped = false;
+    let mut max_seen_seqno = 0;
     for (i, &number) in wals.iter().enumerate() {
-        let is_last = i + 1 == wals.len();
-        let stop = replay_wal(
-            fs.as_ref(),
-            dir,
-            number,
-            is_last,
-            opts.wal_recovery_mode,
-            &mem,
-            &mut last_seqno,
-            &mut report,
-        )?;
-        if stop {
-            break;
+        if stopped {
+            // Point-in-time recovery stopped earlier: this WAL's bytes are dropped too, but
+            // its sequence numbers are never handed out again (R11).
+            report.tail_bytes_dropped += sizes[i];
+            max_seen_seqno = max_seen_seqno.max(max_seqno_in(fs.as_ref(), dir, number)?);
+            continue;
         }
+        // The newest WAL with data: only empty WALs follow it (a crash inside a previous
+        // recovery can leave a new, empty WAL behind the one whose tail was torn).
+        let is_last = sizes[i + 1..].iter().all(|&s| s == 0);
+        let mode = opts.wal_recovery_mode;
+        stopped = replay_wal(fs.as_ref(), dir, number, is_last, mode, &mem, &mut last_seqno, &mut report)?;
     }
     report.recovered_seqno = last_seqno;
+    let last_seqno = last_seqno.max(max_seen_seqno);
 
     // 6. Flush what the WALs held into an L0 table (it becomes durable before the
     //    MANIFEST that names it).
@@ -231,6 +242,8 @@ pub(super) fn recover(dir: &Path, opts: &Options) -> Result<Recovered> {
         new_files: version_levels.iter().map(|(l, t)| (*l, t.meta.clone())).collect(),
     };
     let manifest = ManifestWriter::create(fs.as_ref(), dir, manifest_number, &snapshot)?;
+    // R1/R2: the MANIFEST's directory entry is durable before CURRENT can name it.
+    fs.sync_dir(dir)?;
     set_current(fs.as_ref(), dir, manifest_number)?;
 
     // 8. Only now delete what the durable state no longer needs.
@@ -346,4 +359,17 @@ fn replay_wal(
             }
         }
     }
+}
+
+/// The largest sequence number among the readable records of a WAL that is not replayed.
+fn max_seqno_in(fs: &dyn FileSystem, dir: &Path, number: u64) -> Result<SequenceNumber> {
+    let data = fs.read_all(&wal_path(dir, number))?;
+    let mut reader = LogReader::new(&data, number);
+    let mut max = 0;
+    while let Ok(Some((_, rec))) = reader.next_record() {
+        let first = crate::coding::get_u64(&rec).unwrap_or(0);
+        let count = rec.get(8..).and_then(crate::coding::get_u32).unwrap_or(0);
+        max = max.max((first + u64::from(count)).saturating_sub(1));
+    }
+    Ok(max)
 }

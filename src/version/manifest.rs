@@ -133,7 +133,7 @@ pub fn replay(fs: &dyn FileSystem, dir: &Path, number: u64) -> Result<ManifestRe
                 out.tail_bytes_dropped = d.bytes_after;
                 break;
             }
-            Err(d) => return Err(Error::corruption(&path, d.offset, d.kind)),
+            Err(d) => return Err(Error::corruption(&path, d.offset, CorruptionKind::MidLogCorruption)),
         }
     }
     Ok(out)

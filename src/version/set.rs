@@ -24,6 +24,9 @@ use crate::memtable::MemTable;
 /// State guarded by the installer lock.
 struct Installer {
     manifest: ManifestWriter,
+    /// Set when a MANIFEST append or fsync failed: the file's tail is unknown, so nothing
+    /// may be appended after it (RELIABILITY.md R7, R8).
+    failed: bool,
     /// WALs below this number are retired.
     log_number: u64,
 }
@@ -44,7 +47,7 @@ impl VersionSet {
         VersionSet {
             current: ArcSwap::from_pointee(initial),
             next_file_number: AtomicU64::new(next_file_number),
-            installer: Mutex::new(Installer { manifest, log_number }),
+            installer: Mutex::new(Installer { manifest, failed: false, log_number }),
         }
     }
 
@@ -93,7 +96,8 @@ impl VersionSet {
     ///
     /// # Errors
     /// [`crate::Error::Io`] from the MANIFEST append or fsync. Nothing is published then,
-    /// and the caller must poison the database.
+    /// and the caller must poison the database. [`crate::Error::Poisoned`] once an
+    /// earlier append failed.
     pub fn log_and_apply(
         &self,
         mut edit: VersionEdit,
@@ -104,7 +108,13 @@ impl VersionSet {
         edit.next_file_number = Some(self.peek_next_file_number());
         // Invariant: the edit lists exactly the tables being added.
         debug_assert_eq!(edit.new_files.len(), added.len());
-        inst.manifest.append(&edit)?;
+        if inst.failed {
+            return Err(crate::Error::Poisoned("an earlier MANIFEST write failed".into()));
+        }
+        if let Err(e) = inst.manifest.append(&edit) {
+            inst.failed = true;
+            return Err(e);
+        }
         if let Some(n) = edit.log_number {
             inst.log_number = inst.log_number.max(n);
         }

@@ -60,10 +60,14 @@ impl<'a> LogReader<'a> {
                 Physical::Eof => {
                     return match assembled {
                         None => Ok(None),
-                        Some(_) => Err(self.damage(record_start, CorruptionKind::Malformed("record cut"))),
+                        Some(_) => Err(self.damage(
+                            record_start,
+                            frag_start,
+                            CorruptionKind::Malformed("record cut"),
+                        )),
                     };
                 }
-                Physical::Bad(kind) => return Err(self.damage(record_start, kind)),
+                Physical::Bad(kind) => return Err(self.damage(record_start, frag_start, kind)),
                 Physical::Fragment(ty, frag) => match (ty, assembled.as_mut()) {
                     (FragmentType::Full, None) => return Ok(Some((frag_start, Cow::Borrowed(frag)))),
                     (FragmentType::First, None) => assembled = Some((frag_start, frag.to_vec())),
@@ -74,17 +78,22 @@ impl<'a> LogReader<'a> {
                         return Ok(Some((off, Cow::Owned(buf))));
                     }
                     _ => {
-                        return Err(
-                            self.damage(record_start, CorruptionKind::Malformed("fragment out of sequence"))
-                        )
+                        return Err(self.damage(
+                            record_start,
+                            frag_start,
+                            CorruptionKind::Malformed("fragment out of sequence"),
+                        ))
                     }
                 },
             }
         }
     }
 
-    fn damage(&mut self, offset: u64, kind: CorruptionKind) -> LogDamage {
-        let is_tail = !self.valid_fragment_after(offset);
+    /// Damage in the record starting at `offset`, detected at the fragment at `bad_at`.
+    /// Only fragments after the bad one count as evidence: the damaged record's own
+    /// earlier fragments are valid but say nothing about later data.
+    fn damage(&mut self, offset: u64, bad_at: u64, kind: CorruptionKind) -> LogDamage {
+        let is_tail = !self.valid_fragment_after(bad_at);
         self.pos = self.data.len();
         LogDamage { offset, kind, is_tail, bytes_after: self.data.len() as u64 - offset }
     }

@@ -141,3 +141,18 @@ fn fragment_of_another_log_is_rejected() {
     let mut r = LogReader::new(&data, 8);
     assert!(r.next_record().is_err());
 }
+
+#[test]
+fn torn_record_spanning_many_blocks_is_a_torn_tail() {
+    let big = vec![5u8; WAL_BLOCK_SIZE_BYTES * 3];
+    let data = write_log(&[b"first".to_vec(), big]);
+    // Cut inside the last block: the record's FIRST and MIDDLE fragments before the cut
+    // are valid, and must not count as evidence of later data.
+    let cut = data.len() - 100;
+    assert!(cut > WAL_BLOCK_SIZE_BYTES * 2);
+    let (got, dmg) = read_all(&data[..cut]);
+    assert_eq!(got, vec![b"first".to_vec()]);
+    let d = dmg.expect("damage");
+    assert!(d.is_tail);
+    assert_eq!(d.offset, (HEADER_LEN + 5) as u64);
+}

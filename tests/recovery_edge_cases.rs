@@ -1,0 +1,89 @@
+//! Recovery edge cases: leftovers of a crash during the very first open, a torn tail
+//! followed by an empty newer WAL (a crash inside an earlier recovery), and
+//! `create_if_missing(false)` on a directory without a database.
+
+use std::fs::OpenOptions;
+use std::path::Path;
+
+use shaledb::{Db, Error, Options};
+
+fn wals(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .expect("ls")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn empty_wal_and_manifest_without_current_open_as_a_new_database() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("000002.log"), b"").expect("wal");
+    std::fs::write(dir.path().join("MANIFEST-000003"), b"partial").expect("manifest");
+    let db = Db::open(dir.path(), Options::default()).expect("open");
+    assert!(db.recovery_report().created);
+    db.put(b"k", b"v").expect("put");
+    assert_eq!(db.put(b"k2", b"v").expect("put"), 2);
+}
+
+#[test]
+fn wal_with_data_but_no_current_is_corruption() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("000002.log"), b"not empty").expect("wal");
+    assert!(matches!(
+        Db::open(dir.path(), Options::default()),
+        Err(Error::Corruption { .. })
+    ));
+}
+
+#[test]
+fn torn_tail_followed_by_an_empty_wal_is_still_a_torn_tail() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let db = Db::open(dir.path(), Options::default()).expect("open");
+        for i in 0..5u32 {
+            db.put(format!("k{i}"), vec![b'x'; 500]).expect("put");
+        }
+        db.close().expect("close");
+    }
+    let wal = wals(dir.path()).pop().expect("a WAL");
+    let len = std::fs::metadata(&wal).expect("stat").len();
+    OpenOptions::new()
+        .write(true)
+        .open(&wal)
+        .expect("open")
+        .set_len(len - 10)
+        .expect("truncate");
+    // What a crash right after recovery created its new WAL leaves behind.
+    std::fs::write(dir.path().join("999999.log"), b"").expect("empty newer WAL");
+    let db = Db::open(dir.path(), Options::default()).expect("torn tail tolerated");
+    assert_eq!(db.recovery_report().records_replayed, 4);
+    assert_eq!(db.recovery_report().tail_records_dropped, 1);
+    assert!(db.get("k3").expect("get").is_some());
+    assert_eq!(db.get("k4").expect("get"), None);
+}
+
+#[test]
+fn create_if_missing_false_refuses_an_empty_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = || Options::default().create_if_missing(false);
+    assert!(matches!(
+        Db::open(dir.path(), opts()),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        Db::open(dir.path().join("absent"), opts()),
+        Err(Error::InvalidArgument(_))
+    ));
+    drop(Db::open(dir.path(), Options::default()).expect("create"));
+    assert!(
+        Db::open(dir.path(), opts()).is_ok(),
+        "an existing database opens"
+    );
+    assert!(matches!(
+        Db::open(dir.path(), Options::default().error_if_exists(true)),
+        Err(Error::InvalidArgument(_))
+    ));
+}
