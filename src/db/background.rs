@@ -29,7 +29,7 @@ pub(super) fn spawn(
             // Coalesce queued wake-ups; the body handles all pending work at once.
             let mut shutdown = false;
             while let Ok(m) = rx.try_recv() {
-                shutdown |= m == BgMsg::Shutdown;
+                shutdown |= matches!(m, BgMsg::Shutdown);
             }
             body(&inner);
             if shutdown {

@@ -9,7 +9,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::DbInner;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::Receiver;
+
+use super::{BgMsg, DbInner};
 use crate::compaction::job::TableSink;
 use crate::error::Result;
 use crate::filename::{parse_file_name, table_path, FileType};
@@ -134,22 +138,46 @@ pub(crate) fn delete_old_wals(fs: &dyn FileSystem, dir: &Path, log_number: u64) 
     }
 }
 
-impl DbInner {
-    /// Flush thread body: flushes immutable memtables, oldest first, until none is left.
-    pub(super) fn flush_pending(&self) {
-        while !self.is_poisoned.load(std::sync::atomic::Ordering::Acquire) {
-            let v = self.versions.current();
-            let Some(imm) = v.imm.last().cloned() else { return };
-            // The WAL watermark: the log of the next newer memtable.
-            let newer_log = v.imm.iter().rev().nth(1).unwrap_or(&v.mem).log_number();
-            drop(v);
-            if let Err(e) = self.flush_memtable(&imm, newer_log) {
-                self.poison(e);
-                return;
+/// Starts the flush thread: it flushes each memtable it receives until `Shutdown`.
+///
+/// # Errors
+/// [`crate::Error::Io`] if the thread cannot be spawned.
+pub(super) fn spawn(inner: Arc<DbInner>, rx: Receiver<BgMsg>) -> Result<JoinHandle<()>> {
+    let h = std::thread::Builder::new().name("shaledb-flush".to_owned()).spawn(move || {
+        while let Ok(msg) = rx.recv() {
+            match msg {
+                BgMsg::Flush(imm) => inner.flush_one(&imm),
+                BgMsg::Work => {}
+                BgMsg::Shutdown => break,
             }
-            self.notify_progress();
-            let _ = self.compact_tx.send(super::BgMsg::Work);
         }
+    })?;
+    Ok(h)
+}
+
+impl DbInner {
+    /// Writes `imm`, the oldest immutable memtable, to L0. On failure the database is
+    /// poisoned and `imm` stays in the Version (its WAL is kept).
+    fn flush_one(&self, imm: &Arc<MemTable>) {
+        if self.is_poisoned.load(std::sync::atomic::Ordering::Acquire) {
+            return;
+        }
+        let v = self.versions.current();
+        // Invariant: memtables arrive oldest first, so `imm` is the last immutable one.
+        debug_assert!(v.imm.last().is_some_and(|m| Arc::ptr_eq(m, imm)));
+        // The WAL watermark: the log of the next newer memtable.
+        let pos = v.imm.iter().position(|m| Arc::ptr_eq(m, imm));
+        let newer_log = match pos {
+            Some(p) if p > 0 => v.imm[p - 1].log_number(),
+            _ => v.mem.log_number(),
+        };
+        drop(v);
+        if let Err(e) = self.flush_memtable(imm, newer_log) {
+            self.poison(e);
+            return;
+        }
+        self.notify_progress();
+        let _ = self.compact_tx.send(super::BgMsg::Work);
     }
 
     fn flush_memtable(&self, imm: &Arc<MemTable>, newer_log: u64) -> Result<()> {

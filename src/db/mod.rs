@@ -46,10 +46,13 @@ use crate::options::{Options, WriteOptions};
 use crate::version::set::VersionSet;
 
 /// A message to a background thread.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 enum BgMsg {
-    /// Look for work (an immutable memtable, a compaction to pick).
+    /// To the compaction thread: look for a compaction to run.
     Work,
+    /// To the flush thread: this immutable memtable (always the oldest one not yet sent)
+    /// must be written to L0.
+    Flush(Arc<crate::memtable::MemTable>),
     /// Exit.
     Shutdown,
 }
@@ -128,7 +131,7 @@ impl Db {
         });
         // Background threads start only after recovery finished (RELIABILITY.md INV-23).
         let threads = vec![
-            background::spawn("shaledb-flush", Arc::clone(&inner), flush_rx, DbInner::flush_pending)?,
+            flush::spawn(Arc::clone(&inner), flush_rx)?,
             background::spawn("shaledb-compact-0", Arc::clone(&inner), compact_rx, DbInner::compact_pending)?,
         ];
         // Recovery may have left L0 over its trigger.

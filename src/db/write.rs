@@ -198,8 +198,10 @@ impl DbInner {
             // R2: the new WAL's directory entry is durable before a write is acked in it.
             self.fs.sync_dir(&self.dir).map_err(|e| self.poison(e.into()))?;
             wal.log = LogWriter::new(file, number);
+            let old = Arc::clone(&v.mem);
             self.versions.switch_memtable(Arc::new(MemTable::new(number)));
-            let _ = self.flush_tx.send(BgMsg::Work);
+            // The channel is FIFO, so memtables reach the flush thread oldest first.
+            let _ = self.flush_tx.send(BgMsg::Flush(old));
             return Ok(());
         }
     }

@@ -167,7 +167,8 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> Result<(), St
                 })
             })
             .collect();
-        println!("{}", json!({"results": rows, "files_on_disk": files, "bytes_on_disk": disk}));
+        let v = json!({"results": rows, "files_on_disk": files, "bytes_on_disk": disk});
+        crate::data::write_stdout(&[v.to_string().as_bytes(), b"\n"]).map_err(|e| e.to_string())?;
     } else {
         let mut t = Table::new();
         t.set_header(["benchmark", "ops", "micros/op", "ops/s", "MB/s", "note"]);
@@ -181,8 +182,11 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> Result<(), St
                 r.note.clone(),
             ]);
         }
-        println!("{t}");
-        println!("on disk: {files} files, {disk} bytes ({:.1} MiB)", disk as f64 / f64::from(1u32 << 20));
+        let text = format!(
+            "{t}\non disk: {files} files, {disk} bytes ({:.1} MiB)\n",
+            disk as f64 / f64::from(1u32 << 20)
+        );
+        crate::data::write_stdout(&[text.as_bytes()]).map_err(|e| e.to_string())?;
     }
     Ok(())
 }

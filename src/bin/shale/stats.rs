@@ -34,15 +34,14 @@ pub fn print(db: &Db, as_json: bool) -> Result<(), String> {
                 "duration_ms": r.duration_ms,
             },
         });
-        println!("{v}");
-        return Ok(());
+        return crate::data::write_stdout(&[v.to_string().as_bytes(), b"\n"]).map_err(|e| e.to_string());
     }
     let mut t = Table::new();
     t.set_header(["level", "tables", "bytes"]);
     for l in &s.levels {
         t.add_row([format!("L{}", l.level), l.tables.to_string(), l.bytes.to_string()]);
     }
-    println!("{t}");
+    let levels = t.to_string();
     let mut t = Table::new();
     t.set_header(["counter", "value"]);
     let rows: [(&str, String); 14] = [
@@ -64,6 +63,6 @@ pub fn print(db: &Db, as_json: bool) -> Result<(), String> {
     for (k, v) in rows {
         t.add_row([k.to_owned(), v]);
     }
-    println!("{t}");
-    Ok(())
+    let text = format!("{levels}\n{t}\n");
+    crate::data::write_stdout(&[text.as_bytes()]).map_err(|e| e.to_string())
 }
