@@ -53,3 +53,4 @@ pub use iterator::DbIterator;
 pub use options::{
     Compression, Options, WalRecoveryMode, WriteOptions, MAX_BATCH_SIZE, MAX_KEY_SIZE, MAX_VALUE_SIZE,
 };
+pub use sstable::cache::CacheStats;

@@ -59,7 +59,13 @@ impl DbInner {
         let started = Instant::now();
         let versions = &self.versions;
         let mut alloc = || versions.new_file_number();
-        let mut writer = super::flush::TableWriter::new(&self.fs, &self.dir, &self.opts, &mut alloc);
+        let mut writer = super::flush::TableWriter::new(
+            &self.fs,
+            &self.dir,
+            &self.opts,
+            &mut alloc,
+            self.block_cache.clone(),
+        );
         let js = job::run(c, self.opts.target_file_size, &mut writer)?;
         writer.sync_dir()?;
         let written = writer.bytes_written;

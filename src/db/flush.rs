@@ -22,6 +22,7 @@ use crate::iterator::memtable::MemTableIter;
 use crate::iterator::InternalIterator;
 use crate::memtable::MemTable;
 use crate::options::Options;
+use crate::sstable::cache::BlockCache;
 use crate::sstable::{Table, TableBuilder, TableSummary};
 use crate::version::edit::VersionEdit;
 use crate::version::set::{NewTable, VersionSet};
@@ -34,6 +35,7 @@ pub(crate) struct TableWriter<'a> {
     dir: &'a Path,
     opts: &'a Options,
     next_number: &'a mut dyn FnMut() -> u64,
+    cache: Option<Arc<BlockCache>>,
     open: Option<(u64, TableBuilder)>,
     /// Finished tables, fsynced; the directory is not yet synced.
     pub outputs: Vec<Arc<TableHandle>>,
@@ -47,8 +49,9 @@ impl<'a> TableWriter<'a> {
         dir: &'a Path,
         opts: &'a Options,
         next_number: &'a mut dyn FnMut() -> u64,
+        cache: Option<Arc<BlockCache>>,
     ) -> Self {
-        TableWriter { fs, dir, opts, next_number, open: None, outputs: Vec::new(), bytes_written: 0 }
+        TableWriter { fs, dir, opts, next_number, cache, open: None, outputs: Vec::new(), bytes_written: 0 }
     }
 
     /// Fsyncs the directory so every output's name is durable (RELIABILITY.md R2).
@@ -69,13 +72,7 @@ impl TableSink for TableWriter<'_> {
             let number = (self.next_number)();
             let path = table_path(self.dir, number);
             let file = self.fs.create(&path)?;
-            let b = TableBuilder::new(
-                file,
-                path,
-                self.opts.block_size,
-                self.opts.block_restart_interval,
-                self.opts.compression,
-            );
+            let b = TableBuilder::new(file, path, self.opts.table_options());
             self.open = Some((number, b));
         }
         match self.open.as_mut() {
@@ -92,7 +89,7 @@ impl TableSink for TableWriter<'_> {
         let Some((number, builder)) = self.open.take() else { return Ok(()) };
         let path = builder.path().to_path_buf();
         let s: TableSummary = builder.finish()?;
-        let table = Table::open(self.fs.as_ref(), &path)?;
+        let table = Table::open_cached(self.fs.as_ref(), &path, number, self.cache.clone())?;
         let meta = FileMetaData {
             number,
             file_size: s.file_size,
@@ -184,7 +181,8 @@ impl DbInner {
         let started = Instant::now();
         let versions: &VersionSet = &self.versions;
         let mut alloc = || versions.new_file_number();
-        let mut writer = TableWriter::new(&self.fs, &self.dir, &self.opts, &mut alloc);
+        let mut writer =
+            TableWriter::new(&self.fs, &self.dir, &self.opts, &mut alloc, self.block_cache.clone());
         write_memtable(&mut writer, imm)?;
         let bytes = writer.bytes_written;
         let added: Vec<NewTable> = writer.outputs.drain(..).map(|t| (0, t)).collect();

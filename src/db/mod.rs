@@ -79,6 +79,8 @@ pub(crate) struct DbInner {
     compact_tx: Sender<BgMsg>,
     stats: stats::Counters,
     recovery: RecoveryReport,
+    /// Shared by every open table; `None` when `block_cache_size` is 0.
+    block_cache: Option<Arc<crate::sstable::cache::BlockCache>>,
 }
 
 /// An open shaledb database. See the crate docs for an example.
@@ -128,6 +130,7 @@ impl Db {
             compact_tx,
             stats: stats::Counters::default(),
             recovery: rec.report,
+            block_cache: rec.block_cache,
         });
         // Background threads start only after recovery finished (RELIABILITY.md INV-23).
         let threads = vec![

@@ -21,6 +21,7 @@ use crate::fs::{FileLock, FileSystem};
 use crate::key::SequenceNumber;
 use crate::memtable::MemTable;
 use crate::options::{Options, WalRecoveryMode};
+use crate::sstable::cache::BlockCache;
 use crate::sstable::Table;
 use crate::version::edit::VersionEdit;
 use crate::version::manifest::{read_current, replay, set_current, ManifestWriter};
@@ -62,6 +63,7 @@ pub struct RecoveryReport {
 
 pub(super) struct Recovered {
     pub lock: Box<dyn FileLock>,
+    pub block_cache: Option<Arc<BlockCache>>,
     pub versions: VersionSet,
     pub wal: LogWriter,
     pub last_seqno: SequenceNumber,
@@ -101,6 +103,7 @@ pub(super) fn recover(dir: &Path, opts: &Options) -> Result<Recovered> {
     let started = Instant::now();
     let fs: &Arc<dyn FileSystem> = &opts.fs;
     let mut report = RecoveryReport::default();
+    let block_cache = (opts.block_cache_size > 0).then(|| Arc::new(BlockCache::new(opts.block_cache_size)));
 
     // 1. Create the directory if allowed, and take the lock.
     if !fs.exists(dir) {
@@ -166,7 +169,7 @@ pub(super) fn recover(dir: &Path, opts: &Options) -> Result<Recovered> {
         if size != meta.file_size {
             return Err(Error::corruption(&path, size, CorruptionKind::MissingFile));
         }
-        let table = Table::open(fs.as_ref(), &path)?;
+        let table = Table::open_cached(fs.as_ref(), &path, meta.number, block_cache.clone())?;
         version_levels.push((*level, Arc::new(TableHandle::new(meta.clone(), table, Arc::clone(fs), path))));
     }
 
@@ -220,7 +223,7 @@ pub(super) fn recover(dir: &Path, opts: &Options) -> Result<Recovered> {
             next_file += 1;
             next_file - 1
         };
-        let mut writer = TableWriter::new(fs, dir, opts, &mut alloc);
+        let mut writer = TableWriter::new(fs, dir, opts, &mut alloc, block_cache.clone());
         write_memtable(&mut writer, &mem)?;
         for t in writer.outputs.drain(..) {
             version_levels.push((0, t));
@@ -285,6 +288,7 @@ pub(super) fn recover(dir: &Path, opts: &Options) -> Result<Recovered> {
     log::info!("recovered {}: {report:?}", dir.display());
     Ok(Recovered {
         lock,
+        block_cache,
         versions: VersionSet::new(version, manifest, next_file, wal_number),
         wal: LogWriter::new(wal_file, wal_number),
         last_seqno,

@@ -99,6 +99,8 @@ pub struct DbStats {
     pub manifest_number: u64,
     /// The MANIFEST's size in bytes.
     pub manifest_bytes: u64,
+    /// Block cache counters (all zero when the cache is off).
+    pub block_cache: crate::sstable::cache::CacheStats,
     /// What recovery did at open.
     pub recovery: RecoveryReport,
 }
@@ -128,6 +130,7 @@ impl DbInner {
             compaction_bytes_written: c.compaction_bytes_written.load(Relaxed),
             manifest_number,
             manifest_bytes,
+            block_cache: self.block_cache.as_ref().map(|c| c.stats()).unwrap_or_default(),
             recovery: self.recovery.clone(),
         }
     }

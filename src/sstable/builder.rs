@@ -21,6 +21,22 @@ const WRITE_BUFFER_BYTES: usize = 1 << 20;
 /// Name of the properties block in the metaindex block.
 pub const PROPERTIES_BLOCK_NAME: &[u8] = b"shaledb.properties";
 
+/// Name of the filter block in the metaindex block.
+pub const FILTER_BLOCK_NAME: &[u8] = b"shaledb.filter";
+
+/// How tables are built; derived from `Options`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableOptions {
+    /// Target uncompressed data block size in bytes.
+    pub block_size: usize,
+    /// Entries between restart points.
+    pub restart_interval: usize,
+    /// Data block compression.
+    pub compression: Compression,
+    /// Bloom filter bits per key; 0 writes no filter block.
+    pub bits_per_key: usize,
+}
+
 /// What a finished table holds; becomes its `FileMetaData`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableSummary {
@@ -44,6 +60,9 @@ pub struct TableBuilder {
     path: PathBuf,
     block_size: usize,
     compression: Compression,
+    bits_per_key: usize,
+    /// Hashes of the distinct user keys, for the filter block.
+    key_hashes: Vec<u64>,
     data_block: BlockBuilder,
     index_block: BlockBuilder,
     out: Vec<u8>,
@@ -60,19 +79,16 @@ pub struct TableBuilder {
 
 impl TableBuilder {
     /// A builder writing to `file` (new and empty) at `path`.
-    pub fn new(
-        file: Box<dyn WritableFile>,
-        path: PathBuf,
-        block_size: usize,
-        restart_interval: usize,
-        compression: Compression,
-    ) -> Self {
+    pub fn new(file: Box<dyn WritableFile>, path: PathBuf, opts: TableOptions) -> Self {
+        let block_size = opts.block_size;
         TableBuilder {
             file,
             path,
             block_size,
-            compression,
-            data_block: BlockBuilder::new(restart_interval),
+            compression: opts.compression,
+            bits_per_key: opts.bits_per_key,
+            key_hashes: Vec::new(),
+            data_block: BlockBuilder::new(opts.restart_interval),
             index_block: BlockBuilder::new(1),
             out: Vec::with_capacity(WRITE_BUFFER_BYTES + block_size * 2),
             offset: 0,
@@ -104,6 +120,13 @@ impl TableBuilder {
                 || crate::key::compare_internal_keys(self.data_block.last_key(), ikey).is_lt()
         );
         if let Some(p) = ParsedInternalKey::decode(ikey) {
+            if self.bits_per_key > 0 {
+                let h = super::filter::key_hash(p.user_key);
+                // Versions of one user key are adjacent: hash each user key once.
+                if self.key_hashes.last() != Some(&h) {
+                    self.key_hashes.push(h);
+                }
+            }
             self.smallest_seqno = self.smallest_seqno.min(p.seqno);
             self.largest_seqno = self.largest_seqno.max(p.seqno);
             if p.value_type == ValueType::Deletion {
@@ -190,9 +213,21 @@ impl TableBuilder {
             crate::coding::put_varint(&mut val, v);
             props.add(format!("shaledb.{name}").as_bytes(), &val);
         }
+        let filter_handle = if self.bits_per_key > 0 && !self.key_hashes.is_empty() {
+            let filter = super::filter::build(&self.key_hashes, self.bits_per_key);
+            Some(self.emit_block(&filter, Compression::None))
+        } else {
+            None
+        };
         let props_handle = self.emit_block(&props.finish(), Compression::None);
+        // Metaindex entries are sorted by name: "shaledb.filter" < "shaledb.properties".
         let mut meta = BlockBuilder::new(1);
         let mut hv = Vec::new();
+        if let Some(h) = filter_handle {
+            h.encode_into(&mut hv);
+            meta.add(FILTER_BLOCK_NAME, &hv);
+            hv.clear();
+        }
         props_handle.encode_into(&mut hv);
         meta.add(PROPERTIES_BLOCK_NAME, &hv);
         let metaindex = self.emit_block(&meta.finish(), Compression::None);

@@ -11,8 +11,10 @@
 
 pub mod block;
 pub mod builder;
+pub mod cache;
+pub mod filter;
 pub mod format;
 pub mod reader;
 
-pub use builder::{TableBuilder, TableSummary};
+pub use builder::{TableBuilder, TableOptions, TableSummary};
 pub use reader::{Table, TableIter, TableProperties};

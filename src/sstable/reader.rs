@@ -9,7 +9,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::block::{Block, BlockIter};
-use super::builder::PROPERTIES_BLOCK_NAME;
+use super::builder::{FILTER_BLOCK_NAME, PROPERTIES_BLOCK_NAME};
+use super::cache::BlockCache;
+use super::filter::BloomFilter;
 use super::format::{read_block, BlockHandle, Footer, FOOTER_LEN};
 use crate::coding::get_varint;
 use crate::error::{CorruptionKind, Error, Result};
@@ -44,10 +46,14 @@ pub struct TableProperties {
 /// An open table; see the module docs.
 pub struct Table {
     path: PathBuf,
+    /// The file number: the block cache key's first half.
+    number: u64,
+    cache: Option<Arc<BlockCache>>,
     file: Arc<dyn RandomAccessFile>,
     /// Offset of the footer: no block may reach past it.
     data_end: u64,
     index: Block,
+    filter: Option<super::filter::BloomFilter>,
     properties: TableProperties,
 }
 
@@ -68,6 +74,19 @@ impl Table {
     /// [`Error::Io`] if the file cannot be read; [`Error::Corruption`] naming the file for a
     /// short file, bad footer or damaged block; [`Error::UnsupportedFormatVersion`].
     pub fn open(fs: &dyn FileSystem, path: &Path) -> Result<Table> {
+        Self::open_cached(fs, path, 0, None)
+    }
+
+    /// Opens the table at `path` as table `number`, reading data blocks through `cache`.
+    ///
+    /// # Errors
+    /// As [`Table::open`].
+    pub fn open_cached(
+        fs: &dyn FileSystem,
+        path: &Path,
+        number: u64,
+        cache: Option<Arc<BlockCache>>,
+    ) -> Result<Table> {
         let file = fs.open(path)?;
         let size = file.size();
         let corrupt = |offset, kind| Error::corruption(path, offset, kind);
@@ -82,6 +101,19 @@ impl Table {
         };
         let index = load(footer.index)?;
         let meta = load(footer.metaindex)?;
+        let mut filter = None;
+        let mut mi = meta.iter(bytewise);
+        mi.seek(FILTER_BLOCK_NAME)
+            .map_err(|w| corrupt(footer.metaindex.offset, CorruptionKind::Malformed(w)))?;
+        if mi.valid() && mi.key() == FILTER_BLOCK_NAME {
+            let h = BlockHandle::decode(mi.value_slice()).ok_or_else(|| {
+                corrupt(footer.metaindex.offset, CorruptionKind::Malformed("bad filter handle"))
+            })?;
+            let data = read_block(file.as_ref(), path, h, footer_off)?;
+            let f = BloomFilter::decode(data)
+                .ok_or_else(|| corrupt(h.offset, CorruptionKind::Malformed("bad filter block")))?;
+            filter = Some(f);
+        }
         let mut properties = TableProperties::default();
         let mut mi = meta.iter(bytewise);
         mi.seek(PROPERTIES_BLOCK_NAME)
@@ -115,12 +147,26 @@ impl Table {
                 it.next().map_err(bad)?;
             }
         }
-        Ok(Table { path: path.to_path_buf(), file, data_end: footer_off, index, properties })
+        Ok(Table {
+            path: path.to_path_buf(),
+            number,
+            cache,
+            file,
+            data_end: footer_off,
+            index,
+            filter,
+            properties,
+        })
     }
 
     /// The table's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The bloom filter, if the table has one.
+    pub fn filter(&self) -> Option<&BloomFilter> {
+        self.filter.as_ref()
     }
 
     /// The table's properties.
@@ -137,8 +183,17 @@ impl Table {
     /// # Errors
     /// [`Error::Corruption`] naming this file and the block offset; [`Error::Io`].
     pub fn read_data_block(&self, h: BlockHandle) -> Result<Block> {
+        if let Some(c) = &self.cache {
+            if let Some(b) = c.get(self.number, h.offset) {
+                return Ok(b);
+            }
+        }
         let data = read_block(self.file.as_ref(), &self.path, h, self.data_end)?;
-        Block::new(data).map_err(|w| self.corrupt_block(h.offset, w))
+        let block = Block::new(data).map_err(|w| self.corrupt_block(h.offset, w))?;
+        if let Some(c) = &self.cache {
+            c.insert(self.number, h.offset, block.clone());
+        }
+        Ok(block)
     }
 
     fn index_iter(&self) -> BlockIter {
@@ -152,10 +207,14 @@ impl Table {
     }
 
     /// The newest version of `user_key` with a sequence number `<= seqno` in this table.
+    /// `hash` is `filter::key_hash(user_key)`; the bloom filter is consulted first.
     ///
     /// # Errors
     /// [`Error::Corruption`] naming this file if a block on the path is damaged.
-    pub fn get(&self, user_key: &[u8], seqno: SequenceNumber) -> Result<Option<LookupResult>> {
+    pub fn get(&self, user_key: &[u8], seqno: SequenceNumber, hash: u64) -> Result<Option<LookupResult>> {
+        if self.filter.as_ref().is_some_and(|f| !f.may_contain(hash)) {
+            return Ok(None);
+        }
         let target = seek_key(user_key, seqno);
         let mut idx = self.index_iter();
         idx.seek(&target).map_err(|w| self.corrupt_block(self.data_end, w))?;

@@ -136,9 +136,10 @@ impl Version {
                 return Ok(found(r));
             }
         }
+        let hash = crate::sstable::filter::key_hash(user_key);
         for t in &self.levels[0] {
             if t.meta.overlaps(user_key, user_key) {
-                if let Some(r) = t.table().get(user_key, seqno)? {
+                if let Some(r) = t.table().get(user_key, seqno, hash)? {
                     return Ok(found(r));
                 }
             }
@@ -147,7 +148,7 @@ impl Version {
             let i = level.partition_point(|t| t.meta.largest_user_key() < user_key);
             if let Some(t) = level.get(i) {
                 if t.meta.smallest_user_key() <= user_key {
-                    if let Some(r) = t.table().get(user_key, seqno)? {
+                    if let Some(r) = t.table().get(user_key, seqno, hash)? {
                         return Ok(found(r));
                     }
                 }

@@ -37,6 +37,8 @@ pub struct BenchArgs {
 
 struct Outcome {
     name: String,
+    /// Block cache hits and misses during this workload.
+    cache: (u64, u64),
     ops: u64,
     secs: f64,
     bytes: u64,
@@ -74,6 +76,13 @@ impl Workload<'_> {
         self.value_pos += n;
         &self.values[self.value_pos - n..self.value_pos]
     }
+}
+
+fn hit_rate((hits, misses): (u64, u64)) -> String {
+    if hits + misses == 0 {
+        return "-".into();
+    }
+    format!("{:.1}%", 100.0 * hits as f64 / (hits + misses) as f64)
 }
 
 fn dir_usage(dir: &Path) -> (u64, u64) {
@@ -115,6 +124,7 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> Result<(), St
         // readrandom does not replay the keys overwrite just wrote.
         let mut rng = SmallRng::seed_from_u64(a.seed.wrapping_add(position as u64));
         eprintln!("running {name} ({} ops)...", a.num);
+        let cache_before = d.stats().block_cache;
         let started = Instant::now();
         let mut note = String::new();
         let (ops, bytes) = match name {
@@ -148,7 +158,9 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> Result<(), St
             other => return Err(format!("unknown benchmark {other:?}")),
         };
         let secs = started.elapsed().as_secs_f64();
-        results.push(Outcome { name: name.to_owned(), ops, secs, bytes, note });
+        let c = d.stats().block_cache;
+        let cache = (c.hits - cache_before.hits, c.misses - cache_before.misses);
+        results.push(Outcome { name: name.to_owned(), cache, ops, secs, bytes, note });
     }
     if let Some(d) = db.take() {
         d.close().map_err(|e| e.to_string())?;
@@ -164,6 +176,8 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> Result<(), St
                     "ops_per_sec": r.ops as f64 / r.secs.max(1e-9),
                     "mb_per_sec": r.bytes as f64 / 1e6 / r.secs.max(1e-9),
                     "note": r.note,
+                    "block_cache_hits": r.cache.0,
+                    "block_cache_misses": r.cache.1,
                 })
             })
             .collect();
@@ -171,7 +185,7 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> Result<(), St
         crate::data::write_stdout(&[v.to_string().as_bytes(), b"\n"]).map_err(|e| e.to_string())?;
     } else {
         let mut t = Table::new();
-        t.set_header(["benchmark", "ops", "micros/op", "ops/s", "MB/s", "note"]);
+        t.set_header(["benchmark", "ops", "micros/op", "ops/s", "MB/s", "cache hit", "note"]);
         for r in &results {
             t.add_row([
                 r.name.clone(),
@@ -179,6 +193,7 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> Result<(), St
                 format!("{:.3}", r.secs * 1e6 / r.ops.max(1) as f64),
                 format!("{:.0}", r.ops as f64 / r.secs.max(1e-9)),
                 format!("{:.1}", r.bytes as f64 / 1e6 / r.secs.max(1e-9)),
+                hit_rate(r.cache),
                 r.note.clone(),
             ]);
         }

@@ -18,6 +18,13 @@ pub fn print(db: &Db, as_json: bool) -> Result<(), String> {
             "last_seqno": s.last_seqno,
             "manifest_number": s.manifest_number,
             "manifest_bytes": s.manifest_bytes,
+            "block_cache": {
+                "capacity": s.block_cache.capacity,
+                "usage": s.block_cache.usage,
+                "blocks": s.block_cache.blocks,
+                "hits": s.block_cache.hits,
+                "misses": s.block_cache.misses,
+            },
             "recovery": {
                 "created": r.created,
                 "manifest_edits": r.manifest_edits,
@@ -44,7 +51,9 @@ pub fn print(db: &Db, as_json: bool) -> Result<(), String> {
     let levels = t.to_string();
     let mut t = Table::new();
     t.set_header(["counter", "value"]);
-    let rows: [(&str, String); 14] = [
+    let c = &s.block_cache;
+    let rows: [(&str, String); 15] = [
+        ("block cache", format!("{} of {} bytes, {} hits, {} misses", c.usage, c.capacity, c.hits, c.misses)),
         ("last sequence number", s.last_seqno.to_string()),
         ("MANIFEST", format!("MANIFEST-{:06} ({} bytes)", s.manifest_number, s.manifest_bytes)),
         ("recovery: created", r.created.to_string()),
