@@ -47,10 +47,11 @@ pub mod wal;
 
 pub use batch::WriteBatch;
 pub use bytes::Bytes;
-pub use db::{Db, DbStats, LevelStats, RecoveryReport};
+pub use db::{Db, DbStats, LevelStats, RecoveryReport, Snapshot};
 pub use error::{CorruptionKind, Error, Result};
-pub use iterator::DbIterator;
+pub use iterator::{DbIterator, RawIterator};
 pub use options::{
-    Compression, Options, WalRecoveryMode, WriteOptions, MAX_BATCH_SIZE, MAX_KEY_SIZE, MAX_VALUE_SIZE,
+    Compression, Options, ReadOptions, WalRecoveryMode, WriteOptions, MAX_BATCH_SIZE, MAX_KEY_SIZE,
+    MAX_VALUE_SIZE,
 };
 pub use sstable::cache::CacheStats;

@@ -233,3 +233,31 @@ pub struct WriteOptions {
     /// system before it returns (it survives a process crash, not a power loss).
     pub sync: bool,
 }
+
+/// Options for one read (`Db::get_opt`, `Db::iter_opt`, `Db::raw_iterator_opt`,
+/// `Db::multi_get_opt`), after RocksDB's `ReadOptions`.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadOptions<'a> {
+    /// Read as of this snapshot instead of the latest state.
+    pub snapshot: Option<&'a crate::Snapshot>,
+    /// Add data blocks read from disk to the block cache (default `true`; turn it off for
+    /// a one-off scan so it does not evict hot blocks).
+    pub fill_cache: bool,
+    /// Check the CRC of every block read from disk (default `true`).
+    pub verify_checksums: bool,
+}
+
+impl Default for ReadOptions<'_> {
+    fn default() -> Self {
+        ReadOptions { snapshot: None, fill_cache: true, verify_checksums: true }
+    }
+}
+
+impl ReadOptions<'_> {
+    pub(crate) fn block_options(&self) -> crate::sstable::BlockReadOptions {
+        crate::sstable::BlockReadOptions {
+            fill_cache: self.fill_cache,
+            verify_checksums: self.verify_checksums,
+        }
+    }
+}

@@ -8,9 +8,13 @@ use crate::error::Result;
 use crate::iterator::level::LevelIter;
 use crate::iterator::merging::MergingIterator;
 use crate::iterator::InternalIterator;
-use crate::key::{ParsedInternalKey, ValueType};
+use crate::key::{ParsedInternalKey, SequenceNumber, ValueType};
+use crate::sstable::BlockReadOptions;
 use crate::version::edit::VersionEdit;
 use crate::version::set::NewTable;
+
+/// Compaction reads every input block once: caching them would only evict hot blocks.
+const NO_FILL: BlockReadOptions = BlockReadOptions { fill_cache: false, verify_checksums: true };
 
 /// Writes tables numbered by `new_table` from entries passed to `add`.
 pub trait TableSink {
@@ -38,20 +42,33 @@ pub struct JobStats {
 }
 
 /// Merges the inputs of `c` into `sink`, cutting outputs at `target_file_size`.
+/// `snapshots` are the live snapshots' sequence numbers, ascending.
+///
+/// Which versions survive, after LevelDB and RocksDB: every snapshot, plus "now", defines
+/// a stripe of sequence numbers `(previous snapshot, snapshot]`. A reader at any snapshot
+/// sees the newest version in its stripe or an older stripe, so for each user key only the
+/// newest version *per stripe* is kept. A tombstone is dropped at the bottommost level
+/// only when it lies in the oldest stripe (no snapshot predates it), so no snapshot can
+/// see the versions it hides (RELIABILITY.md INV-06).
 ///
 /// # Errors
 /// [`crate::Error::Corruption`] from a damaged input; [`crate::Error::Io`].
-pub fn run(c: &Compaction, target_file_size: u64, sink: &mut dyn TableSink) -> Result<JobStats> {
+pub fn run(
+    c: &Compaction,
+    target_file_size: u64,
+    snapshots: &[SequenceNumber],
+    sink: &mut dyn TableSink,
+) -> Result<JobStats> {
+    debug_assert!(snapshots.windows(2).all(|w| w[0] < w[1]));
     let mut children: Vec<Box<dyn InternalIterator>> = Vec::new();
-    for t in &c.inputs {
-        if c.level == 0 {
-            children.push(Box::new(t.table().iter()));
+    if c.level == 0 {
+        for t in &c.inputs {
+            children.push(Box::new(t.table().iter(NO_FILL)));
         }
+    } else {
+        children.push(Box::new(LevelIter::new(c.inputs.clone(), NO_FILL)));
     }
-    if c.level > 0 {
-        children.push(Box::new(LevelIter::new(c.inputs.clone())));
-    }
-    children.push(Box::new(LevelIter::new(c.output_inputs.clone())));
+    children.push(Box::new(LevelIter::new(c.output_inputs.clone(), NO_FILL)));
     let mut it = MergingIterator::new(children);
     it.seek_to_first()?;
     let mut stats = JobStats {
@@ -59,6 +76,7 @@ pub fn run(c: &Compaction, target_file_size: u64, sink: &mut dyn TableSink) -> R
         ..JobStats::default()
     };
     let mut last_user_key: Option<Vec<u8>> = None;
+    let mut last_stripe: Option<usize> = None;
     while it.valid() {
         let key = it.key();
         let p = ParsedInternalKey::decode(key).ok_or_else(|| crate::Error::Corruption {
@@ -66,19 +84,24 @@ pub fn run(c: &Compaction, target_file_size: u64, sink: &mut dyn TableSink) -> R
             offset: 0,
             kind: crate::error::CorruptionKind::Malformed("bad internal key"),
         })?;
-        let shadowed = last_user_key.as_deref() == Some(p.user_key);
-        if shadowed || (c.bottommost && p.value_type == ValueType::Deletion) {
-            // A newer version of this key was already kept (no snapshots can see older
-            // ones yet), or a tombstone at the bottommost level hides nothing below.
+        let new_user_key = last_user_key.as_deref() != Some(p.user_key);
+        if new_user_key {
+            last_user_key = Some(p.user_key.to_vec());
+            last_stripe = None;
+        }
+        // Index of the oldest snapshot that can see this entry (snapshots.len() = "now").
+        let stripe = snapshots.partition_point(|&s| s < p.seqno);
+        let shadowed = last_stripe == Some(stripe);
+        last_stripe = Some(stripe);
+        let drop_tombstone = c.bottommost && p.value_type == ValueType::Deletion && stripe == 0;
+        if shadowed || drop_tombstone {
             stats.entries_dropped += 1;
         } else {
-            if sink.current_size() >= target_file_size {
-                sink.finish_table()?; // a new user key: a legal place to cut
+            // Cut only between user keys, so tables of a level never share a user key.
+            if new_user_key && sink.current_size() >= target_file_size {
+                sink.finish_table()?;
             }
             sink.add(key, &it.value())?;
-        }
-        if !shadowed {
-            last_user_key = Some(p.user_key.to_vec());
         }
         it.next()?;
     }

@@ -66,7 +66,8 @@ impl DbInner {
             &mut alloc,
             self.block_cache.clone(),
         );
-        let js = job::run(c, self.opts.target_file_size, &mut writer)?;
+        let snapshots = self.live_snapshots();
+        let js = job::run(c, self.opts.target_file_size, &snapshots, &mut writer)?;
         writer.sync_dir()?;
         let written = writer.bytes_written;
         let outputs: Vec<NewTable> = writer.outputs.drain(..).map(|t| (c.output_level, t)).collect();

@@ -18,6 +18,7 @@
 mod background;
 mod flush;
 mod recovery;
+mod snapshot;
 mod stats;
 mod write;
 
@@ -32,17 +33,15 @@ use crossbeam_channel::Sender;
 use parking_lot::{Condvar, Mutex};
 
 pub use recovery::RecoveryReport;
+pub use snapshot::Snapshot;
 pub use stats::{DbStats, LevelStats};
 
 use crate::batch::WriteBatch;
 use crate::error::{Error, Result};
 use crate::fs::{FileLock, FileSystem};
-use crate::iterator::level::LevelIter;
-use crate::iterator::memtable::MemTableIter;
-use crate::iterator::merging::MergingIterator;
-use crate::iterator::{DbIterator, InternalIterator};
+use crate::iterator::{DbIterator, RawIterator};
 use crate::key::SequenceNumber;
-use crate::options::{Options, WriteOptions};
+use crate::options::{Options, ReadOptions, WriteOptions};
 use crate::version::set::VersionSet;
 
 /// A message to a background thread.
@@ -79,6 +78,8 @@ pub(crate) struct DbInner {
     compact_tx: Sender<BgMsg>,
     stats: stats::Counters,
     recovery: RecoveryReport,
+    /// Live snapshots: sequence number -> how many `Snapshot`s hold it. Innermost lock.
+    snapshots: Mutex<std::collections::BTreeMap<SequenceNumber, usize>>,
     /// Shared by every open table; `None` when `block_cache_size` is 0.
     block_cache: Option<Arc<crate::sstable::cache::BlockCache>>,
 }
@@ -131,6 +132,7 @@ impl Db {
             stats: stats::Counters::default(),
             recovery: rec.report,
             block_cache: rec.block_cache,
+            snapshots: Mutex::new(std::collections::BTreeMap::new()),
         });
         // Background threads start only after recovery finished (RELIABILITY.md INV-23).
         let threads = vec![
@@ -200,31 +202,95 @@ impl Db {
     /// [`Error::Corruption`] naming the table and block offset if a block on the lookup
     /// path is damaged; [`Error::Io`]; [`Error::Closed`].
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
-        self.check_open()?;
-        let (version, seqno) = self.inner.read_point();
-        version.get(key.as_ref(), seqno)
+        self.get_opt(key, &ReadOptions::default())
     }
 
-    /// Every entry in key order.
+    /// [`Db::get`] with read options (a snapshot, cache filling, checksum checks).
+    ///
+    /// # Errors
+    /// As [`Db::get`].
+    pub fn get_opt(&self, key: impl AsRef<[u8]>, opts: &ReadOptions<'_>) -> Result<Option<Bytes>> {
+        self.check_open()?;
+        self.inner.get_at(key.as_ref(), opts.snapshot.map(Snapshot::seqno), opts)
+    }
+
+    /// Looks up every key of `keys` in one consistent view and returns one result per key,
+    /// in input order. Lookups run in key order, so neighbouring keys share cached blocks
+    /// (the batched get of key-value stores such as kvs).
+    ///
+    /// # Errors
+    /// Per key, the errors of [`Db::get`].
+    pub fn multi_get<K: AsRef<[u8]>>(&self, keys: &[K]) -> Vec<Result<Option<Bytes>>> {
+        self.multi_get_opt(keys, &ReadOptions::default())
+    }
+
+    /// [`Db::multi_get`] with read options.
+    ///
+    /// # Errors
+    /// As [`Db::multi_get`].
+    pub fn multi_get_opt<K: AsRef<[u8]>>(
+        &self,
+        keys: &[K],
+        opts: &ReadOptions<'_>,
+    ) -> Vec<Result<Option<Bytes>>> {
+        if self.check_open().is_err() {
+            return keys.iter().map(|_| Err(Error::Closed)).collect();
+        }
+        let (version, latest) = self.inner.read_point();
+        let seqno = opts.snapshot.map_or(latest, Snapshot::seqno);
+        let mut order: Vec<usize> = (0..keys.len()).collect();
+        order.sort_by(|&a, &b| keys[a].as_ref().cmp(keys[b].as_ref()));
+        let mut out: Vec<Result<Option<Bytes>>> = keys.iter().map(|_| Ok(None)).collect();
+        for i in order {
+            out[i] = version.get(keys[i].as_ref(), seqno, opts.block_options());
+        }
+        out
+    }
+
+    /// A consistent view of the current state; see [`Snapshot`].
+    pub fn snapshot(&self) -> Snapshot {
+        // Register under the lock before reading the sequence number, so a compaction
+        // that starts meanwhile already sees the snapshot.
+        let mut snaps = self.inner.snapshots.lock();
+        let seqno = self.inner.visible_seqno.load(Ordering::Acquire);
+        *snaps.entry(seqno).or_insert(0) += 1;
+        drop(snaps);
+        Snapshot { inner: Arc::clone(&self.inner), seqno }
+    }
+
+    /// Every entry in key order; double-ended, so `.rev()` walks it backwards.
     pub fn iter(&self) -> DbIterator {
         self.range::<&[u8], _>(..)
     }
 
-    /// The entries whose keys fall in `range`, in key order, e.g. `db.range(b"a".as_slice()..b"m")`.
-    pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> DbIterator {
-        let own = |b: Bound<&K>| match b {
-            Bound::Included(k) => Bound::Included(Bytes::copy_from_slice(k.as_ref())),
-            Bound::Excluded(k) => Bound::Excluded(Bytes::copy_from_slice(k.as_ref())),
-            Bound::Unbounded => Bound::Unbounded,
-        };
-        self.inner.iter_bounds(own(range.start_bound()), own(range.end_bound()))
+    /// [`Db::iter`] with read options.
+    pub fn iter_opt(&self, opts: &ReadOptions<'_>) -> DbIterator {
+        self.inner.iter_at(Bound::Unbounded, Bound::Unbounded, opts.snapshot.map(Snapshot::seqno), opts)
     }
 
-    /// The entries whose keys start with `prefix`, in key order.
+    /// The entries whose keys fall in `range` (any `RangeBounds`), in key order, e.g.
+    /// `db.range(b"a".as_slice()..b"m")`; double-ended.
+    pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> DbIterator {
+        let (start, end) = own_bounds(&range);
+        self.inner.iter_at(start, end, None, &ReadOptions::default())
+    }
+
+    /// The entries whose keys start with `prefix`, in key order; double-ended.
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> DbIterator {
-        let p = prefix.as_ref();
-        let end = prefix_successor(p).map_or(Bound::Unbounded, |s| Bound::Excluded(Bytes::from(s)));
-        self.inner.iter_bounds(Bound::Included(Bytes::copy_from_slice(p)), end)
+        let (start, end) = prefix_bounds(prefix.as_ref());
+        self.inner.iter_at(start, end, None, &ReadOptions::default())
+    }
+
+    /// A cursor with `seek`, `seek_for_prev`, `next` and `prev`; see [`RawIterator`].
+    pub fn raw_iterator(&self) -> RawIterator {
+        self.raw_iterator_opt(&ReadOptions::default())
+    }
+
+    /// [`Db::raw_iterator`] with read options.
+    pub fn raw_iterator_opt(&self, opts: &ReadOptions<'_>) -> RawIterator {
+        let (version, latest) = self.inner.read_point();
+        let seqno = opts.snapshot.map_or(latest, Snapshot::seqno);
+        RawIterator::new(version, seqno, opts.block_options())
     }
 
     /// Turns the memtable (if not empty) into an L0 table and waits until every immutable
@@ -295,6 +361,22 @@ impl Drop for Db {
     }
 }
 
+/// Owned copies of a range's bounds.
+fn own_bounds<K: AsRef<[u8]>, R: RangeBounds<K>>(range: &R) -> (Bound<Bytes>, Bound<Bytes>) {
+    let own = |b: Bound<&K>| match b {
+        Bound::Included(k) => Bound::Included(Bytes::copy_from_slice(k.as_ref())),
+        Bound::Excluded(k) => Bound::Excluded(Bytes::copy_from_slice(k.as_ref())),
+        Bound::Unbounded => Bound::Unbounded,
+    };
+    (own(range.start_bound()), own(range.end_bound()))
+}
+
+/// The bounds of the keys that start with `p`.
+fn prefix_bounds(p: &[u8]) -> (Bound<Bytes>, Bound<Bytes>) {
+    let end = prefix_successor(p).map_or(Bound::Unbounded, |s| Bound::Excluded(Bytes::from(s)));
+    (Bound::Included(Bytes::copy_from_slice(p)), end)
+}
+
 /// The smallest key greater than every key that starts with `p`, or `None` if there is
 /// none (`p` is empty or all `0xff`).
 fn prefix_successor(p: &[u8]) -> Option<Vec<u8>> {
@@ -320,21 +402,30 @@ impl DbInner {
         (version, self.visible_seqno.load(Ordering::Acquire))
     }
 
-    fn iter_bounds(&self, start: Bound<Bytes>, end: Bound<Bytes>) -> DbIterator {
-        let (version, seqno) = self.read_point();
-        let mut children: Vec<Box<dyn InternalIterator>> = Vec::new();
-        for m in std::iter::once(&version.mem).chain(&version.imm) {
-            children.push(Box::new(MemTableIter::new(Arc::clone(m))));
-        }
-        for t in &version.levels[0] {
-            children.push(Box::new(t.table().iter()));
-        }
-        for level in &version.levels[1..] {
-            if !level.is_empty() {
-                children.push(Box::new(LevelIter::new(level.clone())));
-            }
-        }
-        DbIterator::new(version, MergingIterator::new(children), seqno, start, end)
+    fn iter_at(
+        &self,
+        start: Bound<Bytes>,
+        end: Bound<Bytes>,
+        snapshot: Option<SequenceNumber>,
+        opts: &ReadOptions<'_>,
+    ) -> DbIterator {
+        let (version, latest) = self.read_point();
+        DbIterator::new(version, snapshot.unwrap_or(latest), opts.block_options(), start, end)
+    }
+
+    fn get_at(
+        &self,
+        key: &[u8],
+        snapshot: Option<SequenceNumber>,
+        opts: &ReadOptions<'_>,
+    ) -> Result<Option<Bytes>> {
+        let (version, latest) = self.read_point();
+        version.get(key, snapshot.unwrap_or(latest), opts.block_options())
+    }
+
+    /// The sequence numbers of the live snapshots, ascending.
+    pub(super) fn live_snapshots(&self) -> Vec<SequenceNumber> {
+        self.snapshots.lock().keys().copied().collect()
     }
 
     /// Records the first failure and makes every later write fail (RELIABILITY.md R7).

@@ -1,110 +1,238 @@
-//! [`DbIterator`]: user entries in key order, as of one sequence number.
+//! User-facing iterators over one `Version` as of one sequence number:
+//! [`DbIterator`] (a double-ended Rust iterator over a key range) and [`RawIterator`]
+//! (a cursor with `seek`, `seek_for_prev`, `next` and `prev`).
 //!
-//! It pins the `Version` it was created on, so every table it may read stays open and on
-//! disk until it is dropped, whatever compaction does meanwhile (RELIABILITY.md INV-26).
+//! Both pin the `Version` they were created on, so every table they may read stays open
+//! and on disk until they are dropped, whatever compaction does meanwhile
+//! (RELIABILITY.md INV-26). Each has one owner.
 
 use std::ops::Bound;
 use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::level::LevelIter;
+use super::memtable::MemTableIter;
 use super::merging::MergingIterator;
 use super::InternalIterator;
 use crate::error::{CorruptionKind, Error, Result};
-use crate::key::{seek_key, ParsedInternalKey, SequenceNumber, ValueType};
+use crate::key::{
+    encode_internal_key, seek_key, ParsedInternalKey, SequenceNumber, ValueType, MAX_SEQUENCE_NUMBER,
+};
+use crate::sstable::BlockReadOptions;
 use crate::version::Version;
 
-/// A forward iterator over `(key, value)` pairs in ascending key order, yielded as
-/// `Result`s: a damaged block yields an `Err` where it is met, and the iterator then ends.
-/// Created by `Db::iter`, `Db::range` and `Db::prefix`.
-pub struct DbIterator {
-    _version: Arc<Version>,
-    inner: MergingIterator,
+/// A merging cursor over every memtable and table of `version`.
+pub(crate) fn merge_version(version: &Version, ro: BlockReadOptions) -> MergingIterator {
+    let mut children: Vec<Box<dyn InternalIterator>> = Vec::new();
+    for m in std::iter::once(&version.mem).chain(&version.imm) {
+        children.push(Box::new(MemTableIter::new(Arc::clone(m))));
+    }
+    for t in &version.levels[0] {
+        children.push(Box::new(t.table().iter(ro)));
+    }
+    for level in &version.levels[1..] {
+        if !level.is_empty() {
+            children.push(Box::new(LevelIter::new(level.clone(), ro)));
+        }
+    }
+    MergingIterator::new(children)
+}
+
+fn bad_key() -> Error {
+    Error::corruption("<iterator>", 0, CorruptionKind::Malformed("bad internal key"))
+}
+
+/// The smallest internal key after every version of `user_key`.
+fn after_all_versions(user_key: &[u8]) -> Vec<u8> {
+    encode_internal_key(user_key, 0, ValueType::Deletion)
+}
+
+/// The largest internal key before every version of `user_key`.
+fn before_all_versions(user_key: &[u8]) -> Vec<u8> {
+    seek_key(user_key, MAX_SEQUENCE_NUMBER)
+}
+
+/// Moves forward from the cursor's position to the newest visible version of the next user
+/// key that is not `skip` and not deleted. Leaves the cursor on that entry.
+fn find_forward(
+    it: &mut MergingIterator,
     seqno: SequenceNumber,
+    skip: Option<&[u8]>,
+) -> Result<Option<(Bytes, Bytes)>> {
+    let mut skip: Option<Vec<u8>> = skip.map(<[u8]>::to_vec);
+    while it.valid() {
+        let p = ParsedInternalKey::decode(it.key()).ok_or_else(bad_key)?;
+        if p.seqno > seqno || skip.as_deref() == Some(p.user_key) {
+            it.next()?; // invisible, or an older version of a key already decided
+            continue;
+        }
+        match p.value_type {
+            ValueType::Value => return Ok(Some((Bytes::copy_from_slice(p.user_key), it.value()))),
+            ValueType::Deletion => {
+                skip = Some(p.user_key.to_vec());
+                it.next()?;
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Moves backward from the cursor's position and returns the previous user key whose
+/// newest visible version is a put. Leaves the cursor on the entry before all of that
+/// key's versions. `stop(user_key)` ends the search (a lower bound).
+fn find_backward(
+    it: &mut MergingIterator,
+    seqno: SequenceNumber,
+    stop: &dyn Fn(&[u8]) -> bool,
+) -> Result<Option<(Bytes, Bytes)>> {
+    // Walking backward meets a user key's versions oldest first, so the last visible one
+    // seen before the key changes is the newest visible one.
+    let mut key: Option<Vec<u8>> = None;
+    let mut newest: Option<(ValueType, Bytes)> = None;
+    while it.valid() {
+        let p = ParsedInternalKey::decode(it.key()).ok_or_else(bad_key)?;
+        if key.as_deref() != Some(p.user_key) {
+            if let (Some(k), Some((ValueType::Value, v))) = (key.take(), newest.take()) {
+                return Ok(Some((Bytes::from(k), v)));
+            }
+            newest = None;
+            if stop(p.user_key) {
+                return Ok(None);
+            }
+            key = Some(p.user_key.to_vec());
+        }
+        if p.seqno <= seqno {
+            newest = Some((p.value_type, it.value()));
+        }
+        it.prev()?;
+    }
+    match (key, newest) {
+        (Some(k), Some((ValueType::Value, v))) => Ok(Some((Bytes::from(k), v))),
+        _ => Ok(None),
+    }
+}
+
+/// A double-ended iterator over `(key, value)` pairs of a key range, in ascending order
+/// from the front and descending from the back, as of one sequence number. It yields
+/// `Result`s: a damaged block yields an `Err` where it is met, and that end then stops.
+/// Created by `Db::iter`, `Db::range` and `Db::prefix`, and the same on a `Snapshot`.
+pub struct DbIterator {
+    version: Arc<Version>,
+    seqno: SequenceNumber,
+    ro: BlockReadOptions,
     start: Bound<Bytes>,
     end: Bound<Bytes>,
-    last_user_key: Option<Vec<u8>>,
-    started: bool,
-    /// The entry last returned has not been stepped past yet (done lazily, so an error
-    /// while stepping is reported after that entry, not instead of it).
-    advance_pending: bool,
+    front: Option<MergingIterator>,
+    back: Option<MergingIterator>,
+    /// The last key returned from the front, and from the back: the two ends stop where
+    /// they meet.
+    front_key: Option<Bytes>,
+    back_key: Option<Bytes>,
     done: bool,
 }
 
 impl DbIterator {
     pub(crate) fn new(
         version: Arc<Version>,
-        inner: MergingIterator,
         seqno: SequenceNumber,
+        ro: BlockReadOptions,
         start: Bound<Bytes>,
         end: Bound<Bytes>,
     ) -> Self {
         DbIterator {
-            _version: version,
-            inner,
+            version,
             seqno,
+            ro,
             start,
             end,
-            last_user_key: None,
-            started: false,
-            advance_pending: false,
+            front: None,
+            back: None,
+            front_key: None,
+            back_key: None,
             done: false,
         }
     }
 
-    fn position(&mut self) -> Result<()> {
+    fn below_start(&self, k: &[u8]) -> bool {
         match &self.start {
-            Bound::Unbounded => self.inner.seek_to_first(),
-            Bound::Included(k) => self.inner.seek(&seek_key(k, self.seqno)),
-            Bound::Excluded(k) => {
-                self.last_user_key = Some(k.to_vec());
-                self.inner.seek(&seek_key(k, self.seqno))
-            }
+            Bound::Unbounded => false,
+            Bound::Included(s) => k < s.as_ref(),
+            Bound::Excluded(s) => k <= s.as_ref(),
         }
     }
 
-    fn past_end(&self, user_key: &[u8]) -> bool {
+    fn above_end(&self, k: &[u8]) -> bool {
         match &self.end {
             Bound::Unbounded => false,
-            Bound::Included(e) => user_key > e.as_ref(),
-            Bound::Excluded(e) => user_key >= e.as_ref(),
+            Bound::Included(e) => k > e.as_ref(),
+            Bound::Excluded(e) => k >= e.as_ref(),
         }
     }
 
-    fn step(&mut self) -> Result<Option<(Bytes, Bytes)>> {
-        if !self.started {
-            self.started = true;
-            self.position()?;
-        }
-        if self.advance_pending {
-            self.advance_pending = false;
-            self.inner.next()?;
-        }
-        while self.inner.valid() {
-            let Some(p) = ParsedInternalKey::decode(self.inner.key()) else {
-                return Err(Error::corruption(
-                    "<iterator>",
-                    0,
-                    CorruptionKind::Malformed("bad internal key"),
-                ));
+    fn step_front(&mut self) -> Result<Option<(Bytes, Bytes)>> {
+        let skip = self.front_key.clone();
+        let it = match &mut self.front {
+            Some(it) => it,
+            None => {
+                let mut it = merge_version(&self.version, self.ro);
+                match &self.start {
+                    Bound::Unbounded => it.seek_to_first()?,
+                    Bound::Included(k) => it.seek(&before_all_versions(k))?,
+                    Bound::Excluded(k) => it.seek(&after_all_versions(k))?,
+                }
+                self.front.insert(it)
+            }
+        };
+        let found = find_forward(it, self.seqno, skip.as_deref())?;
+        Ok(found.filter(|(k, _)| !self.above_end(k) && self.back_key.as_ref().is_none_or(|b| k < b)))
+    }
+
+    fn step_back(&mut self) -> Result<Option<(Bytes, Bytes)>> {
+        let it = match &mut self.back {
+            Some(it) => it,
+            None => {
+                let mut it = merge_version(&self.version, self.ro);
+                match &self.end {
+                    Bound::Unbounded => it.seek_to_last()?,
+                    Bound::Included(k) => it.seek_for_prev(&after_all_versions(k))?,
+                    Bound::Excluded(k) => it.seek_for_prev(&before_all_versions(k))?,
+                }
+                self.back.insert(it)
+            }
+        };
+        let (start, front_key) = (&self.start, &self.front_key);
+        let stop = |k: &[u8]| {
+            let below = match start {
+                Bound::Unbounded => false,
+                Bound::Included(s) => k < s.as_ref(),
+                Bound::Excluded(s) => k <= s.as_ref(),
             };
-            if p.seqno > self.seqno || self.last_user_key.as_deref() == Some(p.user_key) {
-                self.inner.next()?; // invisible, or shadowed by a newer version already seen
-                continue;
+            below || front_key.as_ref().is_some_and(|f| k <= f.as_ref())
+        };
+        find_backward(it, self.seqno, &stop)
+    }
+
+    fn finish(&mut self, r: Result<Option<(Bytes, Bytes)>>, front: bool) -> Option<Result<(Bytes, Bytes)>> {
+        match r {
+            Ok(Some((k, v))) => {
+                debug_assert!(!self.below_start(&k) && !self.above_end(&k));
+                if front {
+                    self.front_key = Some(k.clone());
+                } else {
+                    self.back_key = Some(k.clone());
+                }
+                Some(Ok((k, v)))
             }
-            if self.past_end(p.user_key) {
-                return Ok(None);
+            Ok(None) => {
+                self.done = true;
+                None
             }
-            self.last_user_key = Some(p.user_key.to_vec());
-            if p.value_type == ValueType::Deletion {
-                self.inner.next()?;
-                continue;
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
             }
-            let item = (Bytes::copy_from_slice(p.user_key), self.inner.value());
-            self.advance_pending = true;
-            return Ok(Some(item));
         }
-        Ok(None)
     }
 }
 
@@ -115,16 +243,142 @@ impl Iterator for DbIterator {
         if self.done {
             return None;
         }
-        match self.step() {
-            Ok(Some(kv)) => Some(Ok(kv)),
-            Ok(None) => {
-                self.done = true;
-                None
-            }
+        let r = self.step_front();
+        self.finish(r, true)
+    }
+}
+
+impl DoubleEndedIterator for DbIterator {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let r = self.step_back();
+        self.finish(r, false)
+    }
+}
+
+/// A cursor over user entries as of one sequence number, after RocksDB's raw iterator:
+/// position it with a seek, then move with `next` and `prev`. Errors are kept and reported
+/// by [`RawIterator::status`]; the cursor is then invalid.
+pub struct RawIterator {
+    _version: Arc<Version>,
+    inner: MergingIterator,
+    seqno: SequenceNumber,
+    current: Option<(Bytes, Bytes)>,
+    /// True when `inner` sits on the current entry (after a forward move); false when it
+    /// sits before all versions of the current key (after a backward move).
+    forward: bool,
+    status: Option<Error>,
+}
+
+impl RawIterator {
+    pub(crate) fn new(version: Arc<Version>, seqno: SequenceNumber, ro: BlockReadOptions) -> Self {
+        let inner = merge_version(&version, ro);
+        RawIterator { _version: version, inner, seqno, current: None, forward: true, status: None }
+    }
+
+    fn settle(&mut self, r: Result<Option<(Bytes, Bytes)>>, forward: bool) {
+        self.forward = forward;
+        match r {
+            Ok(c) => self.current = c,
             Err(e) => {
-                self.done = true;
-                Some(Err(e))
+                self.current = None;
+                self.status = Some(e);
             }
+        }
+    }
+
+    fn forward_from_here(&mut self, skip: Option<&[u8]>) {
+        let r = find_forward(&mut self.inner, self.seqno, skip);
+        self.settle(r, true);
+    }
+
+    fn backward_from_here(&mut self) {
+        let r = find_backward(&mut self.inner, self.seqno, &|_| false);
+        self.settle(r, false);
+    }
+
+    /// True if positioned at an entry.
+    pub fn valid(&self) -> bool {
+        self.current.is_some()
+    }
+
+    /// The current key. `None` when not valid.
+    pub fn key(&self) -> Option<&Bytes> {
+        self.current.as_ref().map(|c| &c.0)
+    }
+
+    /// The current value. `None` when not valid.
+    pub fn value(&self) -> Option<&Bytes> {
+        self.current.as_ref().map(|c| &c.1)
+    }
+
+    /// The first error met by the last seek or move (a damaged block, an I/O failure);
+    /// the cursor is then invalid.
+    pub fn status(&self) -> Option<&Error> {
+        self.status.as_ref()
+    }
+
+    /// Moves to the first entry.
+    pub fn seek_to_first(&mut self) {
+        self.status = None;
+        match self.inner.seek_to_first() {
+            Ok(()) => self.forward_from_here(None),
+            Err(e) => self.settle(Err(e), true),
+        }
+    }
+
+    /// Moves to the last entry.
+    pub fn seek_to_last(&mut self) {
+        self.status = None;
+        match self.inner.seek_to_last() {
+            Ok(()) => self.backward_from_here(),
+            Err(e) => self.settle(Err(e), false),
+        }
+    }
+
+    /// Moves to the first entry whose key is `>= key`.
+    pub fn seek(&mut self, key: impl AsRef<[u8]>) {
+        self.status = None;
+        match self.inner.seek(&before_all_versions(key.as_ref())) {
+            Ok(()) => self.forward_from_here(None),
+            Err(e) => self.settle(Err(e), true),
+        }
+    }
+
+    /// Moves to the last entry whose key is `<= key`.
+    pub fn seek_for_prev(&mut self, key: impl AsRef<[u8]>) {
+        self.status = None;
+        match self.inner.seek_for_prev(&after_all_versions(key.as_ref())) {
+            Ok(()) => self.backward_from_here(),
+            Err(e) => self.settle(Err(e), false),
+        }
+    }
+
+    /// Moves to the next entry. **Requires:** `valid()`.
+    pub fn next(&mut self) {
+        let Some((k, _)) = self.current.clone() else { return };
+        if self.forward {
+            self.forward_from_here(Some(&k));
+        } else {
+            match self.inner.seek(&after_all_versions(&k)) {
+                Ok(()) => self.forward_from_here(None),
+                Err(e) => self.settle(Err(e), true),
+            }
+        }
+    }
+
+    /// Moves to the previous entry. **Requires:** `valid()`.
+    pub fn prev(&mut self) {
+        let Some((k, _)) = self.current.clone() else { return };
+        if self.forward {
+            match self.inner.seek_for_prev(&before_all_versions(&k)) {
+                Ok(()) => self.backward_from_here(),
+                Err(e) => self.settle(Err(e), false),
+            }
+        } else {
+            self.backward_from_here();
         }
     }
 }

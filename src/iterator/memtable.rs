@@ -18,23 +18,31 @@ const RUN_LEN: usize = 64;
 /// See the module docs.
 pub struct MemTableIter {
     mem: Arc<MemTable>,
+    /// A run of consecutive entries in ascending order; the cursor is `run[pos]`.
     run: Vec<(Bytes, Bytes)>,
     pos: usize,
-    /// True when the last refill returned fewer than `RUN_LEN` entries.
-    at_end: bool,
 }
 
 impl MemTableIter {
     /// An unpositioned cursor over `mem`.
     pub fn new(mem: Arc<MemTable>) -> Self {
-        MemTableIter { mem, run: Vec::new(), pos: 0, at_end: true }
+        MemTableIter { mem, run: Vec::new(), pos: 0 }
     }
 
-    fn fill(&mut self, from: Bound<&MemKey>) {
+    fn fill_forward(&mut self, from: Bound<&MemKey>) {
         self.run.clear();
-        self.pos = 0;
         self.mem.copy_range(from, RUN_LEN, &mut self.run);
-        self.at_end = self.run.len() < RUN_LEN;
+        self.pos = 0;
+    }
+
+    fn fill_backward(&mut self, to: Bound<&MemKey>) {
+        self.run.clear();
+        self.mem.copy_range_rev(to, RUN_LEN, &mut self.run);
+        self.pos = self.run.len().saturating_sub(1);
+    }
+
+    fn target(target: &[u8]) -> MemKey {
+        MemKey(Bytes::copy_from_slice(target))
     }
 }
 
@@ -43,18 +51,36 @@ impl InternalIterator for MemTableIter {
         self.pos < self.run.len()
     }
     fn seek_to_first(&mut self) -> Result<()> {
-        self.fill(Bound::Unbounded);
+        self.fill_forward(Bound::Unbounded);
+        Ok(())
+    }
+    fn seek_to_last(&mut self) -> Result<()> {
+        self.fill_backward(Bound::Unbounded);
         Ok(())
     }
     fn seek(&mut self, target: &[u8]) -> Result<()> {
-        self.fill(Bound::Included(&MemKey(Bytes::copy_from_slice(target))));
+        self.fill_forward(Bound::Included(&Self::target(target)));
+        Ok(())
+    }
+    fn seek_for_prev(&mut self, target: &[u8]) -> Result<()> {
+        self.fill_backward(Bound::Included(&Self::target(target)));
         Ok(())
     }
     fn next(&mut self) -> Result<()> {
-        self.pos += 1;
-        if self.pos == self.run.len() && !self.at_end {
-            let last = MemKey(self.run[self.pos - 1].0.clone());
-            self.fill(Bound::Excluded(&last));
+        if self.pos + 1 < self.run.len() {
+            self.pos += 1;
+        } else if let Some((k, _)) = self.run.last() {
+            let last = MemKey(k.clone());
+            self.fill_forward(Bound::Excluded(&last));
+        }
+        Ok(())
+    }
+    fn prev(&mut self) -> Result<()> {
+        if self.pos > 0 && self.pos < self.run.len() {
+            self.pos -= 1;
+        } else if let Some((k, _)) = self.run.first() {
+            let first = MemKey(k.clone());
+            self.fill_backward(Bound::Excluded(&first));
         }
         Ok(())
     }

@@ -13,24 +13,44 @@ use crate::key::compare_internal_keys;
 pub struct MergingIterator {
     children: Vec<Box<dyn InternalIterator>>,
     current: Option<usize>,
+    /// True while moving forward: every valid child is then at or after the current key.
+    /// Moving backward, every valid child is at or before it.
+    forward: bool,
 }
 
 impl MergingIterator {
     /// A merging cursor over `children` (unpositioned).
     pub fn new(children: Vec<Box<dyn InternalIterator>>) -> Self {
-        MergingIterator { children, current: None }
+        MergingIterator { children, current: None, forward: true }
     }
 
-    fn find_smallest(&mut self) {
+    fn find(&mut self, want_smallest: bool) {
         let mut best: Option<usize> = None;
         for (i, c) in self.children.iter().enumerate() {
-            if c.valid()
-                && best.is_none_or(|b| compare_internal_keys(c.key(), self.children[b].key()).is_lt())
-            {
+            if !c.valid() {
+                continue;
+            }
+            let better = best.is_none_or(|b| {
+                let ord = compare_internal_keys(c.key(), self.children[b].key());
+                if want_smallest {
+                    ord.is_lt()
+                } else {
+                    ord.is_gt()
+                }
+            });
+            if better {
                 best = Some(i);
             }
         }
         self.current = best;
+    }
+
+    fn each(&mut self, f: impl Fn(&mut dyn InternalIterator) -> Result<()>) -> Result<()> {
+        self.current = None;
+        for c in &mut self.children {
+            f(c.as_mut())?;
+        }
+        Ok(())
     }
 }
 
@@ -39,29 +59,72 @@ impl InternalIterator for MergingIterator {
         self.current.is_some()
     }
     fn seek_to_first(&mut self) -> Result<()> {
-        self.current = None;
-        for c in &mut self.children {
-            c.seek_to_first()?;
-        }
-        self.find_smallest();
+        self.each(|c| c.seek_to_first())?;
+        self.forward = true;
+        self.find(true);
+        Ok(())
+    }
+    fn seek_to_last(&mut self) -> Result<()> {
+        self.each(|c| c.seek_to_last())?;
+        self.forward = false;
+        self.find(false);
         Ok(())
     }
     fn seek(&mut self, target: &[u8]) -> Result<()> {
-        self.current = None;
-        for c in &mut self.children {
-            c.seek(target)?;
-        }
-        self.find_smallest();
+        self.each(|c| c.seek(target))?;
+        self.forward = true;
+        self.find(true);
+        Ok(())
+    }
+    fn seek_for_prev(&mut self, target: &[u8]) -> Result<()> {
+        self.each(|c| c.seek_for_prev(target))?;
+        self.forward = false;
+        self.find(false);
         Ok(())
     }
     fn next(&mut self) -> Result<()> {
-        if let Some(i) = self.current {
-            if let Err(e) = self.children[i].next() {
-                self.current = None;
-                return Err(e);
+        let Some(cur) = self.current else { return Ok(()) };
+        if !self.forward {
+            // Switch direction: put every other child at its first entry after the
+            // current key (keys are unique, so none equals it).
+            let key = self.children[cur].key().to_vec();
+            for (i, c) in self.children.iter_mut().enumerate() {
+                if i != cur {
+                    if let Err(e) = c.seek(&key) {
+                        self.current = None;
+                        return Err(e);
+                    }
+                }
             }
+            self.forward = true;
         }
-        self.find_smallest();
+        if let Err(e) = self.children[cur].next() {
+            self.current = None;
+            return Err(e);
+        }
+        self.find(true);
+        Ok(())
+    }
+    fn prev(&mut self) -> Result<()> {
+        let Some(cur) = self.current else { return Ok(()) };
+        if self.forward {
+            // Switch direction: put every other child at its last entry before the key.
+            let key = self.children[cur].key().to_vec();
+            for (i, c) in self.children.iter_mut().enumerate() {
+                if i != cur {
+                    if let Err(e) = c.seek_for_prev(&key) {
+                        self.current = None;
+                        return Err(e);
+                    }
+                }
+            }
+            self.forward = false;
+        }
+        if let Err(e) = self.children[cur].prev() {
+            self.current = None;
+            return Err(e);
+        }
+        self.find(false);
         Ok(())
     }
     fn key(&self) -> &[u8] {

@@ -1,9 +1,10 @@
 //! Internal iterators (cursors over internal keys) and the user-facing [`DbIterator`].
 //!
-//! Every source of entries (memtable, table, level of tables) is an [`InternalIterator`];
-//! [`merging::MergingIterator`] merges them in internal-key order, and [`DbIterator`]
-//! turns that stream into user entries: newest visible version per key, tombstones
-//! hidden. Each iterator has one owner; it is `Send` but not shared.
+//! Every source of entries (memtable, table, level of tables) is an [`InternalIterator`],
+//! a cursor that moves both ways; [`merging::MergingIterator`] merges them in internal-key
+//! order, and [`DbIterator`] and [`RawIterator`] turn that stream into user entries:
+//! newest visible version per key, tombstones hidden. Each iterator has one owner; it is
+//! `Send` but not shared.
 
 pub mod db_iter;
 pub mod level;
@@ -14,7 +15,7 @@ use bytes::Bytes;
 
 use crate::error::Result;
 
-pub use db_iter::DbIterator;
+pub use db_iter::{DbIterator, RawIterator};
 
 /// A cursor over encoded internal keys in internal-key order, after LevelDB's
 /// `Iterator`. It is invalid before the first seek and after the last entry. After an
@@ -32,11 +33,26 @@ pub trait InternalIterator: Send {
     /// # Errors
     /// As [`InternalIterator::seek_to_first`].
     fn seek(&mut self, target: &[u8]) -> Result<()>;
+    /// Moves to the last entry.
+    ///
+    /// # Errors
+    /// As [`InternalIterator::seek_to_first`].
+    fn seek_to_last(&mut self) -> Result<()>;
+    /// Moves to the last entry whose internal key is `<= target`.
+    ///
+    /// # Errors
+    /// As [`InternalIterator::seek_to_first`].
+    fn seek_for_prev(&mut self, target: &[u8]) -> Result<()>;
     /// Moves to the next entry. **Requires:** `valid()`.
     ///
     /// # Errors
     /// As [`InternalIterator::seek_to_first`].
     fn next(&mut self) -> Result<()>;
+    /// Moves to the previous entry. **Requires:** `valid()`.
+    ///
+    /// # Errors
+    /// As [`InternalIterator::seek_to_first`].
+    fn prev(&mut self) -> Result<()>;
     /// The current encoded internal key. **Requires:** `valid()`.
     fn key(&self) -> &[u8];
     /// The current value. **Requires:** `valid()`.

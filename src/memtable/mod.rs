@@ -124,6 +124,20 @@ impl MemTable {
         })
     }
 
+    /// Copies up to `max` entries ending at `to` (the last ones before it, in ascending
+    /// internal-key order) into `out`.
+    pub fn copy_range_rev(&self, to: Bound<&MemKey>, max: usize, out: &mut Vec<(Bytes, Bytes)>) {
+        let map = self.map.lock();
+        let to = match to {
+            Bound::Included(k) => Bound::Included(k.clone()),
+            Bound::Excluded(k) => Bound::Excluded(k.clone()),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        let start = out.len();
+        out.extend(map.range((Bound::Unbounded, to)).rev().take(max).map(|(k, v)| (k.0.clone(), v.clone())));
+        out[start..].reverse();
+    }
+
     /// Copies up to `max` entries starting at `from` (in internal-key order) into `out`.
     /// Iterators call this repeatedly so that they never hold the lock between steps.
     pub fn copy_range(&self, from: Bound<&MemKey>, max: usize, out: &mut Vec<(Bytes, Bytes)>) {

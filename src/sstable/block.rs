@@ -234,6 +234,69 @@ impl BlockIter {
         Ok(())
     }
 
+    /// Moves to the last entry.
+    ///
+    /// # Errors
+    /// A description of a malformed entry or restart array.
+    pub fn seek_to_last(&mut self) -> Result<(), BlockError> {
+        if self.block.restarts_offset == 0 {
+            self.current = 0;
+            return Ok(());
+        }
+        self.key.clear();
+        self.next_offset = self.block.restart_point(self.block.num_restarts - 1)?;
+        self.advance()?;
+        while self.valid() && self.next_offset < self.block.restarts_offset {
+            self.advance()?;
+        }
+        Ok(())
+    }
+
+    /// Moves to the previous entry, or becomes invalid before the first.
+    /// **Requires:** `valid()`.
+    ///
+    /// # Errors
+    /// A description of a malformed entry or restart array.
+    pub fn prev(&mut self) -> Result<(), BlockError> {
+        let original = self.current;
+        // The last restart point strictly before the current entry.
+        let mut i = self.block.num_restarts;
+        loop {
+            if i == 0 {
+                self.current = self.block.restarts_offset; // before the first entry
+                return Ok(());
+            }
+            i -= 1;
+            if self.block.restart_point(i)? < original {
+                break;
+            }
+        }
+        self.key.clear();
+        self.next_offset = self.block.restart_point(i)?;
+        self.advance()?;
+        // Invariant: entries are contiguous, so scanning from the restart point reaches the
+        // entry whose successor is the original one.
+        while self.valid() && self.next_offset < original {
+            self.advance()?;
+        }
+        Ok(())
+    }
+
+    /// Moves to the last entry whose key is `<= target`, or becomes invalid.
+    ///
+    /// # Errors
+    /// A description of a malformed entry or restart array.
+    pub fn seek_for_prev(&mut self, target: &[u8]) -> Result<(), BlockError> {
+        self.seek(target)?;
+        if !self.valid() {
+            return self.seek_to_last();
+        }
+        if (self.cmp)(&self.key, target) != Ordering::Equal {
+            self.prev()?;
+        }
+        Ok(())
+    }
+
     fn advance(&mut self) -> Result<(), BlockError> {
         let end = self.block.restarts_offset;
         if self.next_offset >= end {
@@ -309,12 +372,38 @@ mod tests {
     }
 
     #[test]
+    fn iterates_backwards_and_seeks_for_prev() {
+        for interval in [1, 3, 16] {
+            let block = build(50, interval);
+            let mut it = block.iter(bytewise);
+            it.seek_to_last().expect("ok");
+            let mut n = 50;
+            while it.valid() {
+                n -= 1;
+                assert_eq!(it.key(), format!("key{n:05}").as_bytes());
+                it.prev().expect("ok");
+            }
+            assert_eq!(n, 0);
+            it.seek_for_prev(b"key00020").expect("ok");
+            assert_eq!(it.key(), b"key00020");
+            it.seek_for_prev(b"key00020x").expect("ok");
+            assert_eq!(it.key(), b"key00020");
+            it.seek_for_prev(b"a").expect("ok");
+            assert!(!it.valid());
+            it.seek_for_prev(b"z").expect("ok");
+            assert_eq!(it.key(), b"key00049");
+        }
+    }
+
+    #[test]
     fn empty_block_has_no_entries() {
         let block = Block::new(Bytes::from(BlockBuilder::new(16).finish())).expect("valid");
         let mut it = block.iter(bytewise);
         it.seek_to_first().expect("ok");
         assert!(!it.valid());
         it.seek(b"x").expect("ok");
+        assert!(!it.valid());
+        it.seek_to_last().expect("ok");
         assert!(!it.valid());
     }
 

@@ -143,7 +143,8 @@ pub fn write_block(raw: &[u8], compression: crate::options::Compression, out: &m
     size
 }
 
-/// Reads the block at `handle`, checks its CRC and decompresses it.
+/// Reads the block at `handle`, checks its CRC (unless `verify_checksum` is false) and
+/// decompresses it.
 ///
 /// # Errors
 /// [`Error::Corruption`] naming `path` and the block offset for an out-of-range handle, a
@@ -154,6 +155,7 @@ pub fn read_block(
     path: &Path,
     handle: BlockHandle,
     data_end: u64,
+    verify_checksum: bool,
 ) -> Result<Bytes> {
     let corrupt = |kind| Error::corruption(path, handle.offset, kind);
     let end = handle
@@ -168,8 +170,8 @@ pub fn read_block(
     let n = buf.len() - BLOCK_TRAILER_LEN;
     let ty = buf[n];
     let stored = get_u32(&buf[n + 1..]).unwrap_or(0);
-    let actual = masked_crc(&[&buf[..n + 1]]);
-    if stored != actual {
+    let actual = if verify_checksum { masked_crc(&[&buf[..n + 1]]) } else { stored };
+    if verify_checksum && stored != actual {
         return Err(corrupt(CorruptionKind::ChecksumMismatch { expected: stored, actual }));
     }
     buf.truncate(n);

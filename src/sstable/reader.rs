@@ -20,6 +20,21 @@ use crate::iterator::InternalIterator;
 use crate::key::{compare_internal_keys, seek_key, ParsedInternalKey, SequenceNumber, ValueType};
 use crate::memtable::LookupResult;
 
+/// How a read uses the block cache and checksums (from `ReadOptions`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockReadOptions {
+    /// Add blocks read from disk to the block cache.
+    pub fill_cache: bool,
+    /// Check each block's CRC when it is read from disk (cached blocks were checked).
+    pub verify_checksums: bool,
+}
+
+impl Default for BlockReadOptions {
+    fn default() -> Self {
+        BlockReadOptions { fill_cache: true, verify_checksums: true }
+    }
+}
+
 /// Counters from a table's properties block.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TableProperties {
@@ -96,7 +111,7 @@ impl Table {
         file.read_exact_at(&mut fbuf, footer_off)?;
         let footer = Footer::decode(&fbuf, path, footer_off)?;
         let load = |h: BlockHandle| -> Result<Block> {
-            let data = read_block(file.as_ref(), path, h, footer_off)?;
+            let data = read_block(file.as_ref(), path, h, footer_off, true)?;
             Block::new(data).map_err(|w| corrupt(h.offset, CorruptionKind::Malformed(w)))
         };
         let index = load(footer.index)?;
@@ -109,7 +124,7 @@ impl Table {
             let h = BlockHandle::decode(mi.value_slice()).ok_or_else(|| {
                 corrupt(footer.metaindex.offset, CorruptionKind::Malformed("bad filter handle"))
             })?;
-            let data = read_block(file.as_ref(), path, h, footer_off)?;
+            let data = read_block(file.as_ref(), path, h, footer_off, true)?;
             let f = BloomFilter::decode(data)
                 .ok_or_else(|| corrupt(h.offset, CorruptionKind::Malformed("bad filter block")))?;
             filter = Some(f);
@@ -178,20 +193,20 @@ impl Table {
         Error::corruption(&self.path, offset, CorruptionKind::Malformed(what))
     }
 
-    /// Reads and decodes the data block at `h`.
+    /// Reads and decodes the data block at `h`, through the block cache.
     ///
     /// # Errors
     /// [`Error::Corruption`] naming this file and the block offset; [`Error::Io`].
-    pub fn read_data_block(&self, h: BlockHandle) -> Result<Block> {
-        if let Some(c) = &self.cache {
-            if let Some(b) = c.get(self.number, h.offset) {
-                return Ok(b);
-            }
+    pub fn read_data_block(&self, h: BlockHandle, ro: BlockReadOptions) -> Result<Block> {
+        if let Some(b) = self.cache.as_ref().and_then(|c| c.get(self.number, h.offset)) {
+            return Ok(b);
         }
-        let data = read_block(self.file.as_ref(), &self.path, h, self.data_end)?;
+        let data = read_block(self.file.as_ref(), &self.path, h, self.data_end, ro.verify_checksums)?;
         let block = Block::new(data).map_err(|w| self.corrupt_block(h.offset, w))?;
-        if let Some(c) = &self.cache {
-            c.insert(self.number, h.offset, block.clone());
+        if ro.fill_cache {
+            if let Some(c) = &self.cache {
+                c.insert(self.number, h.offset, block.clone());
+            }
         }
         Ok(block)
     }
@@ -211,7 +226,13 @@ impl Table {
     ///
     /// # Errors
     /// [`Error::Corruption`] naming this file if a block on the path is damaged.
-    pub fn get(&self, user_key: &[u8], seqno: SequenceNumber, hash: u64) -> Result<Option<LookupResult>> {
+    pub fn get(
+        &self,
+        user_key: &[u8],
+        seqno: SequenceNumber,
+        hash: u64,
+        ro: BlockReadOptions,
+    ) -> Result<Option<LookupResult>> {
         if self.filter.as_ref().is_some_and(|f| !f.may_contain(hash)) {
             return Ok(None);
         }
@@ -222,7 +243,7 @@ impl Table {
             return Ok(None);
         }
         let h = self.decode_handle(idx.value_slice())?;
-        let block = self.read_data_block(h)?;
+        let block = self.read_data_block(h, ro)?;
         let mut it = block.iter(compare_internal_keys);
         it.seek(&target).map_err(|w| self.corrupt_block(h.offset, w))?;
         if !it.valid() {
@@ -239,9 +260,10 @@ impl Table {
         }))
     }
 
-    /// A cursor over every entry of the table.
-    pub fn iter(self: &Arc<Self>) -> TableIter {
-        TableIter { index: self.index_iter(), data: None, block_offset: 0, table: Arc::clone(self) }
+    /// A cursor over every entry of the table, reading blocks as `ro` says (compaction
+    /// inputs do not fill the cache).
+    pub fn iter(self: &Arc<Self>, ro: BlockReadOptions) -> TableIter {
+        TableIter { index: self.index_iter(), data: None, block_offset: 0, ro, table: Arc::clone(self) }
     }
 }
 
@@ -251,19 +273,36 @@ pub struct TableIter {
     index: BlockIter,
     data: Option<BlockIter>,
     block_offset: u64,
+    ro: BlockReadOptions,
+}
+
+/// Where to put a freshly loaded data block's cursor.
+enum Place<'a> {
+    First,
+    Last,
+    Seek(&'a [u8]),
+    SeekForPrev(&'a [u8]),
 }
 
 impl TableIter {
-    fn load_block(&mut self) -> Result<()> {
+    /// Loads the block the index cursor points at and positions in it.
+    fn load_block(&mut self, place: Place<'_>) -> Result<()> {
         if !self.index.valid() {
             self.data = None;
             return Ok(());
         }
         let h = self.table.decode_handle(self.index.value_slice())?;
-        let block = self.table.read_data_block(h)?;
+        let block = self.table.read_data_block(h, self.ro)?;
         self.block_offset = h.offset;
-        self.data = Some(block.iter(compare_internal_keys));
-        Ok(())
+        let mut it = block.iter(compare_internal_keys);
+        let r = match place {
+            Place::First => it.seek_to_first(),
+            Place::Last => it.seek_to_last(),
+            Place::Seek(t) => it.seek(t),
+            Place::SeekForPrev(t) => it.seek_for_prev(t),
+        };
+        self.data = Some(it);
+        r.map_err(|w| self.data_err(w))
     }
 
     fn data_err(&self, w: &'static str) -> Error {
@@ -275,14 +314,19 @@ impl TableIter {
     }
 
     /// Moves past exhausted data blocks to the next non-empty one.
-    fn skip_empty_blocks(&mut self) -> Result<()> {
+    fn skip_forward(&mut self) -> Result<()> {
         while self.data.as_ref().is_some_and(|d| !d.valid()) {
             self.index.next().map_err(|w| self.index_err(w))?;
-            self.load_block()?;
-            if let Some(d) = self.data.as_mut() {
-                let r = d.seek_to_first();
-                r.map_err(|w| self.data_err(w))?;
-            }
+            self.load_block(Place::First)?;
+        }
+        Ok(())
+    }
+
+    /// Moves before exhausted data blocks to the previous non-empty one.
+    fn skip_backward(&mut self) -> Result<()> {
+        while self.data.as_ref().is_some_and(|d| !d.valid()) {
+            self.index.prev().map_err(|w| self.index_err(w))?;
+            self.load_block(Place::Last)?;
         }
         Ok(())
     }
@@ -295,22 +339,31 @@ impl InternalIterator for TableIter {
 
     fn seek_to_first(&mut self) -> Result<()> {
         self.index.seek_to_first().map_err(|w| self.index_err(w))?;
-        self.load_block()?;
-        if let Some(d) = self.data.as_mut() {
-            let r = d.seek_to_first();
-            r.map_err(|w| self.data_err(w))?;
-        }
-        self.skip_empty_blocks()
+        self.load_block(Place::First)?;
+        self.skip_forward()
+    }
+
+    fn seek_to_last(&mut self) -> Result<()> {
+        self.index.seek_to_last().map_err(|w| self.index_err(w))?;
+        self.load_block(Place::Last)?;
+        self.skip_backward()
     }
 
     fn seek(&mut self, target: &[u8]) -> Result<()> {
         self.index.seek(target).map_err(|w| self.index_err(w))?;
-        self.load_block()?;
-        if let Some(d) = self.data.as_mut() {
-            let r = d.seek(target);
-            r.map_err(|w| self.data_err(w))?;
+        self.load_block(Place::Seek(target))?;
+        self.skip_forward()
+    }
+
+    fn seek_for_prev(&mut self, target: &[u8]) -> Result<()> {
+        // The first block whose last key is >= target holds the answer, or the block
+        // before it does; past the last block, the answer is the table's last entry.
+        self.index.seek(target).map_err(|w| self.index_err(w))?;
+        if !self.index.valid() {
+            return self.seek_to_last();
         }
-        self.skip_empty_blocks()
+        self.load_block(Place::SeekForPrev(target))?;
+        self.skip_backward()
     }
 
     fn next(&mut self) -> Result<()> {
@@ -318,7 +371,15 @@ impl InternalIterator for TableIter {
             let r = d.next();
             r.map_err(|w| self.data_err(w))?;
         }
-        self.skip_empty_blocks()
+        self.skip_forward()
+    }
+
+    fn prev(&mut self) -> Result<()> {
+        if let Some(d) = self.data.as_mut() {
+            let r = d.prev();
+            r.map_err(|w| self.data_err(w))?;
+        }
+        self.skip_backward()
     }
 
     fn key(&self) -> &[u8] {

@@ -20,7 +20,7 @@ use crate::error::Result;
 use crate::fs::FileSystem;
 use crate::key::{user_key_of, SequenceNumber};
 use crate::memtable::{LookupResult, MemTable};
-use crate::sstable::Table;
+use crate::sstable::{BlockReadOptions, Table};
 
 /// Number of levels, L0 to L6, as in LevelDB and RocksDB.
 pub const NUM_LEVELS: usize = 7;
@@ -126,7 +126,7 @@ impl Version {
     /// # Errors
     /// [`crate::Error::Corruption`] naming the table if a block on the path is damaged;
     /// [`crate::Error::Io`].
-    pub fn get(&self, user_key: &[u8], seqno: SequenceNumber) -> Result<Option<Bytes>> {
+    pub fn get(&self, user_key: &[u8], seqno: SequenceNumber, ro: BlockReadOptions) -> Result<Option<Bytes>> {
         let found = |r: LookupResult| match r {
             LookupResult::Found(v) => Some(v),
             LookupResult::Deleted => None,
@@ -139,7 +139,7 @@ impl Version {
         let hash = crate::sstable::filter::key_hash(user_key);
         for t in &self.levels[0] {
             if t.meta.overlaps(user_key, user_key) {
-                if let Some(r) = t.table().get(user_key, seqno, hash)? {
+                if let Some(r) = t.table().get(user_key, seqno, hash, ro)? {
                     return Ok(found(r));
                 }
             }
@@ -148,7 +148,7 @@ impl Version {
             let i = level.partition_point(|t| t.meta.largest_user_key() < user_key);
             if let Some(t) = level.get(i) {
                 if t.meta.smallest_user_key() <= user_key {
-                    if let Some(r) = t.table().get(user_key, seqno, hash)? {
+                    if let Some(r) = t.table().get(user_key, seqno, hash, ro)? {
                         return Ok(found(r));
                     }
                 }
