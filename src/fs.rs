@@ -38,6 +38,17 @@ pub trait RandomAccessFile: Send + Sync {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
     /// The file's length in bytes when it was opened.
     fn size(&self) -> u64;
+
+    /// Reads `len` bytes from `offset` into a `Bytes` (a memory-mapped file returns a slice
+    /// of its mapping without copying).
+    ///
+    /// # Errors
+    /// As [`RandomAccessFile::read_exact_at`].
+    fn read_bytes_at(&self, offset: u64, len: usize) -> io::Result<bytes::Bytes> {
+        let mut buf = vec![0u8; len];
+        self.read_exact_at(&mut buf, offset)?;
+        Ok(bytes::Bytes::from(buf))
+    }
 }
 
 /// A held directory lock; dropping it releases the lock.
@@ -52,6 +63,11 @@ pub trait FileSystem: Send + Sync + Debug {
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>>;
     /// Opens `path` for positional reads.
     fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>>;
+    /// Opens `path` for reads through a read-only memory mapping. The default opens it for
+    /// positional reads instead (a simulated file system has nothing to map).
+    fn open_mmap(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
+        self.open(path)
+    }
     /// Renames `from` to `to`, replacing `to` atomically if it exists.
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// Removes the file `path`.
@@ -150,6 +166,9 @@ impl FileSystem for RealFs {
         let file = File::open(path)?;
         let size = file.metadata()?.len();
         Ok(Arc::new(RealRandomAccess { file, size }))
+    }
+    fn open_mmap(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
+        crate::mmap::open(path)
     }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         std::fs::rename(from, to)

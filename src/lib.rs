@@ -38,6 +38,7 @@ pub mod fs;
 mod iterator;
 pub mod key;
 mod memtable;
+mod mmap;
 mod options;
 #[doc(hidden)]
 pub mod sstable;

@@ -56,6 +56,8 @@ pub struct Options {
     pub(crate) compression: Compression,
     pub(crate) bits_per_key: usize,
     pub(crate) block_cache_size: u64,
+    pub(crate) max_open_files: usize,
+    pub(crate) mmap_reads: bool,
     pub(crate) level0_file_num_compaction_trigger: usize,
     pub(crate) target_file_size: u64,
     pub(crate) wal_recovery_mode: WalRecoveryMode,
@@ -74,6 +76,8 @@ impl std::fmt::Debug for Options {
             .field("compression", &self.compression)
             .field("bits_per_key", &self.bits_per_key)
             .field("block_cache_size", &self.block_cache_size)
+            .field("max_open_files", &self.max_open_files)
+            .field("mmap_reads", &self.mmap_reads)
             .field("level0_file_num_compaction_trigger", &self.level0_file_num_compaction_trigger)
             .field("target_file_size", &self.target_file_size)
             .field("wal_recovery_mode", &self.wal_recovery_mode)
@@ -93,6 +97,8 @@ impl Default for Options {
             compression: Compression::Lz4,
             bits_per_key: 10,
             block_cache_size: 64 << 20,
+            max_open_files: 1000,
+            mmap_reads: true,
             level0_file_num_compaction_trigger: 4,
             target_file_size: 64 << 20,
             wal_recovery_mode: WalRecoveryMode::TolerateCorruptedTailRecords,
@@ -160,6 +166,21 @@ impl Options {
         self.block_cache_size = bytes;
         self
     }
+    /// Table files kept open at once (default 1000, at least 1). Least recently used
+    /// handles are closed and reopened when next read. Index and filter blocks stay in
+    /// memory either way.
+    #[must_use]
+    pub fn max_open_files(mut self, n: usize) -> Self {
+        self.max_open_files = n;
+        self
+    }
+    /// Read tables through read-only memory mappings (default `true`) instead of
+    /// positional reads (`pread`). Mapped uncompressed blocks are never copied.
+    #[must_use]
+    pub fn mmap_reads(mut self, on: bool) -> Self {
+        self.mmap_reads = on;
+        self
+    }
     /// Number of L0 tables that triggers a compaction into L1 (default 4, at least 1).
     #[must_use]
     pub fn level0_file_num_compaction_trigger(mut self, n: usize) -> Self {
@@ -212,6 +233,9 @@ impl Options {
         }
         if !(1..=1024).contains(&self.block_restart_interval) {
             return Err(Error::InvalidArgument("block_restart_interval must be 1 to 1024"));
+        }
+        if self.max_open_files == 0 {
+            return Err(Error::InvalidArgument("max_open_files must be at least 1"));
         }
         if self.bits_per_key > 64 {
             return Err(Error::InvalidArgument("bits_per_key must be at most 64"));

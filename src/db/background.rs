@@ -64,7 +64,7 @@ impl DbInner {
             &self.dir,
             &self.opts,
             &mut alloc,
-            self.block_cache.clone(),
+            self.table_ctx.clone(),
         );
         let snapshots = self.live_snapshots();
         let js = job::run(c, self.opts.target_file_size, &snapshots, &mut writer)?;

@@ -22,8 +22,7 @@ use crate::iterator::memtable::MemTableIter;
 use crate::iterator::InternalIterator;
 use crate::memtable::MemTable;
 use crate::options::Options;
-use crate::sstable::cache::BlockCache;
-use crate::sstable::{Table, TableBuilder, TableSummary};
+use crate::sstable::{Table, TableBuilder, TableContext, TableSummary};
 use crate::version::edit::VersionEdit;
 use crate::version::set::{NewTable, VersionSet};
 use crate::version::{FileMetaData, TableHandle};
@@ -35,7 +34,7 @@ pub(crate) struct TableWriter<'a> {
     dir: &'a Path,
     opts: &'a Options,
     next_number: &'a mut dyn FnMut() -> u64,
-    cache: Option<Arc<BlockCache>>,
+    ctx: TableContext,
     open: Option<(u64, TableBuilder)>,
     /// Finished tables, fsynced; the directory is not yet synced.
     pub outputs: Vec<Arc<TableHandle>>,
@@ -49,9 +48,9 @@ impl<'a> TableWriter<'a> {
         dir: &'a Path,
         opts: &'a Options,
         next_number: &'a mut dyn FnMut() -> u64,
-        cache: Option<Arc<BlockCache>>,
+        ctx: TableContext,
     ) -> Self {
-        TableWriter { fs, dir, opts, next_number, cache, open: None, outputs: Vec::new(), bytes_written: 0 }
+        TableWriter { fs, dir, opts, next_number, ctx, open: None, outputs: Vec::new(), bytes_written: 0 }
     }
 
     /// Fsyncs the directory so every output's name is durable (RELIABILITY.md R2).
@@ -89,7 +88,7 @@ impl TableSink for TableWriter<'_> {
         let Some((number, builder)) = self.open.take() else { return Ok(()) };
         let path = builder.path().to_path_buf();
         let s: TableSummary = builder.finish()?;
-        let table = Table::open_cached(self.fs.as_ref(), &path, number, self.cache.clone())?;
+        let table = Table::open_in(&self.ctx, self.fs.as_ref(), &path, number)?;
         let meta = FileMetaData {
             number,
             file_size: s.file_size,
@@ -182,7 +181,7 @@ impl DbInner {
         let versions: &VersionSet = &self.versions;
         let mut alloc = || versions.new_file_number();
         let mut writer =
-            TableWriter::new(&self.fs, &self.dir, &self.opts, &mut alloc, self.block_cache.clone());
+            TableWriter::new(&self.fs, &self.dir, &self.opts, &mut alloc, self.table_ctx.clone());
         write_memtable(&mut writer, imm)?;
         let bytes = writer.bytes_written;
         let added: Vec<NewTable> = writer.outputs.drain(..).map(|t| (0, t)).collect();

@@ -80,8 +80,8 @@ pub(crate) struct DbInner {
     recovery: RecoveryReport,
     /// Live snapshots: sequence number -> how many `Snapshot`s hold it. Innermost lock.
     snapshots: Mutex<std::collections::BTreeMap<SequenceNumber, usize>>,
-    /// Shared by every open table; `None` when `block_cache_size` is 0.
-    block_cache: Option<Arc<crate::sstable::cache::BlockCache>>,
+    /// The block cache and file cache shared by every open table.
+    table_ctx: crate::sstable::TableContext,
 }
 
 /// An open shaledb database. See the crate docs for an example.
@@ -131,7 +131,7 @@ impl Db {
             compact_tx,
             stats: stats::Counters::default(),
             recovery: rec.report,
-            block_cache: rec.block_cache,
+            table_ctx: rec.table_ctx,
             snapshots: Mutex::new(std::collections::BTreeMap::new()),
         });
         // Background threads start only after recovery finished (RELIABILITY.md INV-23).

@@ -21,8 +21,8 @@ use crate::fs::{FileLock, FileSystem};
 use crate::key::SequenceNumber;
 use crate::memtable::MemTable;
 use crate::options::{Options, WalRecoveryMode};
-use crate::sstable::cache::BlockCache;
-use crate::sstable::Table;
+use crate::sstable::cache::{BlockCache, FileCache};
+use crate::sstable::{Table, TableContext};
 use crate::version::edit::VersionEdit;
 use crate::version::manifest::{read_current, replay, set_current, ManifestWriter};
 use crate::version::set::{sort_levels, VersionSet};
@@ -63,7 +63,7 @@ pub struct RecoveryReport {
 
 pub(super) struct Recovered {
     pub lock: Box<dyn FileLock>,
-    pub block_cache: Option<Arc<BlockCache>>,
+    pub table_ctx: TableContext,
     pub versions: VersionSet,
     pub wal: LogWriter,
     pub last_seqno: SequenceNumber,
@@ -103,7 +103,14 @@ pub(super) fn recover(dir: &Path, opts: &Options) -> Result<Recovered> {
     let started = Instant::now();
     let fs: &Arc<dyn FileSystem> = &opts.fs;
     let mut report = RecoveryReport::default();
-    let block_cache = (opts.block_cache_size > 0).then(|| Arc::new(BlockCache::new(opts.block_cache_size)));
+    let table_ctx = TableContext {
+        block_cache: (opts.block_cache_size > 0).then(|| Arc::new(BlockCache::new(opts.block_cache_size))),
+        file_cache: Some(Arc::new(FileCache::new(
+            Arc::clone(&opts.fs),
+            opts.max_open_files,
+            opts.mmap_reads,
+        ))),
+    };
 
     // 1. Create the directory if allowed, and take the lock.
     if !fs.exists(dir) {
@@ -169,7 +176,7 @@ pub(super) fn recover(dir: &Path, opts: &Options) -> Result<Recovered> {
         if size != meta.file_size {
             return Err(Error::corruption(&path, size, CorruptionKind::MissingFile));
         }
-        let table = Table::open_cached(fs.as_ref(), &path, meta.number, block_cache.clone())?;
+        let table = Table::open_in(&table_ctx, fs.as_ref(), &path, meta.number)?;
         version_levels.push((*level, Arc::new(TableHandle::new(meta.clone(), table, Arc::clone(fs), path))));
     }
 
@@ -223,7 +230,7 @@ pub(super) fn recover(dir: &Path, opts: &Options) -> Result<Recovered> {
             next_file += 1;
             next_file - 1
         };
-        let mut writer = TableWriter::new(fs, dir, opts, &mut alloc, block_cache.clone());
+        let mut writer = TableWriter::new(fs, dir, opts, &mut alloc, table_ctx.clone());
         write_memtable(&mut writer, &mem)?;
         for t in writer.outputs.drain(..) {
             version_levels.push((0, t));
@@ -288,7 +295,7 @@ pub(super) fn recover(dir: &Path, opts: &Options) -> Result<Recovered> {
     log::info!("recovered {}: {report:?}", dir.display());
     Ok(Recovered {
         lock,
-        block_cache,
+        table_ctx,
         versions: VersionSet::new(version, manifest, next_file, wal_number),
         wal: LogWriter::new(wal_file, wal_number),
         last_seqno,

@@ -99,6 +99,10 @@ pub struct DbStats {
     pub manifest_number: u64,
     /// The MANIFEST's size in bytes.
     pub manifest_bytes: u64,
+    /// Table files opened since open (including reopens after a file-cache eviction).
+    pub table_file_opens: u64,
+    /// Table file handles held open now (at most `max_open_files`).
+    pub open_table_files: usize,
     /// Block cache counters (all zero when the cache is off).
     pub block_cache: crate::sstable::cache::CacheStats,
     /// What recovery did at open.
@@ -130,7 +134,9 @@ impl DbInner {
             compaction_bytes_written: c.compaction_bytes_written.load(Relaxed),
             manifest_number,
             manifest_bytes,
-            block_cache: self.block_cache.as_ref().map(|c| c.stats()).unwrap_or_default(),
+            block_cache: self.table_ctx.block_cache.as_ref().map(|c| c.stats()).unwrap_or_default(),
+            table_file_opens: self.table_ctx.file_cache.as_ref().map_or(0, |c| c.opens()),
+            open_table_files: self.table_ctx.file_cache.as_ref().map_or(0, |c| c.len()),
             recovery: self.recovery.clone(),
         }
     }

@@ -1,11 +1,22 @@
-//! The block cache: decompressed data blocks shared by every table of a database, keyed by
+//! The block cache and the table file cache.
+//!
+//! [`BlockCache`]: decompressed data blocks shared by every table of a database, keyed by
 //! (table file number, block offset) and weighted by bytes, on quick_cache's concurrent
 //! CLOCK-Pro cache. Index and filter blocks are not cached here: each open table pins its
-//! own (see `Table`). Safe to share across threads.
+//! own (see `Table`).
+//!
+//! [`FileCache`]: the open file handles of tables, at most `max_open_files`; an evicted
+//! handle is closed when its last reader drops it and reopened on the next read.
+//!
+//! Both are safe to share across threads.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+use std::path::Path;
+use std::sync::Arc;
+
 use super::block::Block;
+use crate::fs::{FileSystem, RandomAccessFile};
 
 /// Bytes charged per cached block on top of its data: the key, the `Block` and the cache's
 /// own bookkeeping.
@@ -82,6 +93,74 @@ impl BlockCache {
             hits: self.hits.load(Relaxed),
             misses: self.misses.load(Relaxed),
         }
+    }
+}
+
+/// Open table files by file number, bounded by count.
+pub struct FileCache {
+    cache: quick_cache::sync::Cache<u64, Arc<dyn RandomAccessFile>>,
+    fs: Arc<dyn FileSystem>,
+    mmap: bool,
+    opens: AtomicU64,
+}
+
+impl std::fmt::Debug for FileCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileCache").field("mmap", &self.mmap).finish_non_exhaustive()
+    }
+}
+
+impl FileCache {
+    /// A cache of at most `max_open_files` handles, opened through `fs` (memory-mapped
+    /// when `mmap` is true).
+    pub fn new(fs: Arc<dyn FileSystem>, max_open_files: usize, mmap: bool) -> Self {
+        FileCache {
+            cache: quick_cache::sync::Cache::new(max_open_files.max(1)),
+            fs,
+            mmap,
+            opens: AtomicU64::new(0),
+        }
+    }
+
+    /// Opens `path` without caching the handle (the caller inserts it).
+    ///
+    /// # Errors
+    /// The `io::Error` from opening or mapping the file.
+    pub fn open_uncached(&self, path: &Path) -> std::io::Result<Arc<dyn RandomAccessFile>> {
+        self.opens.fetch_add(1, Relaxed);
+        if self.mmap {
+            self.fs.open_mmap(path)
+        } else {
+            self.fs.open(path)
+        }
+    }
+
+    /// The handle of table `number` at `path`, opening it on a miss.
+    ///
+    /// # Errors
+    /// The `io::Error` from opening the file.
+    pub fn get(&self, number: u64, path: &Path) -> std::io::Result<Arc<dyn RandomAccessFile>> {
+        self.cache.get_or_insert_with(&number, || self.open_uncached(path))
+    }
+
+    /// Keeps an already open handle of table `number`.
+    pub fn insert(&self, number: u64, file: Arc<dyn RandomAccessFile>) {
+        self.cache.insert(number, file);
+    }
+
+    /// Files opened so far (each miss opens one).
+    pub fn opens(&self) -> u64 {
+        self.opens.load(Relaxed)
+    }
+
+    /// Handles held now.
+    pub fn len(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// True if no handle is held.
+    pub fn is_empty(&self) -> bool {
+        self.cache.is_empty()
     }
 }
 

@@ -164,19 +164,18 @@ pub fn read_block(
         .and_then(|e| e.checked_add(BLOCK_TRAILER_LEN as u64))
         .filter(|&e| e <= data_end && handle.size <= MAX_BLOCK_BYTES as u64)
         .ok_or_else(|| corrupt(CorruptionKind::BadLength))?;
-    let mut buf =
-        vec![0u8; usize::try_from(end - handle.offset).map_err(|_| corrupt(CorruptionKind::BadLength))?];
-    file.read_exact_at(&mut buf, handle.offset)?;
-    let n = buf.len() - BLOCK_TRAILER_LEN;
-    let ty = buf[n];
-    let stored = get_u32(&buf[n + 1..]).unwrap_or(0);
-    let actual = if verify_checksum { masked_crc(&[&buf[..n + 1]]) } else { stored };
-    if verify_checksum && stored != actual {
+    let len = usize::try_from(end - handle.offset).map_err(|_| corrupt(CorruptionKind::BadLength))?;
+    let raw = file.read_bytes_at(handle.offset, len)?;
+    let n = raw.len() - BLOCK_TRAILER_LEN;
+    let ty = raw[n];
+    let stored = get_u32(&raw[n + 1..]).unwrap_or(0);
+    let actual = if verify_checksum { masked_crc(&[&raw[..n + 1]]) } else { stored };
+    if stored != actual {
         return Err(corrupt(CorruptionKind::ChecksumMismatch { expected: stored, actual }));
     }
-    buf.truncate(n);
+    let buf = raw.slice(..n);
     match ty {
-        t if t == BlockCompression::None as u8 => Ok(Bytes::from(buf)),
+        t if t == BlockCompression::None as u8 => Ok(buf),
         t if t == BlockCompression::Lz4 as u8 => {
             let len = get_u32(&buf).map(|l| l as usize).filter(|&l| l <= MAX_BLOCK_BYTES);
             let len = len.ok_or_else(|| corrupt(CorruptionKind::BadLength))?;

@@ -17,4 +17,4 @@ pub mod format;
 pub mod reader;
 
 pub use builder::{TableBuilder, TableOptions, TableSummary};
-pub use reader::{BlockReadOptions, Table, TableIter, TableProperties};
+pub use reader::{BlockReadOptions, Table, TableContext, TableIter, TableProperties};

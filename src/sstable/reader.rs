@@ -10,7 +10,7 @@ use bytes::Bytes;
 
 use super::block::{Block, BlockIter};
 use super::builder::{FILTER_BLOCK_NAME, PROPERTIES_BLOCK_NAME};
-use super::cache::BlockCache;
+use super::cache::{BlockCache, FileCache};
 use super::filter::BloomFilter;
 use super::format::{read_block, BlockHandle, Footer, FOOTER_LEN};
 use crate::coding::get_varint;
@@ -64,7 +64,7 @@ pub struct Table {
     /// The file number: the block cache key's first half.
     number: u64,
     cache: Option<Arc<BlockCache>>,
-    file: Arc<dyn RandomAccessFile>,
+    file: FileSource,
     /// Offset of the footer: no block may reach past it.
     data_end: u64,
     index: Block,
@@ -78,6 +78,23 @@ impl std::fmt::Debug for Table {
     }
 }
 
+/// Where a table's data blocks are read from.
+enum FileSource {
+    /// A handle held for the table's life.
+    Pinned(Arc<dyn RandomAccessFile>),
+    /// A handle from the shared, bounded file cache.
+    Cached(Arc<FileCache>),
+}
+
+/// The shared resources a table opened by the engine uses.
+#[derive(Clone, Default)]
+pub struct TableContext {
+    /// The block cache, if any.
+    pub block_cache: Option<Arc<BlockCache>>,
+    /// The file handle cache, if any (otherwise each table keeps its file open).
+    pub file_cache: Option<Arc<FileCache>>,
+}
+
 fn bytewise(a: &[u8], b: &[u8]) -> Ordering {
     a.cmp(b)
 }
@@ -89,20 +106,28 @@ impl Table {
     /// [`Error::Io`] if the file cannot be read; [`Error::Corruption`] naming the file for a
     /// short file, bad footer or damaged block; [`Error::UnsupportedFormatVersion`].
     pub fn open(fs: &dyn FileSystem, path: &Path) -> Result<Table> {
-        Self::open_cached(fs, path, 0, None)
+        let file = fs.open(path)?;
+        Self::open_file(path, 0, file, &TableContext::default())
     }
 
-    /// Opens the table at `path` as table `number`, reading data blocks through `cache`.
+    /// Opens the table at `path` as table `number`, using the shared caches of `ctx`.
     ///
     /// # Errors
     /// As [`Table::open`].
-    pub fn open_cached(
-        fs: &dyn FileSystem,
+    pub fn open_in(ctx: &TableContext, fs: &dyn FileSystem, path: &Path, number: u64) -> Result<Table> {
+        let file = match &ctx.file_cache {
+            Some(fc) => fc.open_uncached(path)?,
+            None => fs.open(path)?,
+        };
+        Self::open_file(path, number, file, ctx)
+    }
+
+    fn open_file(
         path: &Path,
         number: u64,
-        cache: Option<Arc<BlockCache>>,
+        file: Arc<dyn RandomAccessFile>,
+        ctx: &TableContext,
     ) -> Result<Table> {
-        let file = fs.open(path)?;
         let size = file.size();
         let corrupt = |offset, kind| Error::corruption(path, offset, kind);
         let footer_off =
@@ -162,10 +187,17 @@ impl Table {
                 it.next().map_err(bad)?;
             }
         }
+        let file = match &ctx.file_cache {
+            Some(fc) => {
+                fc.insert(number, file);
+                FileSource::Cached(Arc::clone(fc))
+            }
+            None => FileSource::Pinned(file),
+        };
         Ok(Table {
             path: path.to_path_buf(),
             number,
-            cache,
+            cache: ctx.block_cache.clone(),
             file,
             data_end: footer_off,
             index,
@@ -201,7 +233,11 @@ impl Table {
         if let Some(b) = self.cache.as_ref().and_then(|c| c.get(self.number, h.offset)) {
             return Ok(b);
         }
-        let data = read_block(self.file.as_ref(), &self.path, h, self.data_end, ro.verify_checksums)?;
+        let file = match &self.file {
+            FileSource::Pinned(f) => Arc::clone(f),
+            FileSource::Cached(fc) => fc.get(self.number, &self.path)?,
+        };
+        let data = read_block(file.as_ref(), &self.path, h, self.data_end, ro.verify_checksums)?;
         let block = Block::new(data).map_err(|w| self.corrupt_block(h.offset, w))?;
         if ro.fill_cache {
             if let Some(c) = &self.cache {
