@@ -52,6 +52,10 @@ fn scan_escapes_and_json_copies_a_database() {
     assert_eq!(out.stdout, b"bin\\xff\n");
     let out = run(&src, &["scan", "--limit", "1", "--keys-only"]);
     assert_eq!(out.stdout, b"a\\tb\n");
+    let out = run(&src, &["scan", "--reverse", "--keys-only"]);
+    assert_eq!(out.stdout, b"plain\nbin\\xff\na\\tb\n");
+    let out = run(&src, &["scan", "--reverse", "--from", "b", "--keys-only"]);
+    assert_eq!(out.stdout, b"plain\nbin\\xff\n");
 
     let json = run(&src, &["scan", "--json"]);
     assert!(json.status.success());

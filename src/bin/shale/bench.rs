@@ -15,9 +15,13 @@ use shaledb::{Db, Options};
 /// Options of `shale bench`.
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Comma-separated workloads: fillseq, fillrandom, overwrite, readrandom, readseq.
+    /// Comma-separated workloads: fillseq, fillrandom, overwrite, readrandom, readmissing,
+    /// readseq, readreverse, seekrandom, multireadrandom, readwhilewriting.
     #[arg(long, default_value = "fillseq,fillrandom,overwrite,readrandom,readseq")]
     benchmarks: String,
+    /// Reader threads of readwhilewriting (one more thread writes).
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
     /// Operations per workload.
     #[arg(long, default_value_t = 1_000_000)]
     num: u64,
@@ -76,6 +80,53 @@ impl Workload<'_> {
         self.value_pos += n;
         &self.values[self.value_pos - n..self.value_pos]
     }
+}
+
+/// `threads` readers each do `num` random reads while one writer overwrites random keys
+/// until they finish. Returns (reads that found a value, writes done).
+fn read_while_writing(d: &Db, w: &Workload<'_>, a: &BenchArgs) -> Result<(u64, u64), String> {
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let writer = s.spawn(|| -> Result<u64, String> {
+            let mut rng = SmallRng::seed_from_u64(a.seed ^ 0x77);
+            let mut writes = 0u64;
+            let mut pos = 0usize;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let key = w.key(rng.random_range(0..a.num));
+                if pos + a.value_size > w.values.len() {
+                    pos = 0;
+                }
+                d.put(&key, &w.values[pos..pos + a.value_size]).map_err(|e| e.to_string())?;
+                pos += a.value_size;
+                writes += 1;
+            }
+            Ok(writes)
+        });
+        let readers: Vec<_> = (0..a.threads.max(1))
+            .map(|t| {
+                s.spawn(move || -> Result<u64, String> {
+                    let mut rng = SmallRng::seed_from_u64(a.seed.wrapping_add(1000 + t as u64));
+                    let mut found = 0u64;
+                    for _ in 0..a.num {
+                        let key = w.key(rng.random_range(0..a.num));
+                        found += u64::from(d.get(&key).map_err(|e| e.to_string())?.is_some());
+                    }
+                    Ok(found)
+                })
+            })
+            .collect();
+        let mut found = 0;
+        let mut first_err = None;
+        for r in readers {
+            match r.join().map_err(|_| "reader thread panicked".to_string()).and_then(|x| x) {
+                Ok(f) => found += f,
+                Err(e) => first_err = first_err.or(Some(e)),
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let writes = writer.join().map_err(|_| "writer thread panicked".to_string())??;
+        first_err.map_or(Ok((found, writes)), Err)
+    })
 }
 
 fn hit_rate((hits, misses): (u64, u64)) -> String {
@@ -145,15 +196,71 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> Result<(), St
                 note = format!("{found} of {} found", a.num);
                 (a.num, found * entry_bytes)
             }
-            "readseq" => {
+            "readseq" | "readreverse" => {
                 let mut n = 0u64;
                 let mut bytes = 0u64;
-                for item in d.iter() {
-                    let (k, v) = item.map_err(|e| e.to_string())?;
+                let it: Box<dyn Iterator<Item = shaledb::Result<_>>> =
+                    if name == "readseq" { Box::new(d.iter()) } else { Box::new(d.iter().rev()) };
+                for item in it {
+                    let (k, v): (shaledb::Bytes, shaledb::Bytes) = item.map_err(|e| e.to_string())?;
                     n += 1;
                     bytes += (k.len() + v.len()) as u64;
                 }
                 (n, bytes)
+            }
+            "readmissing" => {
+                // Keys of the same length and range that were never written, as db_bench's
+                // readmissing does by appending a '.'.
+                let mut found = 0u64;
+                for _ in 0..a.num {
+                    let mut key = w.key(rng.random_range(0..a.num));
+                    if let Some(last) = key.last_mut() {
+                        *last = b'.';
+                    }
+                    found += u64::from(d.get(&key).map_err(|e| e.to_string())?.is_some());
+                }
+                note = format!("{found} of {} found", a.num);
+                (a.num, 0)
+            }
+            "seekrandom" => {
+                // A seek plus 10 nexts per operation.
+                let mut it = d.raw_iterator();
+                let mut bytes = 0u64;
+                for _ in 0..a.num {
+                    it.seek(w.key(rng.random_range(0..a.num)));
+                    for _ in 0..10 {
+                        let Some(v) = it.value() else { break };
+                        bytes += v.len() as u64 + a.key_size as u64;
+                        it.next();
+                    }
+                }
+                if let Some(e) = it.status() {
+                    return Err(e.to_string());
+                }
+                (a.num, bytes)
+            }
+            "multireadrandom" => {
+                let mut found = 0u64;
+                let mut done = 0u64;
+                while done < a.num {
+                    let n = (a.num - done).min(100);
+                    let keys: Vec<Vec<u8>> = (0..n).map(|_| w.key(rng.random_range(0..a.num))).collect();
+                    for r in d.multi_get(&keys) {
+                        found += u64::from(r.map_err(|e| e.to_string())?.is_some());
+                    }
+                    done += n;
+                }
+                note = format!("{found} of {} found, batches of 100", a.num);
+                (a.num, found * entry_bytes)
+            }
+            "readwhilewriting" => {
+                let (found, writes) = read_while_writing(d, &w, a)?;
+                note = format!(
+                    "{} readers: {found} of {} found; {writes} writes meanwhile",
+                    a.threads,
+                    a.num * a.threads as u64
+                );
+                (a.num * a.threads as u64, found * entry_bytes)
             }
             other => return Err(format!("unknown benchmark {other:?}")),
         };

@@ -32,6 +32,9 @@ pub struct ScanArgs {
     /// Print JSON Lines, the format `load --format jsonl` reads.
     #[arg(long)]
     json: bool,
+    /// Walk the range backwards, from the last key to the first.
+    #[arg(long)]
+    reverse: bool,
 }
 
 /// Input formats of `shale load`.
@@ -85,6 +88,8 @@ pub fn scan(db: &Db, a: &ScanArgs) -> Result<(), String> {
         }
         _ => return Err("--prefix cannot be combined with --from/--to".into()),
     };
+    let iter: Box<dyn Iterator<Item = shaledb::Result<(shaledb::Bytes, shaledb::Bytes)>>> =
+        if a.reverse { Box::new(iter.rev()) } else { Box::new(iter) };
     let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
     let mut line = Vec::new();
     for (n, item) in iter.enumerate() {
