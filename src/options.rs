@@ -166,8 +166,9 @@ impl Options {
         self.block_cache_size = bytes;
         self
     }
-    /// Table files kept open at once (default 1000, at least 1). Least recently used
-    /// handles are closed and reopened when next read. Index and filter blocks stay in
+    /// Table files kept open (or mapped) at once (default 1000, at least 1). When more are
+    /// needed the cache evicts handles (S3-FIFO, close to least-recently-used); an evicted
+    /// table is reopened when next read. Index and filter blocks stay in
     /// memory either way.
     #[must_use]
     pub fn max_open_files(mut self, n: usize) -> Self {

@@ -42,6 +42,17 @@ fn flipped_byte_in_data_block_is_reported_with_the_file_name() {
     let scan: Vec<_> = db.iter().collect();
     assert_eq!(scan.len(), 1, "the scan stops at the damaged block");
     assert!(matches!(&scan[0], Err(Error::Corruption { file, .. }) if *file == sst));
+    // Walking backwards reaches the damaged block last: every entry before it is returned,
+    // then the error, and nothing after it.
+    let rev: Vec<_> = db.iter().rev().collect();
+    let last = rev.last().expect("items");
+    assert!(matches!(last, Err(Error::Corruption { file, .. }) if *file == sst));
+    assert!(rev[..rev.len() - 1].iter().all(Result::is_ok));
+    assert!(
+        rev.len() > 1900 && rev.len() < 2000,
+        "entries of intact blocks: {}",
+        rev.len() - 1
+    );
     // Keys in undamaged blocks still read correctly.
     assert_eq!(
         db.get("key01999").expect("get").as_deref(),

@@ -1,6 +1,6 @@
-//! Runs one [`Compaction`]: merges its inputs, keeps the newest version of each user key,
-//! drops tombstones at the bottommost level, and cuts outputs at `target_file_size` on user
-//! key boundaries. The outputs are fsynced and the directory synced before the caller
+//! Runs one [`Compaction`]: merges its inputs, keeps the newest version of each user key
+//! per snapshot stripe, drops tombstones at the bottommost level when no snapshot needs
+//! them, and cuts outputs at `target_file_size` on user key boundaries. The outputs are fsynced and the directory synced before the caller
 //! writes the MANIFEST edit (RELIABILITY.md INV-13).
 
 use super::Compaction;

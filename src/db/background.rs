@@ -1,5 +1,6 @@
-//! The background threads: each waits on its channel for `Work` and runs its body until
-//! `Shutdown`. The compaction thread's body lives here; the flush thread's in `flush.rs`.
+//! The compaction thread: it waits on its channel for `Work` and runs compactions until the
+//! picker finds none, until `Shutdown`. (The flush thread, which receives memtables, is in
+//! `flush.rs`.)
 //! A failure inside a body poisons the database (RELIABILITY.md INV-19): inputs are kept,
 //! partial outputs become orphans that the next open removes.
 

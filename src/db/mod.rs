@@ -13,6 +13,9 @@
 //!    new Version published (never while holding `bg_mutex`);
 //! 5. the memtable mutex, innermost, never held during I/O.
 //!
+//! Leaf locks, never held while taking another: `snapshots` (the live snapshot list) and
+//! the block and file caches' internal shard locks.
+//!
 //! Readers take none of 1-4: they load the current `Version` from its `ArcSwap`.
 
 mod background;
@@ -78,7 +81,9 @@ pub(crate) struct DbInner {
     compact_tx: Sender<BgMsg>,
     stats: stats::Counters,
     recovery: RecoveryReport,
-    /// Live snapshots: sequence number -> how many `Snapshot`s hold it. Innermost lock.
+    /// Set by `close`; snapshots check it.
+    closed: AtomicBool,
+    /// Live snapshots: sequence number -> how many `Snapshot`s hold it. A leaf lock.
     snapshots: Mutex<std::collections::BTreeMap<SequenceNumber, usize>>,
     /// The block cache and file cache shared by every open table.
     table_ctx: crate::sstable::TableContext,
@@ -133,6 +138,7 @@ impl Db {
             recovery: rec.report,
             table_ctx: rec.table_ctx,
             snapshots: Mutex::new(std::collections::BTreeMap::new()),
+            closed: AtomicBool::new(false),
         });
         // Background threads start only after recovery finished (RELIABILITY.md INV-23).
         let threads = vec![
@@ -331,6 +337,7 @@ impl Db {
         if self.closed.swap(true, Ordering::SeqCst) {
             return Ok(());
         }
+        self.inner.closed.store(true, Ordering::Release);
         let _ = self.inner.flush_tx.send(BgMsg::Shutdown);
         let _ = self.inner.compact_tx.send(BgMsg::Shutdown);
         for t in self.threads.lock().drain(..) {

@@ -50,8 +50,11 @@ impl Snapshot {
     /// The value of `key` as of the snapshot.
     ///
     /// # Errors
-    /// As `Db::get`.
+    /// As `Db::get`; [`crate::Error::Closed`] once the database was closed.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
+        if self.inner.closed.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(crate::Error::Closed);
+        }
         self.inner.get_at(key.as_ref(), Some(self.seqno), &ReadOptions::default())
     }
 

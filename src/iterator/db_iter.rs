@@ -54,15 +54,20 @@ fn before_all_versions(user_key: &[u8]) -> Vec<u8> {
 }
 
 /// Moves forward from the cursor's position to the newest visible version of the next user
-/// key that is not `skip` and not deleted. Leaves the cursor on that entry.
+/// key that is not `skip` and not deleted. Leaves the cursor on that entry. `stop(user_key)`
+/// ends the search (an upper bound).
 fn find_forward(
     it: &mut MergingIterator,
     seqno: SequenceNumber,
     skip: Option<&[u8]>,
+    stop: &dyn Fn(&[u8]) -> bool,
 ) -> Result<Option<(Bytes, Bytes)>> {
     let mut skip: Option<Vec<u8>> = skip.map(<[u8]>::to_vec);
     while it.valid() {
         let p = ParsedInternalKey::decode(it.key()).ok_or_else(bad_key)?;
+        if stop(p.user_key) {
+            return Ok(None); // past the end bound: no need to read further tombstones
+        }
         if p.seqno > seqno || skip.as_deref() == Some(p.user_key) {
             it.next()?; // invisible, or an older version of a key already decided
             continue;
@@ -115,7 +120,8 @@ fn find_backward(
 
 /// A double-ended iterator over `(key, value)` pairs of a key range, in ascending order
 /// from the front and descending from the back, as of one sequence number. It yields
-/// `Result`s: a damaged block yields an `Err` where it is met, and that end then stops.
+/// `Result`s: a damaged block yields an `Err` where it is met, and the iterator then ends
+/// (at both ends).
 /// Created by `Db::iter`, `Db::range` and `Db::prefix`, and the same on a `Snapshot`.
 pub struct DbIterator {
     version: Arc<Version>,
@@ -184,8 +190,16 @@ impl DbIterator {
                 self.front.insert(it)
             }
         };
-        let found = find_forward(it, self.seqno, skip.as_deref())?;
-        Ok(found.filter(|(k, _)| !self.above_end(k) && self.back_key.as_ref().is_none_or(|b| k < b)))
+        let (end, back_key) = (&self.end, &self.back_key);
+        let stop = |k: &[u8]| {
+            let above = match end {
+                Bound::Unbounded => false,
+                Bound::Included(e) => k > e.as_ref(),
+                Bound::Excluded(e) => k >= e.as_ref(),
+            };
+            above || back_key.as_ref().is_some_and(|b| k >= b.as_ref())
+        };
+        find_forward(it, self.seqno, skip.as_deref(), &stop)
     }
 
     fn step_back(&mut self) -> Result<Option<(Bytes, Bytes)>> {
@@ -290,7 +304,7 @@ impl RawIterator {
     }
 
     fn forward_from_here(&mut self, skip: Option<&[u8]>) {
-        let r = find_forward(&mut self.inner, self.seqno, skip);
+        let r = find_forward(&mut self.inner, self.seqno, skip, &|_| false);
         self.settle(r, true);
     }
 

@@ -184,8 +184,8 @@ impl TableBuilder {
         handle
     }
 
-    /// Writes the remaining data block, the properties, metaindex and index blocks and the
-    /// footer, then fsyncs the file.
+    /// Writes the remaining data block, the filter block (if `bits_per_key > 0`), the
+    /// properties, metaindex and index blocks and the footer, then fsyncs the file.
     ///
     /// # Errors
     /// [`crate::Error::Io`] if a write or the fsync fails; the file is then an orphan.

@@ -2,11 +2,12 @@
 //!
 //! [`BlockCache`]: decompressed data blocks shared by every table of a database, keyed by
 //! (table file number, block offset) and weighted by bytes, on quick_cache's concurrent
-//! CLOCK-Pro cache. Index and filter blocks are not cached here: each open table pins its
+//! cache (S3-FIFO eviction). Index and filter blocks are not cached here: each open table pins its
 //! own (see `Table`).
 //!
-//! [`FileCache`]: the open file handles of tables, at most `max_open_files`; an evicted
-//! handle is closed when its last reader drops it and reopened on the next read.
+//! [`FileCache`]: the open file handles (or memory mappings) of tables, at most
+//! `max_open_files`; an evicted handle is closed (unmapped) when its last reader drops it
+//! and reopened on the next read.
 //!
 //! Both are safe to share across threads.
 
@@ -84,6 +85,11 @@ impl BlockCache {
         self.cache.insert((number, offset), block);
     }
 
+    /// Drops the block of table `number` at `offset`, if cached.
+    pub fn remove(&self, number: u64, offset: u64) {
+        self.cache.remove(&(number, offset));
+    }
+
     /// Current counters.
     pub fn stats(&self) -> CacheStats {
         CacheStats {
@@ -141,6 +147,11 @@ impl FileCache {
     /// The `io::Error` from opening the file.
     pub fn get(&self, number: u64, path: &Path) -> std::io::Result<Arc<dyn RandomAccessFile>> {
         self.cache.get_or_insert_with(&number, || self.open_uncached(path))
+    }
+
+    /// Closes the handle of table `number`, if held.
+    pub fn remove(&self, number: u64) {
+        self.cache.remove(&number);
     }
 
     /// Keeps an already open handle of table `number`.

@@ -1,6 +1,8 @@
-//! [`Table`]: an open, immutable table. It keeps its index block and properties in memory
-//! (pinned for the table's life) and reads data blocks with positional reads, checking
-//! every block's CRC. Shared by every `Version` that lists it; all methods take `&self`.
+//! [`Table`]: an open, immutable table. It keeps its index block, bloom filter and
+//! properties in memory (pinned for the table's life, copied out of the file so they pin
+//! no file handle or mapping) and reads data blocks through the shared block cache and
+//! file cache, by memory mapping or positional reads, checking each block's CRC unless the
+//! read asked otherwise. Shared by every `Version` that lists it; all methods take `&self`.
 
 use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
@@ -25,7 +27,8 @@ use crate::memtable::LookupResult;
 pub struct BlockReadOptions {
     /// Add blocks read from disk to the block cache.
     pub fill_cache: bool,
-    /// Check each block's CRC when it is read from disk (cached blocks were checked).
+    /// Check each block's CRC when it is read from disk. Only checked blocks are added to
+    /// the block cache, so a cached block was always checked.
     pub verify_checksums: bool,
 }
 
@@ -136,7 +139,8 @@ impl Table {
         file.read_exact_at(&mut fbuf, footer_off)?;
         let footer = Footer::decode(&fbuf, path, footer_off)?;
         let load = |h: BlockHandle| -> Result<Block> {
-            let data = read_block(file.as_ref(), path, h, footer_off, true)?;
+            // A copy: a slice of a mapping would keep the mapping alive for the table's life.
+            let data = Bytes::copy_from_slice(&read_block(file.as_ref(), path, h, footer_off, true)?);
             Block::new(data).map_err(|w| corrupt(h.offset, CorruptionKind::Malformed(w)))
         };
         let index = load(footer.index)?;
@@ -149,7 +153,7 @@ impl Table {
             let h = BlockHandle::decode(mi.value_slice()).ok_or_else(|| {
                 corrupt(footer.metaindex.offset, CorruptionKind::Malformed("bad filter handle"))
             })?;
-            let data = read_block(file.as_ref(), path, h, footer_off, true)?;
+            let data = Bytes::copy_from_slice(&read_block(file.as_ref(), path, h, footer_off, true)?);
             let f = BloomFilter::decode(data)
                 .ok_or_else(|| corrupt(h.offset, CorruptionKind::Malformed("bad filter block")))?;
             filter = Some(f);
@@ -211,6 +215,28 @@ impl Table {
         &self.path
     }
 
+    /// Drops this table's data blocks from the block cache and its handle from the file
+    /// cache. Called when the table file is deleted, so neither cache keeps a deleted
+    /// file's descriptor, mapping or blocks alive.
+    pub fn evict_from_caches(&self) {
+        if let Some(c) = &self.cache {
+            let mut idx = self.index_iter();
+            if idx.seek_to_first().is_ok() {
+                while idx.valid() {
+                    if let Some(h) = BlockHandle::decode(idx.value_slice()) {
+                        c.remove(self.number, h.offset);
+                    }
+                    if idx.next().is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        if let FileSource::Cached(fc) = &self.file {
+            fc.remove(self.number);
+        }
+    }
+
     /// The bloom filter, if the table has one.
     pub fn filter(&self) -> Option<&BloomFilter> {
         self.filter.as_ref()
@@ -239,7 +265,7 @@ impl Table {
         };
         let data = read_block(file.as_ref(), &self.path, h, self.data_end, ro.verify_checksums)?;
         let block = Block::new(data).map_err(|w| self.corrupt_block(h.offset, w))?;
-        if ro.fill_cache {
+        if ro.fill_cache && ro.verify_checksums {
             if let Some(c) = &self.cache {
                 c.insert(self.number, h.offset, block.clone());
             }

@@ -94,6 +94,7 @@ impl TableHandle {
 impl Drop for TableHandle {
     fn drop(&mut self) {
         if self.obsolete.load(Ordering::Acquire) {
+            self.table.evict_from_caches();
             if let Err(e) = self.fs.remove(&self.path) {
                 log::warn!("could not delete obsolete table {}: {e}", self.path.display());
             }
