@@ -26,6 +26,8 @@ pub(crate) const BATCH_HEADER_LEN: usize = 12;
 pub struct WriteBatch {
     rep: Vec<u8>,
     count: u32,
+    /// Key and value bytes, for write amplification.
+    data_bytes: u64,
     oversized: bool,
 }
 
@@ -38,7 +40,7 @@ impl Default for WriteBatch {
 impl WriteBatch {
     /// An empty batch.
     pub fn new() -> Self {
-        WriteBatch { rep: vec![0; BATCH_HEADER_LEN], count: 0, oversized: false }
+        WriteBatch { rep: vec![0; BATCH_HEADER_LEN], count: 0, data_bytes: 0, oversized: false }
     }
 
     /// Adds a put of `value` under `key`. Keys above 64 KiB or values above 64 MiB make the
@@ -50,6 +52,7 @@ impl WriteBatch {
         put_length_prefixed(&mut self.rep, key);
         put_length_prefixed(&mut self.rep, value);
         self.count += 1;
+        self.data_bytes += (key.len() + value.len()) as u64;
     }
 
     /// Adds a delete of `key`.
@@ -59,6 +62,7 @@ impl WriteBatch {
         self.rep.push(ValueType::Deletion as u8);
         put_length_prefixed(&mut self.rep, key);
         self.count += 1;
+        self.data_bytes += key.len() as u64;
     }
 
     /// Number of operations in the batch.
@@ -79,6 +83,11 @@ impl WriteBatch {
     /// Size of the encoded batch in bytes (what it adds to the WAL, before framing).
     pub fn approximate_size(&self) -> usize {
         self.rep.len()
+    }
+
+    /// Key and value bytes of the operations (what write amplification divides by).
+    pub fn data_bytes(&self) -> u64 {
+        self.data_bytes
     }
 
     /// Checks the documented limits.

@@ -59,6 +59,11 @@ pub struct Options {
     pub(crate) max_open_files: usize,
     pub(crate) mmap_reads: bool,
     pub(crate) level0_file_num_compaction_trigger: usize,
+    pub(crate) level0_slowdown_writes_trigger: usize,
+    pub(crate) level0_stop_writes_trigger: usize,
+    pub(crate) max_bytes_for_level_base: u64,
+    pub(crate) max_bytes_for_level_multiplier: u64,
+    pub(crate) max_background_jobs: usize,
     pub(crate) target_file_size: u64,
     pub(crate) wal_recovery_mode: WalRecoveryMode,
     pub(crate) fs: Arc<dyn FileSystem>,
@@ -79,6 +84,11 @@ impl std::fmt::Debug for Options {
             .field("max_open_files", &self.max_open_files)
             .field("mmap_reads", &self.mmap_reads)
             .field("level0_file_num_compaction_trigger", &self.level0_file_num_compaction_trigger)
+            .field("level0_slowdown_writes_trigger", &self.level0_slowdown_writes_trigger)
+            .field("level0_stop_writes_trigger", &self.level0_stop_writes_trigger)
+            .field("max_bytes_for_level_base", &self.max_bytes_for_level_base)
+            .field("max_bytes_for_level_multiplier", &self.max_bytes_for_level_multiplier)
+            .field("max_background_jobs", &self.max_background_jobs)
             .field("target_file_size", &self.target_file_size)
             .field("wal_recovery_mode", &self.wal_recovery_mode)
             .finish_non_exhaustive()
@@ -100,6 +110,11 @@ impl Default for Options {
             max_open_files: 1000,
             mmap_reads: true,
             level0_file_num_compaction_trigger: 4,
+            level0_slowdown_writes_trigger: 20,
+            level0_stop_writes_trigger: 36,
+            max_bytes_for_level_base: 256 << 20,
+            max_bytes_for_level_multiplier: 10,
+            max_background_jobs: 2,
             target_file_size: 64 << 20,
             wal_recovery_mode: WalRecoveryMode::TolerateCorruptedTailRecords,
             fs: Arc::new(RealFs),
@@ -188,6 +203,43 @@ impl Options {
         self.level0_file_num_compaction_trigger = n;
         self
     }
+    /// Number of L0 tables at which each write is delayed by 1 ms (default 20), so that
+    /// compaction can catch up before writes must stop.
+    #[must_use]
+    pub fn level0_slowdown_writes_trigger(mut self, n: usize) -> Self {
+        self.level0_slowdown_writes_trigger = n;
+        self
+    }
+    /// Number of L0 tables at which writes wait until compaction brings L0 below it
+    /// (default 36). Writes never fail because of a stall.
+    #[must_use]
+    pub fn level0_stop_writes_trigger(mut self, n: usize) -> Self {
+        self.level0_stop_writes_trigger = n;
+        self
+    }
+    /// Target size in bytes of the base level, the level L0 compacts into (default
+    /// 256 MiB). Level sizes are dynamic, as RocksDB's
+    /// `level_compaction_dynamic_level_bytes`: the last level holds what it holds, each
+    /// level above targets a tenth (the multiplier) of the one below, and levels whose
+    /// target would fall below this base stay empty.
+    #[must_use]
+    pub fn max_bytes_for_level_base(mut self, bytes: u64) -> Self {
+        self.max_bytes_for_level_base = bytes;
+        self
+    }
+    /// Ratio between the target sizes of adjacent levels (default 10, 2 to 100).
+    #[must_use]
+    pub fn max_bytes_for_level_multiplier(mut self, m: u64) -> Self {
+        self.max_bytes_for_level_multiplier = m;
+        self
+    }
+    /// Background jobs: one flush thread plus `max_background_jobs - 1` compaction threads
+    /// (default 2, at least 2). Compactions run at once only on disjoint tables.
+    #[must_use]
+    pub fn max_background_jobs(mut self, n: usize) -> Self {
+        self.max_background_jobs = n;
+        self
+    }
     /// Size in bytes at which compaction cuts an output table (default 64 MiB).
     #[must_use]
     pub fn target_file_size(mut self, bytes: u64) -> Self {
@@ -243,6 +295,20 @@ impl Options {
         }
         if self.level0_file_num_compaction_trigger == 0 {
             return Err(Error::InvalidArgument("level0_file_num_compaction_trigger must be >= 1"));
+        }
+        if self.level0_slowdown_writes_trigger < self.level0_file_num_compaction_trigger
+            || self.level0_stop_writes_trigger < self.level0_slowdown_writes_trigger
+        {
+            return Err(Error::InvalidArgument("L0 triggers must satisfy compaction <= slowdown <= stop"));
+        }
+        if !(2..=100).contains(&self.max_bytes_for_level_multiplier) {
+            return Err(Error::InvalidArgument("max_bytes_for_level_multiplier must be 2 to 100"));
+        }
+        if self.max_bytes_for_level_base < 4096 {
+            return Err(Error::InvalidArgument("max_bytes_for_level_base must be at least 4 KiB"));
+        }
+        if self.max_background_jobs < 2 {
+            return Err(Error::InvalidArgument("max_background_jobs must be at least 2"));
         }
         if self.target_file_size < 4096 {
             return Err(Error::InvalidArgument("target_file_size must be at least 4 KiB"));

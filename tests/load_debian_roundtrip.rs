@@ -56,8 +56,8 @@ fn round_trip(input: &Path, expect_compactions: bool) {
     let levels = db.stats().levels;
     if expect_compactions {
         assert!(
-            levels[1].tables > 0,
-            "compactions must have filled L1: {levels:?}"
+            levels[1..].iter().any(|l| l.tables > 0),
+            "compactions must have filled a deeper level: {levels:?}"
         );
     }
     verify(&db, &expected);

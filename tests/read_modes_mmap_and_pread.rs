@@ -12,7 +12,10 @@ fn workload(opts: Options) -> (Entries, shaledb::DbStats) {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = Db::open(
         dir.path(),
-        opts.clone().level0_file_num_compaction_trigger(100),
+        opts.clone()
+            .level0_file_num_compaction_trigger(100)
+            .level0_slowdown_writes_trigger(100)
+            .level0_stop_writes_trigger(100),
     )
     .expect("open");
     for t in 0..10u64 {

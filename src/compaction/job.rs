@@ -41,7 +41,8 @@ pub struct JobStats {
     pub entries_dropped: u64,
 }
 
-/// Merges the inputs of `c` into `sink`, cutting outputs at `target_file_size`.
+/// Merges the inputs of `c` into `sink`, cutting outputs at `target_file_size` and when
+/// an output has come to overlap more than `max_grandparent_overlap` bytes of grandparents.
 /// `snapshots` are the live snapshots' sequence numbers, ascending.
 ///
 /// Which versions survive, after LevelDB and RocksDB: every snapshot, plus "now", defines
@@ -56,6 +57,7 @@ pub struct JobStats {
 pub fn run(
     c: &Compaction,
     target_file_size: u64,
+    max_grandparent_overlap: u64,
     snapshots: &[SequenceNumber],
     sink: &mut dyn TableSink,
 ) -> Result<JobStats> {
@@ -77,6 +79,9 @@ pub fn run(
     };
     let mut last_user_key: Option<Vec<u8>> = None;
     let mut last_stripe: Option<usize> = None;
+    // Grandparent tables passed while the current output was open, and their bytes.
+    let mut gp_next = 0usize;
+    let mut gp_overlap = 0u64;
     while it.valid() {
         let key = it.key();
         let p = ParsedInternalKey::decode(key).ok_or_else(|| crate::Error::Corruption {
@@ -98,8 +103,18 @@ pub fn run(
             stats.entries_dropped += 1;
         } else {
             // Cut only between user keys, so tables of a level never share a user key.
-            if new_user_key && sink.current_size() >= target_file_size {
-                sink.finish_table()?;
+            if new_user_key {
+                while c.grandparents.get(gp_next).is_some_and(|g| g.largest_user_key() < p.user_key) {
+                    if sink.current_size() > 0 {
+                        gp_overlap += c.grandparents[gp_next].file_size;
+                    }
+                    gp_next += 1;
+                }
+                let size = sink.current_size();
+                if size > 0 && (size >= target_file_size || gp_overlap > max_grandparent_overlap) {
+                    sink.finish_table()?;
+                    gp_overlap = 0;
+                }
             }
             sink.add(key, &it.value())?;
         }

@@ -1,21 +1,285 @@
-//! The compaction picker: a pure function from a `Version` and `Options` to an optional
-//! [`Compaction`]. It does no I/O. The policy here is the simple one of the engine core:
-//! once L0 holds `level0_file_num_compaction_trigger` tables, merge all of L0 with the L1
-//! tables it overlaps. Leveled compaction by score replaces it later.
+//! The compaction picker: pure functions from the shape of the levels and the options to
+//! an optional [`Plan`]. No I/O, no locks, no engine types: tests and tools run it over
+//! synthetic levels of [`FileMetaData`] (mini-lsm's "compaction simulator" idea).
+//!
+//! Policy, after RocksDB's leveled compaction with `level_compaction_dynamic_level_bytes`:
+//! - **Targets.** The last level (L6) holds whatever it holds. Each level above targets
+//!   `1/multiplier` of the one below; the first level whose target would fall below
+//!   `max_bytes_for_level_base` becomes the *base level*, and L0 compacts into it. Levels
+//!   between L0 and the base level stay empty. A small database therefore compacts L0
+//!   straight into L6, and grows upward one level at a time.
+//! - **Scores.** L0: table count over `level0_file_num_compaction_trigger`. Other levels
+//!   above the last: bytes over target. The highest score of at least 1 wins.
+//! - **Choice.** L0 takes every L0 table. A deeper level takes the one table with the
+//!   smallest ratio of overlapping bytes in the next level to its own size (RocksDB's
+//!   `kMinOverlappingRatio`), which minimises write amplification.
+//! - **Trivial move.** One input table, nothing to merge with below, and a bounded
+//!   grandparent overlap: the table moves by a MANIFEST edit alone.
+//! - **Grandparents.** The job cuts an output table once it overlaps more than
+//!   `10 x target_file_size` bytes of the level below the output level, so no output forces
+//!   a giant compaction later.
+//! - **Busy tables.** Tables another running compaction owns are never picked, nor is a
+//!   plan whose inputs or overlaps touch them, so concurrent compactions are disjoint.
 
-use super::Compaction;
+use crate::key::compare_internal_keys;
 use crate::options::Options;
-use crate::version::{Version, NUM_LEVELS};
+use crate::version::{FileMetaData, NUM_LEVELS};
 
-/// Picks the next compaction, or `None` if the shape of the tree needs none.
-pub fn pick(version: &Version, opts: &Options) -> Option<Compaction> {
-    let l0 = &version.levels[0];
-    if l0.is_empty() || l0.len() < opts.level0_file_num_compaction_trigger {
+/// The last level: it is never compacted by size, only by `compact_range`.
+pub const LAST_LEVEL: usize = NUM_LEVELS - 1;
+
+/// The options the picker reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PickerOptions {
+    /// L0 table count that triggers an L0 compaction.
+    pub level0_trigger: usize,
+    /// Minimum target size of the base level, in bytes.
+    pub base_bytes: u64,
+    /// Size ratio of adjacent levels.
+    pub multiplier: u64,
+    /// Output table size, in bytes.
+    pub target_file_size: u64,
+}
+
+impl PickerOptions {
+    /// The picker's view of `opts`.
+    pub fn from_options(opts: &Options) -> Self {
+        PickerOptions {
+            level0_trigger: opts.level0_file_num_compaction_trigger,
+            base_bytes: opts.max_bytes_for_level_base,
+            multiplier: opts.max_bytes_for_level_multiplier,
+            target_file_size: opts.target_file_size,
+        }
+    }
+
+    /// Grandparent bytes one output table may overlap before it is cut.
+    pub fn max_grandparent_overlap(&self) -> u64 {
+        self.target_file_size.saturating_mul(10)
+    }
+}
+
+/// A chosen compaction, by file number.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// The input level.
+    pub level: usize,
+    /// Input tables of `level`.
+    pub inputs: Vec<u64>,
+    /// Where the outputs go.
+    pub output_level: usize,
+    /// Tables of `output_level` that overlap the inputs (merged with them).
+    pub output_inputs: Vec<u64>,
+    /// Tables of `output_level + 1` that overlap the inputs' range.
+    pub grandparents: Vec<u64>,
+    /// No deeper level holds a key of the range: tombstones may be dropped.
+    pub bottommost: bool,
+    /// Move the single input by a MANIFEST edit, without rewriting it.
+    pub trivial_move: bool,
+    /// The score that chose it (0 for manual compactions).
+    pub score: f64,
+}
+
+/// Target sizes per level and the base level.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LevelTargets {
+    /// The level L0 compacts into.
+    pub base_level: usize,
+    /// Target bytes per level (0 for L0 and for the empty levels above the base level).
+    pub targets: [u64; NUM_LEVELS],
+}
+
+fn level_bytes(level: &[FileMetaData]) -> u64 {
+    level.iter().map(|f| f.file_size).sum()
+}
+
+/// Dynamic level targets for `levels` (see the module docs).
+pub fn level_targets(levels: &[Vec<FileMetaData>], o: &PickerOptions) -> LevelTargets {
+    let largest = levels[1..].iter().map(|l| level_bytes(l)).max().unwrap_or(0);
+    let mut targets = [0u64; NUM_LEVELS];
+    targets[LAST_LEVEL] = largest.max(o.base_bytes);
+    let mut base_level = LAST_LEVEL;
+    for l in (1..LAST_LEVEL).rev() {
+        let t = targets[l + 1] / o.multiplier;
+        if t < o.base_bytes {
+            break;
+        }
+        targets[l] = t;
+        base_level = l;
+    }
+    LevelTargets { base_level, targets }
+}
+
+/// The compaction score of every level (see the module docs); the last level scores 0.
+pub fn scores(levels: &[Vec<FileMetaData>], o: &PickerOptions) -> [f64; NUM_LEVELS] {
+    let t = level_targets(levels, o);
+    let mut s = [0.0; NUM_LEVELS];
+    s[0] = levels[0].len() as f64 / o.level0_trigger.max(1) as f64;
+    for l in 1..LAST_LEVEL {
+        let bytes = level_bytes(&levels[l]) as f64;
+        s[l] = if t.targets[l] == 0 {
+            // A level above the base level should be empty: move what it holds down.
+            if bytes > 0.0 {
+                (bytes / o.base_bytes as f64).max(1.0)
+            } else {
+                0.0
+            }
+        } else {
+            bytes / t.targets[l] as f64
+        };
+    }
+    s
+}
+
+fn user_range<'a>(files: impl Iterator<Item = &'a FileMetaData>) -> Option<(&'a [u8], &'a [u8])> {
+    let mut range: Option<(&[u8], &[u8])> = None;
+    for f in files {
+        let (lo, hi) = (f.smallest_user_key(), f.largest_user_key());
+        range = Some(match range {
+            None => (lo, hi),
+            Some((a, b)) => (a.min(lo), b.max(hi)),
+        });
+    }
+    range
+}
+
+fn overlapping<'a>(level: &'a [FileMetaData], lo: &[u8], hi: &[u8]) -> Vec<&'a FileMetaData> {
+    level.iter().filter(|f| f.overlaps(lo, hi)).collect()
+}
+
+/// The picker's inputs, bundled.
+struct View<'a> {
+    levels: &'a [Vec<FileMetaData>],
+    o: &'a PickerOptions,
+    busy: &'a dyn Fn(u64) -> bool,
+}
+
+/// Completes a plan for `inputs` of `level` going to `output_level`. `None` if a table it
+/// needs is busy.
+fn plan_for(
+    view: &View<'_>,
+    level: usize,
+    inputs: &[&FileMetaData],
+    output_level: usize,
+    allow_trivial_move: bool,
+    score: f64,
+) -> Option<Plan> {
+    let View { levels, o, busy } = *view;
+    let (lo, hi) = user_range(inputs.iter().copied())?;
+    let output_inputs: Vec<&FileMetaData> =
+        if output_level == level { Vec::new() } else { overlapping(&levels[output_level], lo, hi) };
+    if inputs.iter().chain(&output_inputs).any(|f| busy(f.number)) {
         return None;
     }
-    let lo = l0.iter().map(|t| t.meta.smallest_user_key()).min()?;
-    let hi = l0.iter().map(|t| t.meta.largest_user_key()).max()?;
-    let output_inputs = version.levels[1].iter().filter(|t| t.meta.overlaps(lo, hi)).cloned().collect();
-    let bottommost = version.levels[2..NUM_LEVELS].iter().flatten().all(|t| !t.meta.overlaps(lo, hi));
-    Some(Compaction { level: 0, inputs: l0.clone(), output_inputs, output_level: 1, bottommost })
+    let (lo, hi) = user_range(inputs.iter().chain(&output_inputs).copied())?;
+    let grandparents: Vec<&FileMetaData> =
+        if output_level < LAST_LEVEL { overlapping(&levels[output_level + 1], lo, hi) } else { Vec::new() };
+    let bottommost = levels[output_level + 1..].iter().all(|l| overlapping(l, lo, hi).is_empty());
+    let gp_bytes: u64 = grandparents.iter().map(|f| f.file_size).sum();
+    let trivial_move = allow_trivial_move
+        && level != output_level
+        && inputs.len() == 1
+        && output_inputs.is_empty()
+        && gp_bytes <= o.max_grandparent_overlap();
+    Some(Plan {
+        level,
+        inputs: inputs.iter().map(|f| f.number).collect(),
+        output_level,
+        output_inputs: output_inputs.iter().map(|f| f.number).collect(),
+        grandparents: grandparents.iter().map(|f| f.number).collect(),
+        bottommost,
+        trivial_move,
+        score,
+    })
 }
+
+/// Picks the next compaction by score, skipping busy tables; `None` if no level scores 1
+/// or more, or every candidate touches a busy table.
+pub fn pick(levels: &[Vec<FileMetaData>], o: &PickerOptions, busy: &dyn Fn(u64) -> bool) -> Option<Plan> {
+    debug_assert_eq!(levels.len(), NUM_LEVELS);
+    let targets = level_targets(levels, o);
+    let s = scores(levels, o);
+    let mut order: Vec<usize> = (0..LAST_LEVEL).filter(|&l| s[l] >= 1.0).collect();
+    order.sort_by(|&a, &b| s[b].total_cmp(&s[a]));
+    for level in order {
+        let plan = if level == 0 {
+            let inputs: Vec<&FileMetaData> = levels[0].iter().collect();
+            plan_for(&View { levels, o, busy }, 0, &inputs, targets.base_level, true, s[0])
+        } else {
+            pick_in_level(levels, o, busy, level, s[level])
+        };
+        if plan.is_some() {
+            return plan;
+        }
+    }
+    None
+}
+
+/// The table of `level` with the least overlap in the next level per byte, as a plan.
+fn pick_in_level(
+    levels: &[Vec<FileMetaData>],
+    o: &PickerOptions,
+    busy: &dyn Fn(u64) -> bool,
+    level: usize,
+    score: f64,
+) -> Option<Plan> {
+    let next = level + 1;
+    let mut candidates: Vec<(u128, &FileMetaData)> = levels[level]
+        .iter()
+        .filter(|f| !busy(f.number))
+        .map(|f| {
+            let overlap: u64 = overlapping(&levels[next], f.smallest_user_key(), f.largest_user_key())
+                .iter()
+                .map(|g| g.file_size)
+                .sum();
+            // Ratio overlap / size, compared exactly as overlap * 2^20 / size.
+            ((u128::from(overlap) << 20) / u128::from(f.file_size.max(1)), f)
+        })
+        .collect();
+    candidates
+        .sort_by(|a, b| a.0.cmp(&b.0).then_with(|| compare_internal_keys(&a.1.smallest, &b.1.smallest)));
+    let view = View { levels, o, busy };
+    candidates.into_iter().find_map(|(_, f)| plan_for(&view, level, &[f], next, true, score))
+}
+
+/// A manual compaction (`compact_range`) of the tables of `level` that overlap the user-key
+/// range `[start, end]` (either end open). L0 takes every L0 table (a subset could move
+/// newer data below older); it outputs into the base level, a deeper level into the next
+/// one, and the last level into itself (a rewrite that drops tombstones and shadowed
+/// versions). Never a trivial move, so every table in the range is rewritten.
+pub fn pick_manual(
+    levels: &[Vec<FileMetaData>],
+    o: &PickerOptions,
+    busy: &dyn Fn(u64) -> bool,
+    level: usize,
+    start: Option<&[u8]>,
+    end: Option<&[u8]>,
+) -> Result<Option<Plan>, Busy> {
+    let in_range = |f: &&FileMetaData| {
+        start.is_none_or(|s| f.largest_user_key() >= s) && end.is_none_or(|e| f.smallest_user_key() <= e)
+    };
+    let inputs: Vec<&FileMetaData> = if level == 0 {
+        if levels[0].iter().any(|f| in_range(&f)) {
+            levels[0].iter().collect()
+        } else {
+            Vec::new()
+        }
+    } else {
+        levels[level].iter().filter(in_range).collect()
+    };
+    if inputs.is_empty() {
+        return Ok(None);
+    }
+    let output_level = match level {
+        0 => level_targets(levels, o).base_level,
+        LAST_LEVEL => LAST_LEVEL,
+        l => l + 1,
+    };
+    plan_for(&View { levels, o, busy }, level, &inputs, output_level, false, 0.0).map(Some).ok_or(Busy)
+}
+
+/// A manual compaction could not start because another compaction owns a table it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Busy;
+
+#[cfg(test)]
+mod tests;

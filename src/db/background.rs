@@ -1,7 +1,11 @@
-//! The compaction thread: it waits on its channel for `Work` and runs compactions until the
-//! picker finds none, until `Shutdown`. (The flush thread, which receives memtables, is in
-//! `flush.rs`.)
-//! A failure inside a body poisons the database (RELIABILITY.md INV-19): inputs are kept,
+//! The compaction threads (`shaledb-compact-N`, `max_background_jobs - 1` of them) and
+//! manual compaction (`Db::compact_range`). A thread waits on the shared channel for
+//! `Work`, then runs picked compactions until the picker finds none. (The flush thread,
+//! which receives memtables, is in `flush.rs`.)
+//!
+//! Jobs that run at once own disjoint tables: a job registers its inputs in
+//! `DbInner::compacting` when it is picked (under that lock) and the picker skips them.
+//! A failure inside a job poisons the database (RELIABILITY.md INV-19): inputs are kept,
 //! partial outputs become orphans that the next open removes.
 
 use std::sync::Arc;
@@ -11,44 +15,57 @@ use std::time::Instant;
 use crossbeam_channel::Receiver;
 
 use super::{BgMsg, DbInner};
-use crate::compaction::{job, picker};
+use crate::compaction::picker::{self, PickerOptions, LAST_LEVEL};
+use crate::compaction::{job, level_metadata, Compaction};
 use crate::error::Result;
 use crate::version::set::NewTable;
 
-/// Starts a named thread that runs `body` on every `Work` message until `Shutdown`.
+/// Starts compaction thread `index`: it runs `compact_pending` on every `Work` message
+/// until `Shutdown`.
 ///
 /// # Errors
 /// [`crate::Error::Io`] if the thread cannot be spawned.
-pub(super) fn spawn(
-    name: &str,
-    inner: Arc<DbInner>,
-    rx: Receiver<BgMsg>,
-    body: fn(&DbInner),
-) -> Result<JoinHandle<()>> {
-    let h = std::thread::Builder::new().name(name.to_owned()).spawn(move || {
+pub(super) fn spawn(index: usize, inner: Arc<DbInner>, rx: Receiver<BgMsg>) -> Result<JoinHandle<()>> {
+    let h = std::thread::Builder::new().name(format!("shaledb-compact-{index}")).spawn(move || {
         while let Ok(BgMsg::Work) = rx.recv() {
-            // Coalesce queued wake-ups; the body handles all pending work at once.
-            let mut shutdown = false;
-            while let Ok(m) = rx.try_recv() {
-                shutdown |= matches!(m, BgMsg::Shutdown);
-            }
-            body(&inner);
-            if shutdown {
-                break;
-            }
+            inner.compact_pending();
         }
     })?;
     Ok(h)
 }
 
 impl DbInner {
+    fn picker_options(&self) -> PickerOptions {
+        PickerOptions::from_options(&self.opts)
+    }
+
+    /// Picks a compaction and registers its tables as busy, under the `compacting` lock.
+    fn pick_and_claim(&self) -> Option<Compaction> {
+        let mut busy = self.compacting.lock();
+        let v = self.versions.current();
+        let plan = picker::pick(&level_metadata(&v), &self.picker_options(), &|n| busy.contains(&n))?;
+        let c = Compaction::resolve(&plan, &v)?;
+        busy.extend(c.input_numbers());
+        Some(c)
+    }
+
+    fn release(&self, c: &Compaction) {
+        let mut busy = self.compacting.lock();
+        for n in c.input_numbers() {
+            busy.remove(&n);
+        }
+    }
+
     /// Compaction thread body: runs picked compactions until the picker finds none.
     pub(super) fn compact_pending(&self) {
         while !self.is_poisoned.load(std::sync::atomic::Ordering::Acquire) {
-            let v = self.versions.current();
-            let Some(c) = picker::pick(&v, &self.opts) else { return };
-            drop(v);
-            if let Err(e) = self.run_compaction(&c) {
+            let Some(c) = self.pick_and_claim() else { return };
+            // Another idle thread may find a disjoint compaction meanwhile.
+            let _ = self.compact_tx.send(BgMsg::Work);
+            let r = self.run_compaction(&c);
+            self.release(&c);
+            drop(c);
+            if let Err(e) = r {
                 self.poison(e);
                 return;
             }
@@ -56,8 +73,20 @@ impl DbInner {
         }
     }
 
-    fn run_compaction(&self, c: &crate::compaction::Compaction) -> Result<()> {
+    /// Runs one compaction: a MANIFEST edit alone for a trivial move, else a merge job
+    /// whose outputs are made durable before the edit that swaps them in.
+    pub(super) fn run_compaction(&self, c: &Compaction) -> Result<()> {
         let started = Instant::now();
+        if c.trivial_move {
+            let t = &c.inputs[0];
+            let mut edit = crate::version::edit::VersionEdit::default();
+            edit.deleted_files.push((c.level, t.meta.number));
+            edit.new_files.push((c.output_level, t.meta.clone()));
+            self.versions.log_and_apply(edit, vec![(c.output_level, Arc::clone(t))], None)?;
+            self.stats.record_compaction(c.output_level, 0, 0, true, started.elapsed());
+            log::info!("trivial move of table {} from L{} to L{}", t.meta.number, c.level, c.output_level);
+            return Ok(());
+        }
         let versions = &self.versions;
         let mut alloc = || versions.new_file_number();
         let mut writer = super::flush::TableWriter::new(
@@ -68,13 +97,14 @@ impl DbInner {
             self.table_ctx.clone(),
         );
         let snapshots = self.live_snapshots();
-        let js = job::run(c, self.opts.target_file_size, &snapshots, &mut writer)?;
+        let po = self.picker_options();
+        let js = job::run(c, po.target_file_size, po.max_grandparent_overlap(), &snapshots, &mut writer)?;
         writer.sync_dir()?;
         let written = writer.bytes_written;
         let outputs: Vec<NewTable> = writer.outputs.drain(..).map(|t| (c.output_level, t)).collect();
         let edit = job::edit_for(c, &outputs);
         self.versions.log_and_apply(edit, outputs, None)?;
-        self.stats.record_compaction(js.bytes_read, written, started.elapsed());
+        self.stats.record_compaction(c.output_level, js.bytes_read, written, false, started.elapsed());
         log::info!(
             "compacted {}+{} tables L{}->L{}: read {} B, wrote {} B, dropped {} entries",
             c.inputs.len(),
@@ -85,6 +115,56 @@ impl DbInner {
             written,
             js.entries_dropped
         );
+        Ok(())
+    }
+
+    /// Compacts every table overlapping `[start, end]` down to the last level, which drops
+    /// the tombstones and shadowed versions no snapshot needs, and waits for it.
+    pub(super) fn compact_range(&self, start: Option<&[u8]>, end: Option<&[u8]>) -> Result<()> {
+        self.flush_and_wait()?;
+        for level in 0..=LAST_LEVEL {
+            loop {
+                self.check_poisoned()?;
+                let claimed = {
+                    let mut g = self.bg_mutex.lock();
+                    loop {
+                        let mut busy = self.compacting.lock();
+                        let v = self.versions.current();
+                        let plan = picker::pick_manual(
+                            &level_metadata(&v),
+                            &self.picker_options(),
+                            &|n| busy.contains(&n),
+                            level,
+                            start,
+                            end,
+                        );
+                        match plan {
+                            Ok(None) => break None,
+                            Ok(Some(p)) => {
+                                if let Some(c) = Compaction::resolve(&p, &v) {
+                                    busy.extend(c.input_numbers());
+                                    break Some(c);
+                                }
+                            }
+                            Err(picker::Busy) => {
+                                // A background job owns a table we need: wait for progress.
+                                drop(busy);
+                                self.check_poisoned()?;
+                                self.bg_cv.wait(&mut g);
+                            }
+                        }
+                    }
+                };
+                let Some(c) = claimed else { break };
+                let r = self.run_compaction(&c);
+                self.release(&c);
+                r.map_err(|e| self.poison(e))?;
+                self.notify_progress();
+                if level == LAST_LEVEL {
+                    break; // the last level is rewritten in place once
+                }
+            }
+        }
         Ok(())
     }
 }

@@ -81,6 +81,9 @@ pub(crate) struct DbInner {
     compact_tx: Sender<BgMsg>,
     stats: stats::Counters,
     recovery: RecoveryReport,
+    /// File numbers of the tables running compactions own. Taken after `bg_mutex` when
+    /// both are held (manual compaction), never while installing a Version.
+    compacting: Mutex<std::collections::HashSet<u64>>,
     /// Set by `close`; snapshots check it.
     closed: AtomicBool,
     /// Live snapshots: sequence number -> how many `Snapshot`s hold it. A leaf lock.
@@ -139,12 +142,14 @@ impl Db {
             table_ctx: rec.table_ctx,
             snapshots: Mutex::new(std::collections::BTreeMap::new()),
             closed: AtomicBool::new(false),
+            compacting: Mutex::new(std::collections::HashSet::new()),
         });
         // Background threads start only after recovery finished (RELIABILITY.md INV-23).
-        let threads = vec![
-            flush::spawn(Arc::clone(&inner), flush_rx)?,
-            background::spawn("shaledb-compact-0", Arc::clone(&inner), compact_rx, DbInner::compact_pending)?,
-        ];
+        let mut threads = vec![flush::spawn(Arc::clone(&inner), flush_rx)?];
+        for i in 0..inner.opts.max_background_jobs - 1 {
+            threads.push(background::spawn(i, Arc::clone(&inner), compact_rx.clone())?);
+        }
+
         // Recovery may have left L0 over its trigger.
         let _ = inner.compact_tx.send(BgMsg::Work);
         Ok(Db {
@@ -309,6 +314,19 @@ impl Db {
         self.inner.flush_and_wait()
     }
 
+    /// Compacts every table whose keys overlap `[start, end]` (`None` leaves that end open)
+    /// through to the last level, after flushing the memtable, and waits. Tombstones and
+    /// shadowed versions that no live snapshot needs are dropped, so after
+    /// `compact_range(None, None)` the tables hold each live key once.
+    ///
+    /// # Errors
+    /// [`Error::Io`] or [`Error::Corruption`] from a compaction (the database is then
+    /// poisoned); [`Error::Poisoned`]; [`Error::Closed`].
+    pub fn compact_range(&self, start: Option<&[u8]>, end: Option<&[u8]>) -> Result<()> {
+        self.check_open()?;
+        self.inner.compact_range(start, end)
+    }
+
     /// The sequence number of the last acknowledged write.
     pub fn last_seqno(&self) -> SequenceNumber {
         self.inner.visible_seqno.load(Ordering::Acquire)
@@ -339,7 +357,9 @@ impl Db {
         }
         self.inner.closed.store(true, Ordering::Release);
         let _ = self.inner.flush_tx.send(BgMsg::Shutdown);
-        let _ = self.inner.compact_tx.send(BgMsg::Shutdown);
+        for _ in 1..self.inner.opts.max_background_jobs {
+            let _ = self.inner.compact_tx.send(BgMsg::Shutdown);
+        }
         for t in self.threads.lock().drain(..) {
             let _ = t.join();
         }

@@ -15,6 +15,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use parking_lot::Mutex;
 
+use super::stats::StallCause;
 use super::{BgMsg, DbInner};
 use crate::batch::{decode_rep, set_header, WriteBatch, BATCH_HEADER_LEN};
 use crate::error::{Error, Result};
@@ -149,7 +150,6 @@ impl DbInner {
             reason = "a group is below 1 GiB, so fewer than 2^32 ops"
         )]
         set_header(&mut rep, first, total as u32);
-        let started = Instant::now();
         if let Err(e) = wal.log.add_record(&rep) {
             return Err(self.poison(e.into()));
         }
@@ -158,7 +158,8 @@ impl DbInner {
                 return Err(self.poison(e.into()));
             }
         }
-        self.stats.record_write(rep.len() as u64, total as u64, started.elapsed(), sync);
+        let user_bytes: u64 = group.iter().map(|w| w.batch.data_bytes()).sum();
+        self.stats.record_write(user_bytes, rep.len() as u64, total as u64, sync);
         // Only now, after the WAL holds the group, may it reach the memtable
         // (RELIABILITY.md INV-17).
         let rep = Bytes::from(rep);
@@ -177,18 +178,39 @@ impl DbInner {
         Ok(member_last)
     }
 
-    /// Ensures the memtable has room: switches to a new memtable and WAL when it is full
-    /// (or, with `force`, when it is not empty), and stalls while the immutable memtables
-    /// are at their limit. **Requires:** the `wal` lock (the guard proves it).
+    /// Ensures the memtable has room: delays or stops writes while L0 is at its slowdown or
+    /// stop trigger, switches to a new memtable and WAL when it is full (or, with `force`,
+    /// when it is not empty), and stalls while the immutable memtables are at their limit.
+    /// **Requires:** the `wal` lock (the guard proves it).
     pub(super) fn make_room_for_write(&self, wal: &mut WalState, force: bool) -> Result<()> {
+        let mut slowed = false;
         loop {
             let v = self.versions.current();
+            let l0 = v.levels[0].len();
+            if !force && !slowed && l0 >= self.opts.level0_slowdown_writes_trigger {
+                // Give compaction some room, once per write, as LevelDB does: a steady
+                // delay is kinder than a long stop later.
+                drop(v);
+                let started = Instant::now();
+                std::thread::sleep(std::time::Duration::from_millis(1));
+                self.stats.record_stall(StallCause::L0Slowdown, started.elapsed());
+                slowed = true;
+                continue;
+            }
+            if !force && l0 >= self.opts.level0_stop_writes_trigger {
+                drop(v);
+                let stop = self.opts.level0_stop_writes_trigger;
+                self.stall_until(StallCause::L0Stop, &|v| v.levels[0].len() < stop)?;
+                continue;
+            }
             let full = v.mem.approximate_size() >= self.opts.write_buffer_size;
             if !(full || force && !v.mem.is_empty()) {
                 return Ok(());
             }
             if v.imm.len() + 1 >= self.opts.max_write_buffer_number {
-                self.stall_until_flushed()?;
+                drop(v);
+                let max = self.opts.max_write_buffer_number;
+                self.stall_until(StallCause::Memtables, &|v| v.imm.len() + 1 < max)?;
                 continue;
             }
             // R6: the old WAL is durable before a newer one can hold acknowledged data.
@@ -206,20 +228,27 @@ impl DbInner {
         }
     }
 
-    /// Waits (a write stall) until the flush thread frees an immutable-memtable slot.
-    fn stall_until_flushed(&self) -> Result<()> {
+    /// Waits (a write stall) until `ready` holds for the current Version, woken by
+    /// background progress. Writes never fail because of a stall, only if the database is
+    /// poisoned meanwhile.
+    fn stall_until(&self, cause: StallCause, ready: &dyn Fn(&crate::version::Version) -> bool) -> Result<()> {
         let started = Instant::now();
-        log::info!("write stall: {} memtables waiting for flush", self.opts.max_write_buffer_number);
+        let why = match cause {
+            StallCause::Memtables => "all memtables are full, waiting for a flush",
+            StallCause::L0Slowdown => "L0 reached level0_slowdown_writes_trigger",
+            StallCause::L0Stop => "L0 reached level0_stop_writes_trigger, waiting for compaction",
+        };
+        log::info!("write stall: {why}");
         let mut g = self.bg_mutex.lock();
         loop {
             self.check_poisoned()?;
-            if self.versions.current().imm.len() + 1 < self.opts.max_write_buffer_number {
+            if ready(&self.versions.current()) {
                 break;
             }
             self.bg_cv.wait(&mut g);
         }
         drop(g);
-        self.stats.record_stall(started.elapsed());
+        self.stats.record_stall(cause, started.elapsed());
         Ok(())
     }
 

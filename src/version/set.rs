@@ -126,6 +126,7 @@ impl VersionSet {
                 removed.push(next.levels[level].remove(pos));
             }
         }
+        let added_numbers: Vec<u64> = added.iter().map(|(_, t)| t.meta.number).collect();
         for (level, t) in added {
             next.levels[level].push(t);
         }
@@ -135,7 +136,10 @@ impl VersionSet {
         }
         self.install(&base, next);
         for t in removed {
-            t.mark_obsolete();
+            // A trivial move removes and re-adds the same table: its file stays.
+            if !added_numbers.contains(&t.meta.number) {
+                t.mark_obsolete();
+            }
         }
         Ok(())
     }
