@@ -131,6 +131,11 @@ impl VersionSet {
             next.levels[level].push(t);
         }
         sort_levels(&mut next);
+        // Invariant: tables of a level below L0 never overlap (compaction cuts outputs
+        // between user keys and merges every overlapping table of the output level).
+        debug_assert!(next.levels[1..]
+            .iter()
+            .all(|l| l.windows(2).all(|w| { w[0].meta.largest_user_key() < w[1].meta.smallest_user_key() })));
         if let Some(m) = flushed {
             next.imm.retain(|x| !Arc::ptr_eq(x, m));
         }
