@@ -31,6 +31,7 @@ use crate::wal::{LogReader, LogWriter};
 
 /// What recovery did when the database was opened.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct RecoveryReport {
     /// True if the database was created by this open.
     pub created: bool,

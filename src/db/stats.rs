@@ -93,6 +93,7 @@ impl Counters {
 
 /// One level's shape and compaction counters.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct LevelStats {
     /// Level number, 0 to 6.
     pub level: usize,
@@ -116,6 +117,7 @@ pub struct LevelStats {
 
 /// Count and total time of one kind of write stall.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct StallStats {
     /// Writes that waited.
     pub count: u64,
@@ -125,6 +127,7 @@ pub struct StallStats {
 
 /// A snapshot of the database's shape and counters since open.
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct DbStats {
     /// One entry per level, L0 to L6.
     pub levels: Vec<LevelStats>,

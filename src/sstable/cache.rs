@@ -48,6 +48,7 @@ impl std::fmt::Debug for BlockCache {
 
 /// Counters of a [`BlockCache`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct CacheStats {
     /// Capacity in bytes.
     pub capacity: u64,

@@ -41,6 +41,13 @@ pub struct BenchArgs {
 
 struct Outcome {
     name: String,
+    /// Bytes this process wrote to storage during the workload over the user bytes it
+    /// wrote (write workloads only), as BENCHMARKS.md defines write amplification.
+    write_amp: Option<f64>,
+    /// Time writes spent stalled, in milliseconds.
+    stall_ms: f64,
+    /// Most L0 tables seen (sampled every 4,096 operations).
+    max_l0: usize,
     /// Block cache hits and misses during this workload.
     cache: (u64, u64),
     ops: u64,
@@ -129,6 +136,20 @@ fn read_while_writing(d: &Db, w: &Workload<'_>, a: &BenchArgs) -> Result<(u64, u
     })
 }
 
+/// `write_bytes` of /proc/self/io: bytes this process caused to be written to storage.
+fn process_write_bytes() -> Option<u64> {
+    let io = std::fs::read_to_string("/proc/self/io").ok()?;
+    io.lines().find_map(|l| l.strip_prefix("write_bytes:")).and_then(|v| v.trim().parse().ok())
+}
+
+/// Peak resident set size in KiB (VmHWM of /proc/self/status).
+fn peak_rss_kib() -> Option<u64> {
+    let st = std::fs::read_to_string("/proc/self/status").ok()?;
+    st.lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
 fn hit_rate((hits, misses): (u64, u64)) -> String {
     if hits + misses == 0 {
         return "-".into();
@@ -175,16 +196,28 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> Result<(), St
         // readrandom does not replay the keys overwrite just wrote.
         let mut rng = SmallRng::seed_from_u64(a.seed.wrapping_add(position as u64));
         eprintln!("running {name} ({} ops)...", a.num);
-        let cache_before = d.stats().block_cache;
+        let stats_before = d.stats();
+        let cache_before = stats_before.block_cache;
+        let written_before = process_write_bytes();
+        let mut max_l0 = stats_before.levels[0].tables;
         let started = Instant::now();
         let mut note = String::new();
         let (ops, bytes) = match name {
             "fillseq" | "fillrandom" | "overwrite" => {
+                let bar = indicatif::ProgressBar::with_draw_target(
+                    Some(a.num),
+                    indicatif::ProgressDrawTarget::stderr(),
+                );
                 for i in 0..a.num {
                     let k = if name == "fillseq" { i } else { rng.random_range(0..a.num) };
                     let key = w.key(k);
                     d.put(&key, w.value()).map_err(|e| e.to_string())?;
+                    if i % 4096 == 4095 {
+                        bar.inc(4096);
+                        max_l0 = max_l0.max(d.stats().levels[0].tables);
+                    }
                 }
+                bar.finish_and_clear();
                 (a.num, a.num * entry_bytes)
             }
             "readrandom" => {
@@ -265,9 +298,27 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> Result<(), St
             other => return Err(format!("unknown benchmark {other:?}")),
         };
         let secs = started.elapsed().as_secs_f64();
-        let c = d.stats().block_cache;
+        let after = d.stats();
+        let c = after.block_cache;
         let cache = (c.hits - cache_before.hits, c.misses - cache_before.misses);
-        results.push(Outcome { name: name.to_owned(), cache, ops, secs, bytes, note });
+        let is_write = matches!(name, "fillseq" | "fillrandom" | "overwrite");
+        let write_amp = match (is_write, written_before, process_write_bytes()) {
+            (true, Some(b), Some(e)) => Some((e - b) as f64 / (a.num * entry_bytes).max(1) as f64),
+            _ => None,
+        };
+        let stall_ms = (after.stall_micros() - stats_before.stall_micros()) as f64 / 1000.0;
+        max_l0 = max_l0.max(after.levels[0].tables);
+        results.push(Outcome {
+            name: name.to_owned(),
+            write_amp,
+            stall_ms,
+            max_l0,
+            cache,
+            ops,
+            secs,
+            bytes,
+            note,
+        });
     }
     if let Some(d) = db.take() {
         d.close().map_err(|e| e.to_string())?;
@@ -283,16 +334,30 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> Result<(), St
                     "ops_per_sec": r.ops as f64 / r.secs.max(1e-9),
                     "mb_per_sec": r.bytes as f64 / 1e6 / r.secs.max(1e-9),
                     "note": r.note,
+                    "write_amplification": r.write_amp,
+                    "stall_ms": r.stall_ms,
+                    "max_l0_tables": r.max_l0,
                     "block_cache_hits": r.cache.0,
                     "block_cache_misses": r.cache.1,
                 })
             })
             .collect();
-        let v = json!({"results": rows, "files_on_disk": files, "bytes_on_disk": disk});
+        let v = json!({"results": rows, "files_on_disk": files, "bytes_on_disk": disk, "peak_rss_kib": peak_rss_kib()});
         crate::data::write_stdout(&[v.to_string().as_bytes(), b"\n"]).map_err(|e| e.to_string())?;
     } else {
         let mut t = Table::new();
-        t.set_header(["benchmark", "ops", "micros/op", "ops/s", "MB/s", "cache hit", "note"]);
+        t.set_header([
+            "benchmark",
+            "ops",
+            "micros/op",
+            "ops/s",
+            "MB/s",
+            "cache hit",
+            "W-amp",
+            "stall ms",
+            "max L0",
+            "note",
+        ]);
         for r in &results {
             t.add_row([
                 r.name.clone(),
@@ -301,11 +366,16 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> Result<(), St
                 format!("{:.0}", r.ops as f64 / r.secs.max(1e-9)),
                 format!("{:.1}", r.bytes as f64 / 1e6 / r.secs.max(1e-9)),
                 hit_rate(r.cache),
+                r.write_amp.map_or_else(|| "-".into(), |w| format!("{w:.2}")),
+                format!("{:.0}", r.stall_ms),
+                r.max_l0.to_string(),
                 r.note.clone(),
             ]);
         }
+        let rss =
+            peak_rss_kib().map_or_else(|| "unknown".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0));
         let text = format!(
-            "{t}\non disk: {files} files, {disk} bytes ({:.1} MiB)\n",
+            "{t}\non disk: {files} files, {disk} bytes ({:.1} MiB); peak RSS {rss}\n",
             disk as f64 / f64::from(1u32 << 20)
         );
         crate::data::write_stdout(&[text.as_bytes()]).map_err(|e| e.to_string())?;

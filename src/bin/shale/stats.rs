@@ -1,60 +1,62 @@
-//! `shale stats`: the database's shape and counters as a table or JSON.
+//! `shale stats`: the database's shape and counters as tables, or `--json`.
 
 use comfy_table::Table;
-use serde_json::json;
 use shaledb::Db;
+
+fn mib(b: u64) -> String {
+    format!("{:.1}", b as f64 / f64::from(1u32 << 20))
+}
 
 pub fn print(db: &Db, as_json: bool) -> Result<(), String> {
     let s = db.stats();
-    let r = &s.recovery;
     if as_json {
-        let levels: Vec<_> = s
-            .levels
-            .iter()
-            .map(|l| json!({"level": l.level, "tables": l.tables, "bytes": l.bytes}))
-            .collect();
-        let v = json!({
-            "levels": levels,
-            "last_seqno": s.last_seqno,
-            "manifest_number": s.manifest_number,
-            "manifest_bytes": s.manifest_bytes,
-            "block_cache": {
-                "capacity": s.block_cache.capacity,
-                "usage": s.block_cache.usage,
-                "blocks": s.block_cache.blocks,
-                "hits": s.block_cache.hits,
-                "misses": s.block_cache.misses,
-            },
-            "recovery": {
-                "created": r.created,
-                "manifest_edits": r.manifest_edits,
-                "manifest_tail_bytes_dropped": r.manifest_tail_bytes_dropped,
-                "wals_replayed": r.wals_replayed,
-                "records_replayed": r.records_replayed,
-                "entries_replayed": r.entries_replayed,
-                "tail_records_dropped": r.tail_records_dropped,
-                "tail_bytes_dropped": r.tail_bytes_dropped,
-                "orphans_removed": r.orphans_removed,
-                "wals_removed": r.wals_removed,
-                "recovered_seqno": r.recovered_seqno,
-                "next_file_number": r.next_file_number,
-                "duration_ms": r.duration_ms,
-            },
-        });
-        return crate::data::write_stdout(&[v.to_string().as_bytes(), b"\n"]).map_err(|e| e.to_string());
+        let v = serde_json::to_string(&s).map_err(|e| e.to_string())?;
+        return crate::data::write_stdout(&[v.as_bytes(), b"\n"]).map_err(|e| e.to_string());
     }
     let mut t = Table::new();
-    t.set_header(["level", "tables", "bytes"]);
+    t.set_header([
+        "level",
+        "tables",
+        "MiB",
+        "target MiB",
+        "score",
+        "read MiB",
+        "written MiB",
+        "compactions",
+        "moves",
+    ]);
     for l in &s.levels {
-        t.add_row([format!("L{}", l.level), l.tables.to_string(), l.bytes.to_string()]);
+        t.add_row([
+            format!("L{}{}", l.level, if l.level == s.base_level { " (base)" } else { "" }),
+            l.tables.to_string(),
+            mib(l.bytes),
+            if l.target_bytes == 0 { "-".into() } else { mib(l.target_bytes) },
+            format!("{:.2}", l.score),
+            mib(l.bytes_read),
+            mib(l.bytes_written),
+            l.compactions.to_string(),
+            l.trivial_moves.to_string(),
+        ]);
     }
     let levels = t.to_string();
-    let mut t = Table::new();
-    t.set_header(["counter", "value"]);
+    let r = &s.recovery;
     let c = &s.block_cache;
-    let rows: [(&str, String); 15] = [
-        ("block cache", format!("{} of {} bytes, {} hits, {} misses", c.usage, c.capacity, c.hits, c.misses)),
+    let rows: Vec<(&str, String)> = vec![
         ("last sequence number", s.last_seqno.to_string()),
+        ("user bytes written", s.user_bytes.to_string()),
+        ("WAL bytes", s.wal_bytes.to_string()),
+        ("flush bytes", s.flush_bytes.to_string()),
+        (
+            "compaction bytes read / written",
+            format!("{} / {}", s.compaction_bytes_read, s.compaction_bytes_written),
+        ),
+        ("write amplification", format!("{:.2}", s.write_amplification)),
+        ("space amplification", format!("{:.2}", s.space_amplification)),
+        ("stalls: memtables full", format!("{} ({} us)", s.stall_memtables.count, s.stall_memtables.micros)),
+        ("stalls: L0 slowdown", format!("{} ({} us)", s.stall_l0_slowdown.count, s.stall_l0_slowdown.micros)),
+        ("stalls: L0 stop", format!("{} ({} us)", s.stall_l0_stop.count, s.stall_l0_stop.micros)),
+        ("block cache", format!("{} of {} bytes, {} hits, {} misses", c.usage, c.capacity, c.hits, c.misses)),
+        ("open table files", format!("{} ({} opens)", s.open_table_files, s.table_file_opens)),
         ("MANIFEST", format!("MANIFEST-{:06} ({} bytes)", s.manifest_number, s.manifest_bytes)),
         ("recovery: created", r.created.to_string()),
         ("recovery: MANIFEST edits replayed", r.manifest_edits.to_string()),
@@ -69,6 +71,8 @@ pub fn print(db: &Db, as_json: bool) -> Result<(), String> {
         ("recovery: next file number", r.next_file_number.to_string()),
         ("recovery: duration (ms)", r.duration_ms.to_string()),
     ];
+    let mut t = Table::new();
+    t.set_header(["counter", "value"]);
     for (k, v) in rows {
         t.add_row([k.to_owned(), v]);
     }
