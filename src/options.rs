@@ -197,7 +197,7 @@ impl Options {
         self.mmap_reads = on;
         self
     }
-    /// Number of L0 tables that triggers a compaction into L1 (default 4, at least 1).
+    /// Number of L0 tables that triggers a compaction into the base level (default 4, at least 1).
     #[must_use]
     pub fn level0_file_num_compaction_trigger(mut self, n: usize) -> Self {
         self.level0_file_num_compaction_trigger = n;

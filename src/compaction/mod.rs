@@ -29,6 +29,8 @@ pub struct Compaction {
     pub bottommost: bool,
     /// Move the single input to `output_level` by a MANIFEST edit alone.
     pub trivial_move: bool,
+    /// The user-key range the outputs cover (claimed while the job runs).
+    pub range: (Vec<u8>, Vec<u8>),
 }
 
 impl Compaction {
@@ -51,6 +53,7 @@ impl Compaction {
             grandparents,
             bottommost: plan.bottommost,
             trivial_move: plan.trivial_move,
+            range: plan.range.clone(),
         })
     }
 

@@ -8,8 +8,10 @@
 //!   `max_bytes_for_level_base` becomes the *base level*, and L0 compacts into it. Levels
 //!   between L0 and the base level stay empty. A small database therefore compacts L0
 //!   straight into L6, and grows upward one level at a time.
+//!   The base level is never below the first level that holds tables.
 //! - **Scores.** L0: table count over `level0_file_num_compaction_trigger`. Other levels
-//!   above the last: bytes over target. The highest score of at least 1 wins.
+//!   above the last: bytes over target (a non-empty level above the base level, which
+//!   cannot arise today, would score at least 1). The highest score of at least 1 wins.
 //! - **Choice.** L0 takes every L0 table. A deeper level takes the one table with the
 //!   smallest ratio of overlapping bytes in the next level to its own size (RocksDB's
 //!   `kMinOverlappingRatio`), which minimises write amplification.
@@ -18,8 +20,9 @@
 //! - **Grandparents.** The job cuts an output table once it overlaps more than
 //!   `10 x target_file_size` bytes of the level below the output level, so no output forces
 //!   a giant compaction later.
-//! - **Busy tables.** Tables another running compaction owns are never picked, nor is a
-//!   plan whose inputs or overlaps touch them, so concurrent compactions are disjoint.
+//! - **Claims.** Tables another running compaction owns are never picked, nor is a plan
+//!   whose inputs or overlaps touch them, nor one whose outputs would overlap the key
+//!   range another job writes into the same level ([`Claims`]).
 
 use crate::key::compare_internal_keys;
 use crate::options::Options;
@@ -27,6 +30,53 @@ use crate::version::{FileMetaData, NUM_LEVELS};
 
 /// The last level: it is never compacted by size, only by `compact_range`.
 pub const LAST_LEVEL: usize = NUM_LEVELS - 1;
+
+/// What running compactions own: their input tables, and the key range each writes into
+/// its output level. A new plan may touch neither, so jobs that run at once never merge
+/// the same table or write overlapping tables into one level.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Claims {
+    /// File numbers of tables being compacted.
+    pub files: std::collections::HashSet<u64>,
+    /// `(output level, smallest user key, largest user key)` per running job.
+    pub ranges: Vec<(usize, Vec<u8>, Vec<u8>)>,
+}
+
+impl Claims {
+    fn file(&self, number: u64) -> bool {
+        self.files.contains(&number)
+    }
+
+    fn range(&self, level: usize, lo: &[u8], hi: &[u8]) -> bool {
+        self.ranges.iter().any(|(l, a, b)| *l == level && a.as_slice() <= hi && b.as_slice() >= lo)
+    }
+
+    /// Records that a job owns `files` and writes `[lo, hi]` into `output_level`.
+    pub fn claim(&mut self, files: impl IntoIterator<Item = u64>, output_level: usize, lo: &[u8], hi: &[u8]) {
+        self.files.extend(files);
+        self.ranges.push((output_level, lo.to_vec(), hi.to_vec()));
+    }
+
+    /// Releases what `claim` recorded.
+    pub fn release(
+        &mut self,
+        files: impl IntoIterator<Item = u64>,
+        output_level: usize,
+        lo: &[u8],
+        hi: &[u8],
+    ) {
+        for f in files {
+            self.files.remove(&f);
+        }
+        if let Some(i) = self
+            .ranges
+            .iter()
+            .position(|(l, a, b)| *l == output_level && a.as_slice() == lo && b.as_slice() == hi)
+        {
+            self.ranges.swap_remove(i);
+        }
+    }
+}
 
 /// The options the picker reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +127,8 @@ pub struct Plan {
     pub trivial_move: bool,
     /// The score that chose it (0 for manual compactions).
     pub score: f64,
+    /// The user-key range the outputs cover: inputs and overlapped output tables.
+    pub range: (Vec<u8>, Vec<u8>),
 }
 
 /// Target sizes per level and the base level.
@@ -105,6 +157,16 @@ pub fn level_targets(levels: &[Vec<FileMetaData>], o: &PickerOptions) -> LevelTa
         }
         targets[l] = t;
         base_level = l;
+    }
+    // The base level is never below a level that holds tables (the data can shrink, e.g.
+    // after deletes reach the bottom): L0 must compact into the first non-empty level, or
+    // its newer data would land below older data. Such a level targets at least the base
+    // size, so it drains downward only once it is large.
+    if let Some(first) = (1..=LAST_LEVEL).find(|&l| !levels[l].is_empty()) {
+        while base_level > first {
+            base_level -= 1;
+            targets[base_level] = (targets[base_level + 1] / o.multiplier).max(o.base_bytes);
+        }
     }
     LevelTargets { base_level, targets }
 }
@@ -150,7 +212,7 @@ fn overlapping<'a>(level: &'a [FileMetaData], lo: &[u8], hi: &[u8]) -> Vec<&'a F
 struct View<'a> {
     levels: &'a [Vec<FileMetaData>],
     o: &'a PickerOptions,
-    busy: &'a dyn Fn(u64) -> bool,
+    busy: &'a Claims,
 }
 
 /// Completes a plan for `inputs` of `level` going to `output_level`. `None` if a table it
@@ -167,10 +229,13 @@ fn plan_for(
     let (lo, hi) = user_range(inputs.iter().copied())?;
     let output_inputs: Vec<&FileMetaData> =
         if output_level == level { Vec::new() } else { overlapping(&levels[output_level], lo, hi) };
-    if inputs.iter().chain(&output_inputs).any(|f| busy(f.number)) {
+    if inputs.iter().chain(&output_inputs).any(|f| busy.file(f.number)) {
         return None;
     }
     let (lo, hi) = user_range(inputs.iter().chain(&output_inputs).copied())?;
+    if busy.range(output_level, lo, hi) {
+        return None;
+    }
     let grandparents: Vec<&FileMetaData> =
         if output_level < LAST_LEVEL { overlapping(&levels[output_level + 1], lo, hi) } else { Vec::new() };
     let bottommost = levels[output_level + 1..].iter().all(|l| overlapping(l, lo, hi).is_empty());
@@ -182,6 +247,7 @@ fn plan_for(
         && gp_bytes <= o.max_grandparent_overlap();
     Some(Plan {
         level,
+        range: (lo.to_vec(), hi.to_vec()),
         inputs: inputs.iter().map(|f| f.number).collect(),
         output_level,
         output_inputs: output_inputs.iter().map(|f| f.number).collect(),
@@ -194,7 +260,7 @@ fn plan_for(
 
 /// Picks the next compaction by score, skipping busy tables; `None` if no level scores 1
 /// or more, or every candidate touches a busy table.
-pub fn pick(levels: &[Vec<FileMetaData>], o: &PickerOptions, busy: &dyn Fn(u64) -> bool) -> Option<Plan> {
+pub fn pick(levels: &[Vec<FileMetaData>], o: &PickerOptions, busy: &Claims) -> Option<Plan> {
     debug_assert_eq!(levels.len(), NUM_LEVELS);
     let targets = level_targets(levels, o);
     let s = scores(levels, o);
@@ -218,14 +284,14 @@ pub fn pick(levels: &[Vec<FileMetaData>], o: &PickerOptions, busy: &dyn Fn(u64) 
 fn pick_in_level(
     levels: &[Vec<FileMetaData>],
     o: &PickerOptions,
-    busy: &dyn Fn(u64) -> bool,
+    busy: &Claims,
     level: usize,
     score: f64,
 ) -> Option<Plan> {
     let next = level + 1;
     let mut candidates: Vec<(u128, &FileMetaData)> = levels[level]
         .iter()
-        .filter(|f| !busy(f.number))
+        .filter(|f| !busy.file(f.number))
         .map(|f| {
             let overlap: u64 = overlapping(&levels[next], f.smallest_user_key(), f.largest_user_key())
                 .iter()
@@ -249,7 +315,7 @@ fn pick_in_level(
 pub fn pick_manual(
     levels: &[Vec<FileMetaData>],
     o: &PickerOptions,
-    busy: &dyn Fn(u64) -> bool,
+    busy: &Claims,
     level: usize,
     start: Option<&[u8]>,
     end: Option<&[u8]>,

@@ -39,26 +39,26 @@ impl DbInner {
         PickerOptions::from_options(&self.opts)
     }
 
-    /// Picks a compaction and registers its tables as busy, under the `compacting` lock.
+    /// Picks a compaction and claims its tables and output range, under the
+    /// `compacting` lock.
     fn pick_and_claim(&self) -> Option<Compaction> {
-        let mut busy = self.compacting.lock();
+        let mut claims = self.compacting.lock();
         let v = self.versions.current();
-        let plan = picker::pick(&level_metadata(&v), &self.picker_options(), &|n| busy.contains(&n))?;
+        let plan = picker::pick(&level_metadata(&v), &self.picker_options(), &claims)?;
         let c = Compaction::resolve(&plan, &v)?;
-        busy.extend(c.input_numbers());
+        claims.claim(c.input_numbers(), c.output_level, &c.range.0, &c.range.1);
         Some(c)
     }
 
     fn release(&self, c: &Compaction) {
-        let mut busy = self.compacting.lock();
-        for n in c.input_numbers() {
-            busy.remove(&n);
-        }
+        self.compacting.lock().release(c.input_numbers(), c.output_level, &c.range.0, &c.range.1);
     }
 
     /// Compaction thread body: runs picked compactions until the picker finds none.
     pub(super) fn compact_pending(&self) {
-        while !self.is_poisoned.load(std::sync::atomic::Ordering::Acquire) {
+        while !self.is_poisoned.load(std::sync::atomic::Ordering::Acquire)
+            && !self.closed.load(std::sync::atomic::Ordering::Acquire)
+        {
             let Some(c) = self.pick_and_claim() else { return };
             // Another idle thread may find a disjoint compaction meanwhile.
             let _ = self.compact_tx.send(BgMsg::Work);
@@ -128,12 +128,12 @@ impl DbInner {
                 let claimed = {
                     let mut g = self.bg_mutex.lock();
                     loop {
-                        let mut busy = self.compacting.lock();
+                        let mut claims = self.compacting.lock();
                         let v = self.versions.current();
                         let plan = picker::pick_manual(
                             &level_metadata(&v),
                             &self.picker_options(),
-                            &|n| busy.contains(&n),
+                            &claims,
                             level,
                             start,
                             end,
@@ -142,13 +142,13 @@ impl DbInner {
                             Ok(None) => break None,
                             Ok(Some(p)) => {
                                 if let Some(c) = Compaction::resolve(&p, &v) {
-                                    busy.extend(c.input_numbers());
+                                    claims.claim(c.input_numbers(), c.output_level, &c.range.0, &c.range.1);
                                     break Some(c);
                                 }
                             }
                             Err(picker::Busy) => {
-                                // A background job owns a table we need: wait for progress.
-                                drop(busy);
+                                // A background job owns a table or range we need: wait.
+                                drop(claims);
                                 self.check_poisoned()?;
                                 self.bg_cv.wait(&mut g);
                             }

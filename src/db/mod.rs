@@ -1,7 +1,8 @@
 //! [`Db`]: the handle applications use. `Db` is `Send + Sync`; share it with an `Arc`.
 //!
-//! Threads: callers (readers and writers), one flush thread (`shaledb-flush`) and one
-//! compaction thread (`shaledb-compact-0`). Locks, in the order they may nest:
+//! Threads: callers (readers and writers), one flush thread (`shaledb-flush`) and
+//! `max_background_jobs - 1` compaction threads (`shaledb-compact-N`). Locks, in the order
+//! they may nest:
 //! 1. `write_queue` (group-commit queue), never held across I/O; a `PendingWrite`'s
 //!    `result` mutex is taken under it;
 //! 2. `wal` (the leader's WAL writer and sequence counter), held by the group leader
@@ -9,14 +10,16 @@
 //!    (old WAL fsync, new WAL create, directory fsync) and a write stall;
 //! 3. `bg_mutex` (paired with `bg_cv`), taken under `wal` while stalled, and by
 //!    `poison` and the background threads to signal progress; `poisoned` nests in it;
-//! 4. the `VersionSet` installer lock, held while a MANIFEST edit is written and the
+//! 4. `compacting` (the claims of running compactions), taken after `bg_mutex` by a
+//!    manual compaction, alone by the background threads, never while installing;
+//! 5. the `VersionSet` installer lock, held while a MANIFEST edit is written and the
 //!    new Version published (never while holding `bg_mutex`);
-//! 5. the memtable mutex, innermost, never held during I/O.
+//! 6. the memtable mutex, innermost, never held during I/O.
 //!
 //! Leaf locks, never held while taking another: `snapshots` (the live snapshot list) and
 //! the block and file caches' internal shard locks.
 //!
-//! Readers take none of 1-4: they load the current `Version` from its `ArcSwap`.
+//! Readers take none of 1-5: they load the current `Version` from its `ArcSwap`.
 
 mod background;
 mod flush;
@@ -83,7 +86,7 @@ pub(crate) struct DbInner {
     recovery: RecoveryReport,
     /// File numbers of the tables running compactions own. Taken after `bg_mutex` when
     /// both are held (manual compaction), never while installing a Version.
-    compacting: Mutex<std::collections::HashSet<u64>>,
+    compacting: Mutex<crate::compaction::picker::Claims>,
     /// Set by `close`; snapshots check it.
     closed: AtomicBool,
     /// Live snapshots: sequence number -> how many `Snapshot`s hold it. A leaf lock.
@@ -142,7 +145,7 @@ impl Db {
             table_ctx: rec.table_ctx,
             snapshots: Mutex::new(std::collections::BTreeMap::new()),
             closed: AtomicBool::new(false),
-            compacting: Mutex::new(std::collections::HashSet::new()),
+            compacting: Mutex::new(crate::compaction::picker::Claims::default()),
         });
         // Background threads start only after recovery finished (RELIABILITY.md INV-23).
         let mut threads = vec![flush::spawn(Arc::clone(&inner), flush_rx)?];

@@ -188,9 +188,10 @@ impl DbInner {
             let v = self.versions.current();
             let l0 = v.levels[0].len();
             if !force && !slowed && l0 >= self.opts.level0_slowdown_writes_trigger {
-                // Give compaction some room, once per write, as LevelDB does: a steady
-                // delay is kinder than a long stop later.
+                // Give compaction some room, once per commit group, as LevelDB does once
+                // per write: a steady delay is kinder than a long stop later.
                 drop(v);
+                log::debug!("write slowed down: L0 holds {l0} tables (slowdown trigger)");
                 let started = Instant::now();
                 std::thread::sleep(std::time::Duration::from_millis(1));
                 self.stats.record_stall(StallCause::L0Slowdown, started.elapsed());

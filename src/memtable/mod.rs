@@ -19,9 +19,12 @@ use parking_lot::Mutex;
 
 use crate::key::{compare_internal_keys, seek_key, ParsedInternalKey, SequenceNumber, ValueType};
 
-/// Per-entry bytes charged on top of key and value: the tree node, two `Bytes` handles
-/// and the trailer. An estimate, so that many tiny entries still fill a write buffer.
-const ENTRY_OVERHEAD_BYTES: usize = 64;
+/// Per-entry bytes charged on top of key and value, so that the charged size tracks the
+/// real heap use (measured with 16-byte keys and 100-byte values): the tree slot and node
+/// share (about 96), the internal key's allocation header and trailer (about 24), and the
+/// commit group's share of its payload header and `Bytes` bookkeeping (about 48). The
+/// key is charged twice: once in the group payload, once in the internal key.
+const ENTRY_OVERHEAD_BYTES: usize = 168;
 
 /// An encoded internal key ordered by the internal-key comparator.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -97,7 +100,7 @@ impl MemTable {
         let mut max_seq = 0;
         let mut map = self.map.lock();
         for (user_key, seqno, vt, value) in entries {
-            added += user_key.len() + value.len() + ENTRY_OVERHEAD_BYTES;
+            added += 2 * user_key.len() + value.len() + ENTRY_OVERHEAD_BYTES;
             max_seq = max_seq.max(seqno);
             let ikey = ParsedInternalKey { user_key: &user_key, seqno, value_type: vt };
             let mut enc = Vec::with_capacity(user_key.len() + crate::key::TRAILER_LEN);
