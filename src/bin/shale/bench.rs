@@ -15,8 +15,9 @@ use shaledb::{Db, Options};
 /// Options of `shale bench`.
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Comma-separated workloads: fillseq, fillrandom, overwrite, readrandom, readmissing,
-    /// readseq, readreverse, seekrandom, multireadrandom, readwhilewriting.
+    /// Comma-separated workloads: fillseq, fillrandom, overwrite, deleteseq, compact,
+    /// readrandom, readmissing, readseq, readreverse, seekrandom, multireadrandom,
+    /// readwhilewriting.
     #[arg(long, default_value = "fillseq,fillrandom,overwrite,readrandom,readseq")]
     benchmarks: String,
     /// Reader threads of readwhilewriting (one more thread writes).
@@ -241,6 +242,19 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> Result<(), St
                 }
                 (n, bytes)
             }
+            "deleteseq" => {
+                for i in 0..a.num {
+                    d.delete(w.key(i)).map_err(|e| e.to_string())?;
+                }
+                (a.num, a.num * a.key_size as u64)
+            }
+            "compact" => {
+                let before = dir_usage(&dir).1;
+                d.compact_range(None, None).map_err(|e| e.to_string())?;
+                let after = dir_usage(&dir).1;
+                note = format!("bytes on disk {before} -> {after}");
+                (1, 0)
+            }
             "readmissing" => {
                 // Keys of the same length and range that were never written, as db_bench's
                 // readmissing does by appending a '.'.
@@ -301,9 +315,9 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> Result<(), St
         let after = d.stats();
         let c = after.block_cache;
         let cache = (c.hits - cache_before.hits, c.misses - cache_before.misses);
-        let is_write = matches!(name, "fillseq" | "fillrandom" | "overwrite");
+        let is_write = matches!(name, "fillseq" | "fillrandom" | "overwrite" | "deleteseq");
         let write_amp = match (is_write, written_before, process_write_bytes()) {
-            (true, Some(b), Some(e)) => Some((e - b) as f64 / (a.num * entry_bytes).max(1) as f64),
+            (true, Some(b), Some(e)) => Some((e - b) as f64 / bytes.max(1) as f64),
             _ => None,
         };
         let stall_ms = (after.stall_micros() - stats_before.stall_micros()) as f64 / 1000.0;
