@@ -38,7 +38,9 @@ fn levels_stay_sorted_and_data_survives() {
     }
     db.flush().expect("flush");
     let s = db.stats();
-    assert!(max_l0 < 6, "L0 stayed below the stop trigger: saw {max_l0}");
+    // Writes stop at 6 L0 tables; the one immutable memtable already frozen may still be
+    // flushed on top, so L0 never exceeds stop trigger + 1.
+    assert!(max_l0 <= 7, "L0 bounded by the stop trigger: saw {max_l0}");
     let populated: Vec<usize> = s
         .levels
         .iter()
