@@ -84,6 +84,11 @@ pub enum Error {
     #[error("database is poisoned by an earlier write-path failure: {0}")]
     Poisoned(String),
 
+    /// The database was opened with `Db::open_read_only`: writes, flushes and
+    /// compactions are refused.
+    #[error("database was opened read-only")]
+    ReadOnly,
+
     /// The database was closed; the handle can no longer be used.
     #[error("database is closed")]
     Closed,

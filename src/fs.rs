@@ -32,6 +32,25 @@ pub trait WritableFile: Send + Sync {
     }
 }
 
+/// A writable file that refuses every write: what a read-only database writes to.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ReadOnlyFile;
+
+impl WritableFile for ReadOnlyFile {
+    fn append(&mut self, _data: &[u8]) -> io::Result<()> {
+        Err(io::Error::new(io::ErrorKind::PermissionDenied, "database opened read-only"))
+    }
+    fn sync_data(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+    fn sync_all(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+    fn len(&self) -> u64 {
+        0
+    }
+}
+
 /// A file opened for positional reads.
 pub trait RandomAccessFile: Send + Sync {
     /// Fills `buf` from byte `offset`; an `UnexpectedEof` error if the file is shorter.
@@ -81,6 +100,15 @@ pub trait FileSystem: Send + Sync + Debug {
     /// Takes the exclusive lock on `path` (creating it). Fails with
     /// `io::ErrorKind::WouldBlock` if another handle, in this process or another, holds it.
     fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>>;
+
+    /// Makes `to` a hard link to `from`, or, where that is impossible (another file
+    /// system), a copy of it. The new file's data is fsynced; its directory entry is not.
+    fn hard_link_or_copy(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let data = self.read_all(from)?;
+        let mut f = self.create(to)?;
+        f.append(&data)?;
+        f.sync_all()
+    }
 
     /// Reads the whole file.
     fn read_all(&self, path: &Path) -> io::Result<Vec<u8>> {
@@ -133,8 +161,8 @@ impl RandomAccessFile for RealRandomAccess {
     }
 }
 
-/// Paths locked by this process. `flock` locks are per open file description, so a second
-/// open of the same path in one process would succeed without this registry
+/// Paths locked by this process. POSIX record locks never conflict within one process, so
+/// a second open of the same path in one process would succeed without this registry
 /// (RELIABILITY.md INV-24).
 fn locked_paths() -> &'static Mutex<HashSet<PathBuf>> {
     static LOCKED: OnceLock<Mutex<HashSet<PathBuf>>> = OnceLock::new();
@@ -168,7 +196,7 @@ impl FileSystem for RealFs {
         Ok(Arc::new(RealRandomAccess { file, size }))
     }
     fn open_mmap(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
-        crate::mmap::open(path)
+        crate::sys::open(path)
     }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         std::fs::rename(from, to)
@@ -191,6 +219,16 @@ impl FileSystem for RealFs {
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         File::open(dir)?.sync_all()
     }
+    fn hard_link_or_copy(&self, from: &Path, to: &Path) -> io::Result<()> {
+        match std::fs::hard_link(from, to) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::CrossesDevices => {
+                std::fs::copy(from, to)?;
+                File::open(to)?.sync_all()
+            }
+            Err(e) => Err(e),
+        }
+    }
     fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
         let canonical = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => std::fs::canonicalize(p)?
@@ -200,16 +238,15 @@ impl FileSystem for RealFs {
         if !locked_paths().lock().insert(canonical.clone()) {
             return Err(io::Error::new(io::ErrorKind::WouldBlock, "locked in this process"));
         }
-        let locked =
-            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).and_then(|f| {
-                match f.try_lock() {
-                    Ok(()) => Ok(f),
-                    Err(std::fs::TryLockError::WouldBlock) => {
-                        Err(io::Error::new(io::ErrorKind::WouldBlock, "locked by another process"))
-                    }
-                    Err(std::fs::TryLockError::Error(e)) => Err(e),
-                }
-            });
+        // A process-owned record lock (see `sys::lock_file`); this process opens LOCK only
+        // here, after the registry check, so no other descriptor can release it early.
+        let locked = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .and_then(|f| crate::sys::lock_file(&f).map(|()| f));
         match locked {
             Ok(file) => Ok(Box::new(RealLock { _file: file, path: canonical })),
             Err(e) => {

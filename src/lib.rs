@@ -27,28 +27,35 @@
 //!
 //! The on-disk formats, threads, locks and recovery steps are documented in DESIGN.md.
 
-mod batch;
+#[doc(hidden)]
+pub mod batch;
 mod checksum;
 pub mod coding;
-mod compaction;
+#[doc(hidden)]
+pub mod compaction;
 mod db;
+pub(crate) use db::flush_support as db_support;
 mod error;
 pub mod filename;
 pub mod fs;
-mod iterator;
+#[doc(hidden)]
+pub mod iterator;
 pub mod key;
 mod memtable;
-mod mmap;
 mod options;
 #[doc(hidden)]
 pub mod sstable;
-mod version;
+mod sys;
+#[doc(hidden)]
+pub mod tool;
+#[doc(hidden)]
+pub mod version;
 #[doc(hidden)]
 pub mod wal;
 
 pub use batch::WriteBatch;
 pub use bytes::Bytes;
-pub use db::{Db, DbStats, LevelStats, RecoveryReport, Snapshot};
+pub use db::{CheckpointInfo, Db, DbStats, LevelStats, RecoveryReport, Snapshot, StallStats};
 pub use error::{CorruptionKind, Error, Result};
 pub use iterator::{DbIterator, RawIterator};
 pub use options::{

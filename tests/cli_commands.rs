@@ -43,7 +43,11 @@ fn scan_escapes_and_json_copies_a_database() {
         db.close().expect("close");
     }
     let out = run(&src, &["scan"]);
-    assert!(out.status.success());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "a\\tb\tline1\\nline2\\\\\nbin\\xff\t\\x00\\x01\nplain\tcaf\\xc3\\xa9\n"

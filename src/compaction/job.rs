@@ -43,7 +43,8 @@ pub struct JobStats {
 
 /// Merges the inputs of `c` into `sink`, cutting outputs at `target_file_size` and when
 /// an output has come to overlap more than `max_grandparent_overlap` bytes of grandparents.
-/// `snapshots` are the live snapshots' sequence numbers, ascending.
+/// `snapshots` are the live snapshots' sequence numbers, ascending. `progress` grows by the
+/// key and value bytes of every entry merged.
 ///
 /// Which versions survive, after LevelDB and RocksDB: every snapshot, plus "now", defines
 /// a stripe of sequence numbers `(previous snapshot, snapshot]`. A reader at any snapshot
@@ -60,6 +61,7 @@ pub fn run(
     max_grandparent_overlap: u64,
     snapshots: &[SequenceNumber],
     sink: &mut dyn TableSink,
+    progress: &std::sync::atomic::AtomicU64,
 ) -> Result<JobStats> {
     debug_assert!(snapshots.windows(2).all(|w| w[0] < w[1]));
     let mut children: Vec<Box<dyn InternalIterator>> = Vec::new();
@@ -89,6 +91,7 @@ pub fn run(
             offset: 0,
             kind: crate::error::CorruptionKind::Malformed("bad internal key"),
         })?;
+        progress.fetch_add((key.len() + it.value().len()) as u64, std::sync::atomic::Ordering::Relaxed);
         let new_user_key = last_user_key.as_deref() != Some(p.user_key);
         if new_user_key {
             last_user_key = Some(p.user_key.to_vec());

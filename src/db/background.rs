@@ -98,7 +98,15 @@ impl DbInner {
         );
         let snapshots = self.live_snapshots();
         let po = self.picker_options();
-        let js = job::run(c, po.target_file_size, po.max_grandparent_overlap(), &snapshots, &mut writer)?;
+        let progress = self.stats.compaction_progress();
+        let js = job::run(
+            c,
+            po.target_file_size,
+            po.max_grandparent_overlap(),
+            &snapshots,
+            &mut writer,
+            progress,
+        )?;
         writer.sync_dir()?;
         let written = writer.bytes_written;
         let outputs: Vec<NewTable> = writer.outputs.drain(..).map(|t| (c.output_level, t)).collect();

@@ -22,7 +22,12 @@
 //! Readers take none of 1-5: they load the current `Version` from its `ArcSwap`.
 
 mod background;
+mod checkpoint;
 mod flush;
+/// The table-writing helpers, for the repair tool.
+pub(crate) mod flush_support {
+    pub(crate) use super::flush::{write_memtable, TableWriter};
+}
 mod recovery;
 mod snapshot;
 mod stats;
@@ -38,14 +43,15 @@ use bytes::Bytes;
 use crossbeam_channel::Sender;
 use parking_lot::{Condvar, Mutex};
 
+pub use checkpoint::CheckpointInfo;
 pub use recovery::RecoveryReport;
 pub use snapshot::Snapshot;
-pub use stats::{DbStats, LevelStats};
+pub use stats::{DbStats, LevelStats, StallStats};
 
 use crate::batch::WriteBatch;
 use crate::error::{Error, Result};
 use crate::fs::{FileLock, FileSystem};
-use crate::iterator::{DbIterator, RawIterator};
+use crate::iterator::{DbIterator, InternalIterator, RawIterator};
 use crate::key::SequenceNumber;
 use crate::options::{Options, ReadOptions, WriteOptions};
 use crate::version::set::VersionSet;
@@ -87,6 +93,8 @@ pub(crate) struct DbInner {
     /// File numbers of the tables running compactions own. Taken after `bg_mutex` when
     /// both are held (manual compaction), never while installing a Version.
     compacting: Mutex<crate::compaction::picker::Claims>,
+    /// Opened by `open_read_only`: every write path returns `Error::ReadOnly`.
+    read_only: bool,
     /// Set by `close`; snapshots check it.
     closed: AtomicBool,
     /// Live snapshots: sequence number -> how many `Snapshot`s hold it. A leaf lock.
@@ -120,9 +128,24 @@ impl Db {
     /// - [`Error::Corruption`] naming the file and offset for damaged metadata, tables or
     ///   mid-log WAL damage; [`Error::UnsupportedFormatVersion`]; [`Error::Io`].
     pub fn open(path: impl AsRef<Path>, opts: Options) -> Result<Db> {
+        Self::open_impl(path.as_ref(), opts, false)
+    }
+
+    /// Opens an existing database without changing anything on disk: no lock is taken, the
+    /// WALs are replayed into memory only, no background thread runs, and writes,
+    /// `flush` and `compact_range` return [`Error::ReadOnly`]. For inspection tools
+    /// (RocksDB's `OpenForReadOnly`); another process may have it open for writing.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if there is no database; as [`Db::open`] for damage.
+    pub fn open_read_only(path: impl AsRef<Path>, opts: Options) -> Result<Db> {
+        Self::open_impl(path.as_ref(), opts, true)
+    }
+
+    fn open_impl(path: &Path, opts: Options, read_only: bool) -> Result<Db> {
         opts.validate()?;
-        let dir = path.as_ref().to_path_buf();
-        let rec = recovery::recover(&dir, &opts)?;
+        let dir = path.to_path_buf();
+        let rec = recovery::recover(&dir, &opts, read_only)?;
         let (flush_tx, flush_rx) = crossbeam_channel::unbounded();
         let (compact_tx, compact_rx) = crossbeam_channel::unbounded();
         let inner = Arc::new(DbInner {
@@ -145,20 +168,23 @@ impl Db {
             table_ctx: rec.table_ctx,
             snapshots: Mutex::new(std::collections::BTreeMap::new()),
             closed: AtomicBool::new(false),
+            read_only,
             compacting: Mutex::new(crate::compaction::picker::Claims::default()),
         });
         // Background threads start only after recovery finished (RELIABILITY.md INV-23).
-        let mut threads = vec![flush::spawn(Arc::clone(&inner), flush_rx)?];
-        for i in 0..inner.opts.max_background_jobs - 1 {
-            threads.push(background::spawn(i, Arc::clone(&inner), compact_rx.clone())?);
+        let mut threads = Vec::new();
+        if !read_only {
+            threads.push(flush::spawn(Arc::clone(&inner), flush_rx)?);
+            for i in 0..inner.opts.max_background_jobs - 1 {
+                threads.push(background::spawn(i, Arc::clone(&inner), compact_rx.clone())?);
+            }
+            // Recovery may have left L0 over its trigger.
+            let _ = inner.compact_tx.send(BgMsg::Work);
         }
-
-        // Recovery may have left L0 over its trigger.
-        let _ = inner.compact_tx.send(BgMsg::Work);
         Ok(Db {
             inner,
             threads: Mutex::new(threads),
-            lock: Mutex::new(Some(rec.lock)),
+            lock: Mutex::new(rec.lock),
             closed: AtomicBool::new(false),
         })
     }
@@ -206,7 +232,7 @@ impl Db {
     /// # Errors
     /// As [`Db::put`]; with `sync`, also [`Error::Io`] from the fsync.
     pub fn write_opt(&self, batch: WriteBatch, opts: &WriteOptions) -> Result<SequenceNumber> {
-        self.check_open()?;
+        self.check_writable()?;
         self.inner.write(batch, opts.sync)
     }
 
@@ -313,7 +339,7 @@ impl Db {
     /// # Errors
     /// [`Error::Io`] or [`Error::Poisoned`] if the switch or a flush failed; [`Error::Closed`].
     pub fn flush(&self) -> Result<()> {
-        self.check_open()?;
+        self.check_writable()?;
         self.inner.flush_and_wait()
     }
 
@@ -326,8 +352,37 @@ impl Db {
     /// [`Error::Io`] or [`Error::Corruption`] from a compaction (the database is then
     /// poisoned); [`Error::Poisoned`]; [`Error::Closed`].
     pub fn compact_range(&self, start: Option<&[u8]>, end: Option<&[u8]>) -> Result<()> {
-        self.check_open()?;
+        self.check_writable()?;
         self.inner.compact_range(start, end)
+    }
+
+    /// Calls `f(user_key, seqno, value_type, value)` for every internal entry — every
+    /// version and tombstone in the memtables and tables — in internal-key order, until it
+    /// returns false. For `shale idump`.
+    ///
+    /// # Errors
+    /// [`Error::Corruption`] or [`Error::Io`] from a block read.
+    #[doc(hidden)]
+    pub fn for_each_internal_entry(&self, f: &mut EntryVisitor<'_>) -> Result<()> {
+        self.check_open()?;
+        let (version, _) = self.inner.read_point();
+        let mut it =
+            crate::iterator::db_iter::merge_version(&version, crate::sstable::BlockReadOptions::default());
+        it.seek_to_first()?;
+        while it.valid() {
+            let p = crate::key::ParsedInternalKey::decode(it.key()).ok_or_else(|| {
+                Error::corruption(
+                    "<internal iterator>",
+                    0,
+                    crate::error::CorruptionKind::Malformed("bad key"),
+                )
+            })?;
+            if !f(p.user_key, p.seqno, p.value_type, &it.value()) {
+                break;
+            }
+            it.next()?;
+        }
+        Ok(())
     }
 
     /// The sequence number of the last acknowledged write.
@@ -366,7 +421,7 @@ impl Db {
         for t in self.threads.lock().drain(..) {
             let _ = t.join();
         }
-        let res = if self.inner.is_poisoned.load(Ordering::Acquire) {
+        let res = if self.inner.is_poisoned.load(Ordering::Acquire) || self.inner.read_only {
             Ok(())
         } else {
             self.inner.wal.lock().sync().map_err(Error::from)
@@ -381,6 +436,14 @@ impl Db {
         }
         Ok(())
     }
+
+    fn check_writable(&self) -> Result<()> {
+        self.check_open()?;
+        if self.inner.read_only {
+            return Err(Error::ReadOnly);
+        }
+        Ok(())
+    }
 }
 
 impl Drop for Db {
@@ -390,6 +453,9 @@ impl Drop for Db {
         }
     }
 }
+
+/// A visitor of internal entries: `(user_key, seqno, value_type, value) -> keep going`.
+pub type EntryVisitor<'a> = dyn FnMut(&[u8], SequenceNumber, crate::key::ValueType, &[u8]) -> bool + 'a;
 
 /// Owned copies of a range's bounds.
 fn own_bounds<K: AsRef<[u8]>, R: RangeBounds<K>>(range: &R) -> (Bound<Bytes>, Bound<Bytes>) {

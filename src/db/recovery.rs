@@ -6,7 +6,6 @@
 //! it leaves a directory that opens to the same contents (RELIABILITY.md R10, INV-20).
 //! It never appends to a WAL or MANIFEST it read (INV-11).
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -17,16 +16,16 @@ use crate::error::{CorruptionKind, Error, Result};
 use crate::filename::{
     current_path, lock_path, manifest_path, parse_file_name, table_path, wal_path, FileType,
 };
-use crate::fs::{FileLock, FileSystem};
+use crate::fs::{FileLock, FileSystem, ReadOnlyFile};
 use crate::key::SequenceNumber;
 use crate::memtable::MemTable;
 use crate::options::{Options, WalRecoveryMode};
 use crate::sstable::cache::{BlockCache, FileCache};
 use crate::sstable::{Table, TableContext};
 use crate::version::edit::VersionEdit;
-use crate::version::manifest::{read_current, replay, set_current, ManifestWriter};
+use crate::version::manifest::{read_current, replay, set_current, ManifestState, ManifestWriter};
 use crate::version::set::{sort_levels, VersionSet};
-use crate::version::{FileMetaData, TableHandle, Version};
+use crate::version::{TableHandle, Version};
 use crate::wal::{LogReader, LogWriter};
 
 /// What recovery did when the database was opened.
@@ -63,7 +62,8 @@ pub struct RecoveryReport {
 }
 
 pub(super) struct Recovered {
-    pub lock: Box<dyn FileLock>,
+    /// `None` for a read-only open, which takes no lock.
+    pub lock: Option<Box<dyn FileLock>>,
     pub table_ctx: TableContext,
     pub versions: VersionSet,
     pub wal: LogWriter,
@@ -71,36 +71,10 @@ pub(super) struct Recovered {
     pub report: RecoveryReport,
 }
 
-/// State rebuilt from the MANIFEST.
-#[derive(Default)]
-struct ManifestState {
-    files: BTreeMap<u64, (usize, FileMetaData)>,
-    log_number: u64,
-    next_file_number: u64,
-    last_sequence: SequenceNumber,
-}
-
-impl ManifestState {
-    fn apply(&mut self, e: VersionEdit) {
-        if let Some(n) = e.log_number {
-            self.log_number = self.log_number.max(n);
-        }
-        if let Some(n) = e.next_file_number {
-            self.next_file_number = self.next_file_number.max(n);
-        }
-        if let Some(s) = e.last_sequence {
-            self.last_sequence = self.last_sequence.max(s);
-        }
-        for (_, n) in e.deleted_files {
-            self.files.remove(&n);
-        }
-        for (level, f) in e.new_files {
-            self.files.insert(f.number, (level, f));
-        }
-    }
-}
-
-pub(super) fn recover(dir: &Path, opts: &Options) -> Result<Recovered> {
+/// Recovers the database in `dir`. With `read_only`, nothing is created, locked, written
+/// or deleted: the WALs are replayed into the memtable of the returned Version and the
+/// procedure stops after step 5.
+pub(super) fn recover(dir: &Path, opts: &Options, read_only: bool) -> Result<Recovered> {
     let started = Instant::now();
     let fs: &Arc<dyn FileSystem> = &opts.fs;
     let mut report = RecoveryReport::default();
@@ -115,7 +89,7 @@ pub(super) fn recover(dir: &Path, opts: &Options) -> Result<Recovered> {
 
     // 1. Create the directory if allowed, and take the lock.
     if !fs.exists(dir) {
-        if !opts.create_if_missing {
+        if !opts.create_if_missing || read_only {
             return Err(Error::InvalidArgument("database does not exist and create_if_missing is false"));
         }
         fs.create_dir_all(dir)?;
@@ -123,13 +97,17 @@ pub(super) fn recover(dir: &Path, opts: &Options) -> Result<Recovered> {
             fs.sync_dir(parent)?;
         }
     }
-    let lock = fs.lock(&lock_path(dir)).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::WouldBlock {
-            Error::Locked(dir.to_path_buf())
-        } else {
-            Error::Io(e)
-        }
-    })?;
+    let lock = if read_only {
+        None
+    } else {
+        Some(fs.lock(&lock_path(dir)).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::WouldBlock {
+                Error::Locked(dir.to_path_buf())
+            } else {
+                Error::Io(e)
+            }
+        })?)
+    };
 
     // 2. Read CURRENT and replay the MANIFEST it names.
     let names = fs.list(dir)?;
@@ -160,7 +138,7 @@ pub(super) fn recover(dir: &Path, opts: &Options) -> Result<Recovered> {
     }) {
         // Data without CURRENT: the metadata was lost; refuse rather than guess.
         return Err(Error::corruption(current_path(dir), 0, CorruptionKind::MissingFile));
-    } else if !opts.create_if_missing {
+    } else if !opts.create_if_missing || read_only {
         return Err(Error::InvalidArgument("database does not exist and create_if_missing is false"));
     } else {
         report.created = true;
@@ -223,6 +201,25 @@ pub(super) fn recover(dir: &Path, opts: &Options) -> Result<Recovered> {
     }
     report.recovered_seqno = last_seqno;
     let last_seqno = last_seqno.max(max_seen_seqno);
+
+    if read_only {
+        // Serve the replayed WALs from the memtable; write nothing.
+        let mut version = Version::new(mem);
+        for (level, t) in version_levels {
+            version.levels[level].push(t);
+        }
+        sort_levels(&mut version);
+        report.next_file_number = next_file;
+        report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        return Ok(Recovered {
+            lock: None,
+            table_ctx,
+            versions: VersionSet::new(version, ManifestWriter::read_only(), next_file, state.log_number),
+            wal: LogWriter::new(Box::new(ReadOnlyFile), 0),
+            last_seqno,
+            report,
+        });
+    }
 
     // 6. Flush what the WALs held into an L0 table (it becomes durable before the
     //    MANIFEST that names it).

@@ -45,6 +45,7 @@ pub(crate) struct Counters {
     stalls: [StallCounters; 3],
     flush_count: AtomicU64,
     flush_bytes: AtomicU64,
+    compaction_raw_bytes: AtomicU64,
     levels: [LevelCounters; NUM_LEVELS],
 }
 
@@ -61,6 +62,10 @@ impl Counters {
         if synced {
             self.wal_syncs.fetch_add(1, Relaxed);
         }
+    }
+    /// The counter compaction jobs add merged key and value bytes to.
+    pub(crate) fn compaction_progress(&self) -> &AtomicU64 {
+        &self.compaction_raw_bytes
     }
     pub(crate) fn record_stall(&self, cause: StallCause, took: Duration) {
         let c = &self.stalls[cause as usize];
@@ -159,6 +164,11 @@ pub struct DbStats {
     pub compaction_bytes_read: u64,
     /// Bytes of tables written by compactions.
     pub compaction_bytes_written: u64,
+    /// Key and value bytes merged by compactions since open (grows while a compaction
+    /// runs: a progress measure).
+    pub compaction_raw_bytes_processed: u64,
+    /// Key and value bytes of all live tables, uncompressed (from their properties).
+    pub raw_table_bytes: u64,
     /// (flush bytes + compaction bytes written) / user bytes, since open; 0 before any
     /// write.
     pub write_amplification: f64,
@@ -242,6 +252,16 @@ impl DbInner {
             compaction_count: levels[1..].iter().map(|l| l.compactions).sum(),
             compaction_bytes_read: levels.iter().map(|l| l.bytes_read).sum(),
             compaction_bytes_written,
+            compaction_raw_bytes_processed: c.compaction_raw_bytes.load(Relaxed),
+            raw_table_bytes: v
+                .levels
+                .iter()
+                .flatten()
+                .map(|t| {
+                    let p = t.table().properties();
+                    p.raw_key_size + p.raw_value_size
+                })
+                .sum(),
             write_amplification: if user_bytes == 0 {
                 0.0
             } else {

@@ -237,6 +237,21 @@ impl Table {
         }
     }
 
+    /// The index block's entries: each data block's separator key and handle.
+    ///
+    /// # Errors
+    /// [`Error::Corruption`] for a malformed index entry.
+    pub fn index_entries(&self) -> Result<Vec<(Vec<u8>, BlockHandle)>> {
+        let mut out = Vec::new();
+        let mut idx = self.index_iter();
+        idx.seek_to_first().map_err(|w| self.corrupt_block(self.data_end, w))?;
+        while idx.valid() {
+            out.push((idx.key().to_vec(), self.decode_handle(idx.value_slice())?));
+            idx.next().map_err(|w| self.corrupt_block(self.data_end, w))?;
+        }
+        Ok(out)
+    }
+
     /// The bloom filter, if the table has one.
     pub fn filter(&self) -> Option<&BloomFilter> {
         self.filter.as_ref()
@@ -283,7 +298,8 @@ impl Table {
         })
     }
 
-    /// The newest version of `user_key` with a sequence number `<= seqno` in this table.
+    /// The newest version of `user_key` with a sequence number `<= seqno` in this table, and
+    /// its sequence number.
     /// `hash` is `filter::key_hash(user_key)`; the bloom filter is consulted first.
     ///
     /// # Errors
@@ -294,7 +310,7 @@ impl Table {
         seqno: SequenceNumber,
         hash: u64,
         ro: BlockReadOptions,
-    ) -> Result<Option<LookupResult>> {
+    ) -> Result<Option<(SequenceNumber, LookupResult)>> {
         if self.filter.as_ref().is_some_and(|f| !f.may_contain(hash)) {
             return Ok(None);
         }
@@ -316,10 +332,13 @@ impl Table {
         if parsed.user_key != user_key {
             return Ok(None);
         }
-        Ok(Some(match parsed.value_type {
-            ValueType::Value => LookupResult::Found(it.value()),
-            ValueType::Deletion => LookupResult::Deleted,
-        }))
+        Ok(Some((
+            parsed.seqno,
+            match parsed.value_type {
+                ValueType::Value => LookupResult::Found(it.value()),
+                ValueType::Deletion => LookupResult::Deleted,
+            },
+        )))
     }
 
     /// A cursor over every entry of the table, reading blocks as `ro` says (compaction

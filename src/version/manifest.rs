@@ -37,6 +37,11 @@ impl ManifestWriter {
         Ok(ManifestWriter { log, number })
     }
 
+    /// A writer for a read-only database: every append fails.
+    pub fn read_only() -> Self {
+        ManifestWriter { log: LogWriter::new(Box::new(crate::fs::ReadOnlyFile), 0), number: 0 }
+    }
+
     /// The MANIFEST's file number.
     pub fn number(&self) -> u64 {
         self.number
@@ -103,6 +108,40 @@ pub fn read_current(fs: &dyn FileSystem, dir: &Path) -> Result<u64> {
     name.strip_prefix("MANIFEST-")
         .and_then(|n| n.parse().ok())
         .ok_or_else(|| bad("CURRENT does not name a MANIFEST"))
+}
+
+/// The state a MANIFEST describes: live tables by file number, and the counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ManifestState {
+    /// Live tables: file number -> (level, metadata).
+    pub files: std::collections::BTreeMap<u64, (usize, crate::version::FileMetaData)>,
+    /// WALs below this number are retired.
+    pub log_number: u64,
+    /// Every file number ever used is below this.
+    pub next_file_number: u64,
+    /// The largest sequence number held in tables.
+    pub last_sequence: crate::key::SequenceNumber,
+}
+
+impl ManifestState {
+    /// Applies one edit: counters only ever grow, deleted tables go, new tables come.
+    pub fn apply(&mut self, e: VersionEdit) {
+        if let Some(n) = e.log_number {
+            self.log_number = self.log_number.max(n);
+        }
+        if let Some(n) = e.next_file_number {
+            self.next_file_number = self.next_file_number.max(n);
+        }
+        if let Some(s) = e.last_sequence {
+            self.last_sequence = self.last_sequence.max(s);
+        }
+        for (_, n) in e.deleted_files {
+            self.files.remove(&n);
+        }
+        for (level, f) in e.new_files {
+            self.files.insert(f.number, (level, f));
+        }
+    }
 }
 
 /// What replaying a MANIFEST found.

@@ -138,18 +138,31 @@ impl Version {
             }
         }
         let hash = crate::sstable::filter::key_hash(user_key);
+        // L0 tables are ordered by largest sequence number, newest first. Tables from
+        // flushes have disjoint sequence ranges, so the first hit is the newest and the
+        // loop stops at the next table; tables whose ranges overlap (rebuilt by repair)
+        // are all consulted and the highest sequence number wins.
+        let mut best: Option<(SequenceNumber, LookupResult)> = None;
         for t in &self.levels[0] {
+            if best.as_ref().is_some_and(|(s, _)| t.meta.largest_seqno <= *s) {
+                break;
+            }
             if t.meta.overlaps(user_key, user_key) {
-                if let Some(r) = t.table().get(user_key, seqno, hash, ro)? {
-                    return Ok(found(r));
+                if let Some((s, r)) = t.table().get(user_key, seqno, hash, ro)? {
+                    if best.as_ref().is_none_or(|(b, _)| s > *b) {
+                        best = Some((s, r));
+                    }
                 }
             }
+        }
+        if let Some((_, r)) = best {
+            return Ok(found(r));
         }
         for level in &self.levels[1..] {
             let i = level.partition_point(|t| t.meta.largest_user_key() < user_key);
             if let Some(t) = level.get(i) {
                 if t.meta.smallest_user_key() <= user_key {
-                    if let Some(r) = t.table().get(user_key, seqno, hash, ro)? {
+                    if let Some((_, r)) = t.table().get(user_key, seqno, hash, ro)? {
                         return Ok(found(r));
                     }
                 }

@@ -3,9 +3,11 @@
 //! Commands: `put`, `get`, `delete`, `scan`, `load` (data.rs), `bench` (bench.rs) and
 //! `stats` (stats.rs). Every failure prints `error: …` on stderr and exits non-zero.
 
+mod admin;
 mod bench;
 mod codec;
 mod data;
+mod inspect;
 mod stats;
 
 use std::path::PathBuf;
@@ -60,6 +62,23 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check every checksum, MANIFEST reference and key order; exit 1 on any problem.
+    Verify {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the contents of one table, WAL or the MANIFEST.
+    #[command(subcommand)]
+    Dump(inspect::DumpWhat),
+    /// Print internal keys (sequence number and type, tombstones included), read-only.
+    Idump(inspect::IdumpArgs),
+    /// Offline compaction: merge everything into the last level (takes the lock).
+    Compact(admin::CompactArgs),
+    /// Rebuild the MANIFEST from the tables and WALs found (after LevelDB's RepairDB).
+    Repair(admin::RepairArgs),
+    /// Write a consistent copy of the database into a new directory.
+    Checkpoint(admin::CheckpointArgs),
 }
 
 impl Cli {
@@ -80,9 +99,12 @@ impl Cli {
         Ok(o)
     }
 
+    fn dir(&self) -> Result<&std::path::Path, String> {
+        self.db.as_deref().ok_or_else(|| "no database: pass --db DIR or set SHALE_DB".to_string())
+    }
+
     fn open(&self) -> Result<Db, String> {
-        let dir = self.db.as_ref().ok_or("no database: pass --db DIR or set SHALE_DB")?;
-        Db::open(dir, self.options()?).map_err(|e| e.to_string())
+        Db::open(self.dir()?, self.options()?).map_err(|e| e.to_string())
     }
 }
 
@@ -119,6 +141,12 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         Command::Load(args) => data::load(&cli.open()?, args)?,
         Command::Bench(args) => bench::run(args, cli.db.as_deref(), cli.options()?)?,
         Command::Stats { json } => stats::print(&cli.open()?, *json)?,
+        Command::Verify { json } => inspect::verify(cli.dir()?, *json)?,
+        Command::Dump(what) => inspect::dump(cli.db.as_deref(), what)?,
+        Command::Idump(a) => inspect::idump(cli.dir()?, cli.options()?, a)?,
+        Command::Compact(a) => admin::compact(cli.dir()?, cli.options()?, a)?,
+        Command::Repair(a) => admin::repair(cli.dir()?, &cli.options()?, a)?,
+        Command::Checkpoint(a) => admin::checkpoint(cli.dir()?, cli.options()?, a)?,
     }
     Ok(())
 }
