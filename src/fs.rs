@@ -161,8 +161,8 @@ impl RandomAccessFile for RealRandomAccess {
     }
 }
 
-/// Paths locked by this process. POSIX record locks never conflict within one process, so
-/// a second open of the same path in one process would succeed without this registry
+/// Paths locked by this process. `flock` locks are per open file description, so a second
+/// open of the same path in one process would succeed without this registry
 /// (RELIABILITY.md INV-24).
 fn locked_paths() -> &'static Mutex<HashSet<PathBuf>> {
     static LOCKED: OnceLock<Mutex<HashSet<PathBuf>>> = OnceLock::new();
@@ -170,7 +170,7 @@ fn locked_paths() -> &'static Mutex<HashSet<PathBuf>> {
 }
 
 struct RealLock {
-    _file: File,
+    file: File,
     path: PathBuf,
 }
 
@@ -178,6 +178,10 @@ impl FileLock for RealLock {}
 
 impl Drop for RealLock {
     fn drop(&mut self) {
+        // Unlock explicitly before closing: a child process forked by another thread and
+        // not yet exec'd holds a copy of this descriptor, which would otherwise keep the
+        // shared open file description, and so the lock, alive for a moment.
+        let _ = self.file.unlock();
         locked_paths().lock().remove(&self.path);
     }
 }
@@ -238,17 +242,21 @@ impl FileSystem for RealFs {
         if !locked_paths().lock().insert(canonical.clone()) {
             return Err(io::Error::new(io::ErrorKind::WouldBlock, "locked in this process"));
         }
-        // A process-owned record lock (see `sys::lock_file`); this process opens LOCK only
-        // here, after the registry check, so no other descriptor can release it early.
-        let locked = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .and_then(|f| crate::sys::lock_file(&f).map(|()| f));
+        // An flock lock belongs to the open file description: closing other descriptors of
+        // LOCK (a backup reading the directory) does not release it, unlike a POSIX
+        // record lock.
+        let locked =
+            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).and_then(|f| {
+                match f.try_lock() {
+                    Ok(()) => Ok(f),
+                    Err(std::fs::TryLockError::WouldBlock) => {
+                        Err(io::Error::new(io::ErrorKind::WouldBlock, "locked by another process"))
+                    }
+                    Err(std::fs::TryLockError::Error(e)) => Err(e),
+                }
+            });
         match locked {
-            Ok(file) => Ok(Box::new(RealLock { _file: file, path: canonical })),
+            Ok(file) => Ok(Box::new(RealLock { file, path: canonical })),
             Err(e) => {
                 locked_paths().lock().remove(&canonical);
                 Err(e)

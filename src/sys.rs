@@ -1,17 +1,12 @@
 //! Operating-system interfaces that need `unsafe`; this is the only module with `unsafe`
 //! code, and `fs::RealFs` is its only caller.
 //!
-//! - Memory-mapped table reads (the `mmap_reads` option): mapping a file is unsafe because
-//!   the mapping aliases the file's bytes. Shared by concurrent readers; a block read
-//!   returns a `Bytes` slice of the mapping, so an uncompressed block is never copied.
-//! - The directory lock: a POSIX record lock (`fcntl(F_SETLK)`), as RocksDB takes. Unlike
-//!   `flock`, a record lock belongs to the process and is not shared with a child created
-//!   by `fork`, so a child that has not yet called `exec` cannot keep a closed database
-//!   locked. It is released when the process exits, however it exits.
+//! Memory-mapped table reads (the `mmap_reads` option): mapping a file is unsafe because
+//! the mapping aliases the file's bytes. Shared by concurrent readers; a block read returns
+//! a `Bytes` slice of the mapping, so an uncompressed block is never copied.
 
 use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -63,34 +58,5 @@ impl RandomAccessFile for MmapFile {
 
     fn size(&self) -> u64 {
         self.bytes.len() as u64
-    }
-}
-
-/// Takes an exclusive POSIX record lock on the whole of `file` without waiting.
-///
-/// # Errors
-/// `io::ErrorKind::WouldBlock` if another process holds it; other `io::Error`s as the
-/// system reports them.
-pub fn lock_file(file: &File) -> io::Result<()> {
-    // SAFETY: `libc::flock` is a plain C struct; all-zero is a valid value for every field.
-    #[expect(unsafe_code, reason = "zero-initialising a C struct")]
-    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
-    fl.l_type = libc::F_WRLCK as libc::c_short;
-    fl.l_whence = libc::SEEK_SET as libc::c_short;
-    fl.l_start = 0;
-    fl.l_len = 0; // the whole file, however long it grows
-                  // SAFETY: the descriptor is open for the lifetime of `file`, and `fl` is a valid,
-                  // initialised `struct flock` that outlives the call; F_SETLK does not keep the pointer.
-    #[expect(unsafe_code, reason = "fcntl(F_SETLK) has no safe wrapper in std")]
-    let r = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLK, &raw const fl) };
-    if r == 0 {
-        return Ok(());
-    }
-    let e = io::Error::last_os_error();
-    match e.raw_os_error() {
-        Some(libc::EACCES | libc::EAGAIN) => {
-            Err(io::Error::new(io::ErrorKind::WouldBlock, "locked by another process"))
-        }
-        _ => Err(e),
     }
 }

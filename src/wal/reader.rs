@@ -1,8 +1,8 @@
 //! Reads the records of a whole log file and tells a torn tail from mid-log damage.
 //!
-//! A damaged fragment is a *torn tail* when no valid fragment of this log starts at any
-//! later block boundary: nothing after it was ever durable, so dropping it loses nothing
-//! acknowledged. Otherwise it is mid-log corruption (RELIABILITY.md R5, R9, INV-09/10).
+//! A damaged fragment is a *torn tail* when no valid fragment of this log starts anywhere
+//! after it: nothing after it was ever durable, so dropping it loses nothing acknowledged.
+//! Otherwise it is mid-log corruption (RELIABILITY.md R5, R9, INV-09/10).
 
 use std::borrow::Cow;
 
@@ -98,17 +98,19 @@ impl<'a> LogReader<'a> {
         LogDamage { offset, kind, is_tail, bytes_after: self.data.len() as u64 - offset }
     }
 
-    /// Is there a valid fragment of this log at any block boundary after `offset`?
+    /// Is there a valid fragment of this log anywhere after `offset`? Every byte position
+    /// is a candidate; the log-number and type bytes of a header rule out almost all of
+    /// them before a CRC is computed, so the scan costs about one pass over the bytes.
     fn valid_fragment_after(&self, offset: u64) -> bool {
         let Ok(offset) = usize::try_from(offset) else { return false };
-        let mut block = (offset / WAL_BLOCK_SIZE_BYTES + 1) * WAL_BLOCK_SIZE_BYTES;
-        while block < self.data.len() {
-            if matches!(self.parse_at(block), Physical::Fragment(..)) {
-                return true;
-            }
-            block += WAL_BLOCK_SIZE_BYTES;
-        }
-        false
+        let lognum = crate::coding::u32_bytes(self.log_number);
+        let data = self.data;
+        (offset + 1..data.len().saturating_sub(HEADER_LEN - 1)).any(|pos| {
+            WAL_BLOCK_SIZE_BYTES - pos % WAL_BLOCK_SIZE_BYTES >= HEADER_LEN
+                && data[pos + 7..pos + 11] == lognum
+                && (1..=4).contains(&data[pos + 6])
+                && matches!(self.parse_at(pos), Physical::Fragment(..))
+        })
     }
 
     fn read_physical(&mut self) -> Physical<'a> {

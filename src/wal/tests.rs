@@ -156,3 +156,14 @@ fn torn_record_spanning_many_blocks_is_a_torn_tail() {
     assert!(d.is_tail);
     assert_eq!(d.offset, (HEADER_LEN + 5) as u64);
 }
+
+#[test]
+fn damage_followed_by_a_valid_record_in_the_same_block_is_mid_log() {
+    let recs: Vec<Vec<u8>> = (0..20).map(|i| vec![i as u8; 30]).collect();
+    let mut data = write_log(&recs);
+    assert!(data.len() < WAL_BLOCK_SIZE_BYTES, "all records in one block");
+    data[HEADER_LEN + 5] ^= 0x01; // the first record's payload
+    let (got, dmg) = read_all(&data);
+    assert!(got.is_empty());
+    assert!(!dmg.expect("damage").is_tail, "19 valid records follow it");
+}

@@ -95,3 +95,47 @@ pub fn shale(args: &[&std::ffi::OsStr]) -> std::process::Output {
         .output()
         .expect("run shale")
 }
+
+/// Runs `shale --db DIR args...`.
+pub fn shale_db(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let mut a = vec![std::ffi::OsStr::new("--db"), dir.as_os_str()];
+    a.extend(args.iter().map(std::ffi::OsStr::new));
+    shale(&a)
+}
+
+/// Total size in bytes of the files directly in `dir`.
+pub fn dir_bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .expect("ls")
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum()
+}
+
+/// Fills `dir` with a database built by several rounds of overwrites and some deletes,
+/// spread over L0 and deeper levels; returns its expected contents.
+pub fn build_churned_db(dir: &std::path::Path, keys: u64, rounds: u64) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let opts = Options::default()
+        .write_buffer_size(256 << 10)
+        .target_file_size(128 << 10)
+        .max_bytes_for_level_base(512 << 10)
+        .level0_file_num_compaction_trigger(4);
+    let db = Db::open(dir, opts).expect("open");
+    let mut model = std::collections::BTreeMap::new();
+    for round in 0..rounds {
+        for i in 0..keys {
+            let k = format!("key{i:07}").into_bytes();
+            if (i + round) % 9 == 0 {
+                db.delete(&k).expect("delete");
+                model.remove(&k);
+            } else {
+                let v = value_for(i * 131 + round, 120);
+                db.put(&k, &v).expect("put");
+                model.insert(k, v);
+            }
+        }
+    }
+    db.close().expect("close");
+    model.into_iter().collect()
+}
