@@ -21,6 +21,9 @@ fn build(dir: &Path) {
     drop(db);
 }
 
+/// A kind of file, how to recognise its name, and a byte offset to flip.
+type Case = (&'static str, fn(&str) -> bool, usize);
+
 fn find(dir: &Path, pred: impl Fn(&str) -> bool) -> PathBuf {
     std::fs::read_dir(dir)
         .expect("ls")
@@ -51,7 +54,7 @@ fn verify_catches_a_flipped_byte_in_every_kind_of_file() {
     );
     assert!(String::from_utf8_lossy(&ok.stdout).contains("0 problems"));
 
-    let kinds: [(&str, fn(&str) -> bool, usize); 4] = [
+    let kinds: [Case; 4] = [
         ("table", |n| n.ends_with(".sst"), 200),
         ("WAL", |n| n.ends_with(".log"), 30),
         ("MANIFEST", |n| n.starts_with("MANIFEST-"), 20),
