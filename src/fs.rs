@@ -161,9 +161,9 @@ impl RandomAccessFile for RealRandomAccess {
     }
 }
 
-/// Paths locked by this process. `flock` locks are per open file description, so a second
-/// open of the same path in one process would succeed without this registry
-/// (RELIABILITY.md INV-24).
+/// Paths locked by this process. A second `flock` of the same path from this process
+/// would fail too, but only after opening LOCK again; the registry answers first, without
+/// touching the file, and names the cause (RELIABILITY.md INV-24).
 fn locked_paths() -> &'static Mutex<HashSet<PathBuf>> {
     static LOCKED: OnceLock<Mutex<HashSet<PathBuf>>> = OnceLock::new();
     LOCKED.get_or_init(|| Mutex::new(HashSet::new()))

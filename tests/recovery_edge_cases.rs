@@ -87,3 +87,40 @@ fn create_if_missing_false_refuses_an_empty_directory() {
         Err(Error::InvalidArgument(_))
     ));
 }
+
+#[test]
+fn damaged_snapshot_edit_is_corruption_and_tables_survive() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let db = Db::open(dir.path(), Options::default()).expect("open");
+        db.put(b"k", b"v").expect("put");
+        db.flush().expect("flush");
+        db.close().expect("close");
+    }
+    // Reopen once so the MANIFEST holds only its snapshot edit.
+    drop(Db::open(dir.path(), Options::default()).expect("reopen"));
+    let manifest = std::fs::read_dir(dir.path())
+        .expect("ls")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("MANIFEST-"))
+        })
+        .expect("manifest");
+    let mut bytes = std::fs::read(&manifest).expect("read");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    std::fs::write(&manifest, &bytes).expect("write");
+    let tables_before = wals(dir.path()).len();
+    assert!(matches!(
+        Db::open(dir.path(), Options::default()),
+        Err(Error::Corruption { .. })
+    ));
+    assert_eq!(wals(dir.path()).len(), tables_before, "nothing was deleted");
+    assert!(std::fs::read_dir(dir.path()).expect("ls").any(|e| e
+        .expect("entry")
+        .path()
+        .extension()
+        .is_some_and(|x| x == "sst")));
+}

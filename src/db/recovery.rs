@@ -254,8 +254,11 @@ pub(super) fn recover(dir: &Path, opts: &Options, read_only: bool) -> Result<Rec
     fs.sync_dir(dir)?;
     set_current(fs.as_ref(), dir, manifest_number)?;
 
-    // 8. Only now delete what the durable state no longer needs.
+    // 8. Only now delete what the durable state no longer needs. If the MANIFEST's last
+    //    record was dropped as torn, unreferenced tables might be what that record named
+    //    (a damaged, not torn, edit): they move to lost/ instead of being deleted (R10).
     let live: std::collections::HashSet<u64> = version_levels.iter().map(|(_, t)| t.meta.number).collect();
+    let keep_orphan_tables = report.manifest_tail_bytes_dropped > 0;
     for name in fs.list(dir)? {
         let obsolete = match parse_file_name(&name) {
             Some(FileType::Wal(n)) if n < wal_number => {
@@ -276,7 +279,12 @@ pub(super) fn recover(dir: &Path, opts: &Options, read_only: bool) -> Result<Rec
             }
             _ => false,
         };
-        if obsolete {
+        if obsolete && keep_orphan_tables && matches!(parse_file_name(&name), Some(FileType::Table(_))) {
+            let lost = dir.join("lost");
+            fs.create_dir_all(&lost)?;
+            fs.rename(&dir.join(&name), &lost.join(&name))?;
+            log::warn!("moved unreferenced table {name} to lost/ (the MANIFEST had a damaged last record)");
+        } else if obsolete {
             if let Err(e) = fs.remove(&dir.join(&name)) {
                 log::warn!("could not delete {name}: {e}");
             }

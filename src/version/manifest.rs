@@ -154,7 +154,9 @@ pub struct ManifestReplay {
 }
 
 /// Reads every edit of `MANIFEST-<number>`. A torn final record is ignored (an edit is
-/// acknowledged only after its fsync, so a torn one was never acted on).
+/// acknowledged only after its fsync, so a torn one was never acted on), unless it is the
+/// first record: the snapshot edit was fsynced before `CURRENT` named the file, so damage to
+/// it is corruption.
 ///
 /// # Errors
 /// [`Error::Io`]; [`Error::Corruption`] naming the MANIFEST and offset for damage with
@@ -168,7 +170,9 @@ pub fn replay(fs: &dyn FileSystem, dir: &Path, number: u64) -> Result<ManifestRe
         match reader.next_record() {
             Ok(Some((offset, rec))) => out.edits.push(VersionEdit::decode(&rec, &path, offset)?),
             Ok(None) => break,
-            Err(d) if d.is_tail => {
+            // The first record is the snapshot edit, fsynced before CURRENT named this
+            // MANIFEST: damage there is never a torn write.
+            Err(d) if d.is_tail && d.offset > 0 => {
                 out.tail_bytes_dropped = d.bytes_after;
                 break;
             }

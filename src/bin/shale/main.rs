@@ -62,7 +62,7 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Check every checksum, MANIFEST reference and key order; exit 1 on any problem.
+    /// Check every checksum, MANIFEST reference and key order; exit non-zero on any problem.
     Verify {
         /// Print JSON instead of a table.
         #[arg(long)]
