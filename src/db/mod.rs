@@ -424,7 +424,7 @@ impl Db {
         let res = if self.inner.is_poisoned.load(Ordering::Acquire) || self.inner.read_only {
             Ok(())
         } else {
-            self.inner.wal.lock().sync().map_err(Error::from)
+            self.inner.wal.lock().seal().map_err(Error::from)
         };
         self.lock.lock().take();
         res

@@ -329,6 +329,7 @@ fn replay_wal(
     loop {
         match reader.next_record() {
             Ok(None) => return Ok(false),
+            Ok(Some((_, rec))) if rec.is_empty() => {} // the seal record of a retired WAL
             Ok(Some((offset, rec))) => {
                 let rec = bytes::Bytes::copy_from_slice(&rec);
                 let (first, ops) = decode_rep(&rec, &path, offset)?;
@@ -384,6 +385,9 @@ fn max_seqno_in(fs: &dyn FileSystem, dir: &Path, number: u64) -> Result<Sequence
     let mut reader = LogReader::new(&data, number);
     let mut max = 0;
     while let Ok(Some((_, rec))) = reader.next_record() {
+        if rec.is_empty() {
+            continue;
+        }
         let first = crate::coding::get_u64(&rec).unwrap_or(0);
         let count = rec.get(8..).and_then(crate::coding::get_u32).unwrap_or(0);
         max = max.max((first + u64::from(count)).saturating_sub(1));

@@ -49,9 +49,9 @@ impl WalState {
         WalState { log, last_seqno }
     }
 
-    /// Fsyncs the WAL.
-    pub(crate) fn sync(&mut self) -> std::io::Result<()> {
-        self.log.sync()
+    /// Fsyncs the WAL and appends its seal record (see `LogWriter::seal`).
+    pub(crate) fn seal(&mut self) -> std::io::Result<()> {
+        self.log.seal()
     }
 }
 
@@ -214,8 +214,9 @@ impl DbInner {
                 self.stall_until(StallCause::Memtables, &|v| v.imm.len() + 1 < max)?;
                 continue;
             }
-            // R6: the old WAL is durable before a newer one can hold acknowledged data.
-            wal.log.sync().map_err(|e| self.poison(e.into()))?;
+            // R6: the old WAL is durable before a newer one can hold acknowledged data; its
+            // seal record proves that to a reader that finds damage in it.
+            wal.log.seal().map_err(|e| self.poison(e.into()))?;
             let number = self.versions.new_file_number();
             let file = self.fs.create(&wal_path(&self.dir, number)).map_err(|e| self.poison(e.into()))?;
             // R2: the new WAL's directory entry is durable before a write is acked in it.

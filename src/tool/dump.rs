@@ -38,6 +38,7 @@ pub fn wal_records(
         match reader.next_record() {
             Ok(None) => return Ok((out, None)),
             Err(d) => return Ok((out, Some(d))),
+            Ok(Some((_, rec))) if rec.is_empty() => {} // a seal record
             Ok(Some((offset, rec))) => {
                 let (first_seqno, ops) = decode_rep(&rec, path, offset)?;
                 let ops = ops

@@ -146,6 +146,9 @@ pub fn repair(dir: &Path, opts: &Options) -> Result<RepairReport> {
         let data = bytes::Bytes::from(fs.read_all(&path)?);
         let mut reader = LogReader::new(&data, *n);
         while let Ok(Some((offset, rec))) = reader.next_record() {
+            if rec.is_empty() {
+                continue; // a seal record
+            }
             let rec = bytes::Bytes::copy_from_slice(&rec);
             let Ok((first, ops)) = decode_rep(&rec, &path, offset) else { break };
             mem.insert_many(ops.iter().enumerate().map(|(i, op)| {

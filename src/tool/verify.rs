@@ -195,6 +195,7 @@ fn check_wal(fs: &dyn FileSystem, path: &Path, number: u64, newest: bool) -> Res
     loop {
         match reader.next_record() {
             Ok(None) => return Ok(format!("{records} records, {ops} operations")),
+            Ok(Some((_, rec))) if rec.is_empty() => {} // a seal record
             Ok(Some((offset, rec))) => {
                 let (_, o) = decode_rep(&rec, path, offset).map_err(|e| e.to_string())?;
                 records += 1;

@@ -21,6 +21,10 @@ pub const WAL_BLOCK_SIZE_BYTES: usize = 32 * 1024;
 /// Length of a fragment header: crc32 (4) | length u16 (2) | type (1) | log number u32 (4).
 pub const HEADER_LEN: usize = 11;
 
+/// Bytes every record's payload starts with: the log's synced size (u64le) when the
+/// record was written.
+pub const SYNC_PREFIX_LEN: usize = 8;
+
 /// A fragment type byte.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]

@@ -1,12 +1,13 @@
 //! Reads the records of a whole log file and tells a torn tail from mid-log damage.
 //!
-//! A damaged fragment is a *torn tail* when no valid fragment of this log starts anywhere
-//! after it: nothing after it was ever durable, so dropping it loses nothing acknowledged.
-//! Otherwise it is mid-log corruption (RELIABILITY.md R5, R9, INV-09/10).
+//! A damaged record is a *torn tail* unless a valid record after it proves, by the synced
+//! size it carries, that the damaged bytes had been synced: unsynced bytes may be lost or
+//! torn in any order by a power loss, so dropping them loses nothing acknowledged as
+//! durable. With that proof it is mid-log corruption (RELIABILITY.md R5, R9, INV-09/10).
 
 use std::borrow::Cow;
 
-use super::{FragmentType, HEADER_LEN, WAL_BLOCK_SIZE_BYTES};
+use super::{FragmentType, HEADER_LEN, SYNC_PREFIX_LEN, WAL_BLOCK_SIZE_BYTES};
 use crate::checksum::masked_crc;
 use crate::coding::{get_u16, get_u32};
 use crate::error::CorruptionKind;
@@ -69,12 +70,19 @@ impl<'a> LogReader<'a> {
                 }
                 Physical::Bad(kind) => return Err(self.damage(record_start, frag_start, kind)),
                 Physical::Fragment(ty, frag) => match (ty, assembled.as_mut()) {
-                    (FragmentType::Full, None) => return Ok(Some((frag_start, Cow::Borrowed(frag)))),
+                    (FragmentType::Full, None) => match frag.get(SYNC_PREFIX_LEN..) {
+                        Some(body) => return Ok(Some((frag_start, Cow::Borrowed(body)))),
+                        None => return Err(self.damage(frag_start, frag_start, CorruptionKind::BadLength)),
+                    },
                     (FragmentType::First, None) => assembled = Some((frag_start, frag.to_vec())),
                     (FragmentType::Middle, Some((_, buf))) => buf.extend_from_slice(frag),
                     (FragmentType::Last, Some((_, buf))) => {
                         buf.extend_from_slice(frag);
-                        let (off, buf) = assembled.take().expect("matched Some");
+                        let (off, mut buf) = assembled.take().expect("matched Some");
+                        if buf.len() < SYNC_PREFIX_LEN {
+                            return Err(self.damage(off, frag_start, CorruptionKind::BadLength));
+                        }
+                        buf.drain(..SYNC_PREFIX_LEN);
                         return Ok(Some((off, Cow::Owned(buf))));
                     }
                     _ => {
@@ -90,26 +98,35 @@ impl<'a> LogReader<'a> {
     }
 
     /// Damage in the record starting at `offset`, detected at the fragment at `bad_at`.
-    /// Only fragments after the bad one count as evidence: the damaged record's own
-    /// earlier fragments are valid but say nothing about later data.
+    /// It is a torn tail unless a valid record after it proves that the damaged bytes had
+    /// been synced (see `synced_after`).
     fn damage(&mut self, offset: u64, bad_at: u64, kind: CorruptionKind) -> LogDamage {
-        let is_tail = !self.valid_fragment_after(bad_at);
+        let is_tail = !self.synced_after(offset, bad_at);
         self.pos = self.data.len();
         LogDamage { offset, kind, is_tail, bytes_after: self.data.len() as u64 - offset }
     }
 
-    /// Is there a valid fragment of this log anywhere after `offset`? Every byte position
-    /// is a candidate; the log-number and type bytes of a header rule out almost all of
-    /// them before a CRC is computed, so the scan costs about one pass over the bytes.
-    fn valid_fragment_after(&self, offset: u64) -> bool {
-        let Ok(offset) = usize::try_from(offset) else { return false };
+    /// Does a valid record starting after `bad_at` say the log was synced past
+    /// `record_start`? Every record begins with the log's synced size when it was written
+    /// (`LogWriter`), so such a record proves that the damaged record was durable, and the
+    /// damage is corruption, not a torn write. Unsynced records after the damage prove
+    /// nothing: a power loss may keep later pages and lose earlier ones (RELIABILITY.md R9,
+    /// INV-10). Every byte position is a candidate; the log-number and type bytes of a
+    /// header rule out almost all of them before a CRC is computed.
+    fn synced_after(&self, record_start: u64, bad_at: u64) -> bool {
+        let Ok(bad_at) = usize::try_from(bad_at) else { return false };
         let lognum = crate::coding::u32_bytes(self.log_number);
         let data = self.data;
-        (offset + 1..data.len().saturating_sub(HEADER_LEN - 1)).any(|pos| {
+        (bad_at + 1..data.len().saturating_sub(HEADER_LEN - 1)).any(|pos| {
             WAL_BLOCK_SIZE_BYTES - pos % WAL_BLOCK_SIZE_BYTES >= HEADER_LEN
                 && data[pos + 7..pos + 11] == lognum
-                && (1..=4).contains(&data[pos + 6])
-                && matches!(self.parse_at(pos), Physical::Fragment(..))
+                && matches!(data[pos + 6], 1 | 2)
+                && match self.parse_at(pos) {
+                    Physical::Fragment(FragmentType::Full | FragmentType::First, frag) => {
+                        crate::coding::get_u64(frag).is_some_and(|synced| synced > record_start)
+                    }
+                    _ => false,
+                }
         })
     }
 

@@ -27,14 +27,28 @@ impl WritableFile for MemFile {
     }
 }
 
+/// Writes `records`, syncing after each one (so every record proves the earlier ones
+/// durable), as a synced workload would.
 fn write_log(records: &[Vec<u8>]) -> Vec<u8> {
+    write_log_with(records, true)
+}
+
+fn write_log_with(records: &[Vec<u8>], sync_each: bool) -> Vec<u8> {
     let f = MemFile::default();
     let mut w = LogWriter::new(Box::new(f.clone()), 7);
     for r in records {
         w.add_record(r).expect("append");
+        if sync_each {
+            w.sync().expect("sync");
+        }
     }
     let data = f.0.lock().clone();
     data
+}
+
+/// Payload bytes of a record with a body of `n` bytes.
+fn payload(n: usize) -> usize {
+    SYNC_PREFIX_LEN + n
 }
 
 fn read_all(data: &[u8]) -> (Vec<Vec<u8>>, Option<LogDamage>) {
@@ -62,15 +76,16 @@ fn small_records_round_trip() {
 
 #[test]
 fn record_fills_block_exactly() {
-    let recs = vec![vec![1u8; WAL_BLOCK_SIZE_BYTES - HEADER_LEN], b"next".to_vec()];
+    let recs = vec![vec![1u8; WAL_BLOCK_SIZE_BYTES - HEADER_LEN - SYNC_PREFIX_LEN], b"next".to_vec()];
     let data = write_log(&recs);
-    assert_eq!(data.len(), WAL_BLOCK_SIZE_BYTES + HEADER_LEN + 4);
+    assert_eq!(data.len(), WAL_BLOCK_SIZE_BYTES + HEADER_LEN + payload(4));
     assert_eq!(read_all(&data), (recs, None));
 }
 
 #[test]
 fn trailer_shorter_than_header_is_padding() {
-    let recs = vec![vec![2u8; WAL_BLOCK_SIZE_BYTES - HEADER_LEN - 5], b"after pad".to_vec()];
+    let recs =
+        vec![vec![2u8; WAL_BLOCK_SIZE_BYTES - HEADER_LEN - SYNC_PREFIX_LEN - 5], b"after pad".to_vec()];
     assert_eq!(read_all(&write_log(&recs)), (recs, None));
 }
 
@@ -85,12 +100,13 @@ fn fragmented_record_spans_blocks() {
 fn truncated_tail_is_a_torn_tail() {
     let recs = vec![b"one".to_vec(), vec![3u8; 100]];
     let data = write_log(&recs);
-    for cut in [data.len() - 1, data.len() - 50, 14 + 5] {
+    let second = (HEADER_LEN + payload(3)) as u64;
+    for cut in [data.len() - 1, data.len() - 50, second as usize + 5] {
         let (got, dmg) = read_all(&data[..cut]);
         assert_eq!(got, vec![b"one".to_vec()]);
         let d = dmg.expect("damage");
         assert!(d.is_tail);
-        assert_eq!(d.offset, 14);
+        assert_eq!(d.offset, second);
     }
 }
 
@@ -107,7 +123,7 @@ fn zero_filled_tail_is_a_torn_tail() {
 fn checksum_mismatch_before_valid_block_is_mid_log_corruption() {
     let recs: Vec<Vec<u8>> = (0..100).map(|i| vec![i as u8; 1000]).collect();
     let mut data = write_log(&recs);
-    data[HEADER_LEN + 10] ^= 0x40; // inside the first record's payload
+    data[HEADER_LEN + SYNC_PREFIX_LEN + 10] ^= 0x40; // inside the first record's body
     let (got, dmg) = read_all(&data);
     assert!(got.is_empty());
     let d = dmg.expect("damage");
@@ -154,7 +170,7 @@ fn torn_record_spanning_many_blocks_is_a_torn_tail() {
     assert_eq!(got, vec![b"first".to_vec()]);
     let d = dmg.expect("damage");
     assert!(d.is_tail);
-    assert_eq!(d.offset, (HEADER_LEN + 5) as u64);
+    assert_eq!(d.offset, (HEADER_LEN + payload(5)) as u64);
 }
 
 #[test]
@@ -166,4 +182,30 @@ fn damage_followed_by_a_valid_record_in_the_same_block_is_mid_log() {
     let (got, dmg) = read_all(&data);
     assert!(got.is_empty());
     assert!(!dmg.expect("damage").is_tail, "19 valid records follow it");
+}
+
+#[test]
+fn unsynced_damage_before_unsynced_records_is_a_torn_tail() {
+    // A power loss may keep later unsynced pages and lose earlier ones: nothing after the
+    // damage proves it had been synced, so the whole unsynced suffix is a torn tail.
+    let recs: Vec<Vec<u8>> = (0..100).map(|i| vec![i as u8; 1000]).collect();
+    let mut data = write_log_with(&recs, false);
+    data[HEADER_LEN + SYNC_PREFIX_LEN + 10] ^= 0x40;
+    let (got, dmg) = read_all(&data);
+    assert!(got.is_empty());
+    assert!(dmg.expect("damage").is_tail);
+}
+
+#[test]
+fn seal_record_proves_everything_before_it_durable() {
+    let f = MemFile::default();
+    let mut w = LogWriter::new(Box::new(f.clone()), 7);
+    for i in 0..10u8 {
+        w.add_record(&[i; 100]).expect("append");
+    }
+    w.seal().expect("seal");
+    let mut data = f.0.lock().clone();
+    data[HEADER_LEN + SYNC_PREFIX_LEN + 3] ^= 0x01;
+    let (_, dmg) = read_all(&data);
+    assert!(!dmg.expect("damage").is_tail, "the seal record proves the first record was synced");
 }

@@ -17,14 +17,25 @@ pub struct LogWriter {
     /// Low 32 bits of the file's log number, stamped into every header so that bytes of an
     /// older file can never be read as records of this one.
     log_number: u32,
+    /// File size at the last successful sync: every record starts with it, so a reader
+    /// that finds damage can tell whether the damaged bytes had been synced.
+    synced_through: u64,
     scratch: Vec<u8>,
+    payload: Vec<u8>,
 }
 
 impl LogWriter {
     /// A writer appending to `file` (which must be empty), stamping `log_number`.
     pub fn new(file: Box<dyn WritableFile>, log_number: u64) -> Self {
         debug_assert!(file.is_empty(), "a log is never appended after an unvalidated tail");
-        LogWriter { file, block_offset: 0, log_number: log_number as u32, scratch: Vec::new() }
+        LogWriter {
+            file,
+            block_offset: 0,
+            log_number: log_number as u32,
+            synced_through: 0,
+            scratch: Vec::new(),
+            payload: Vec::new(),
+        }
     }
 
     /// Appends one record with a single write to the operating system.
@@ -32,13 +43,30 @@ impl LogWriter {
     /// # Errors
     /// The file system's write error. The caller must then stop using this log
     /// (RELIABILITY.md R7/R8): part of the record may have reached the file.
-    pub fn add_record(&mut self, payload: &[u8]) -> io::Result<()> {
+    pub fn add_record(&mut self, body: &[u8]) -> io::Result<()> {
+        let mut payload = std::mem::take(&mut self.payload);
+        payload.clear();
+        payload.extend_from_slice(&crate::coding::u64_bytes(self.synced_through));
+        payload.extend_from_slice(body);
         let mut buf = std::mem::take(&mut self.scratch);
         buf.clear();
-        self.encode_record(payload, &mut buf);
+        self.encode_record(&payload, &mut buf);
         let res = self.file.append(&buf);
         self.scratch = buf;
+        self.payload = payload;
         res
+    }
+
+    /// Syncs, then appends an empty record (which carries the synced size, and so proves
+    /// every earlier record durable to a reader that finds damage), and syncs again. Used
+    /// when a log is retired or closed.
+    ///
+    /// # Errors
+    /// The sync or write error; the caller must poison.
+    pub fn seal(&mut self) -> io::Result<()> {
+        self.sync()?;
+        self.add_record(&[])?;
+        self.sync()
     }
 
     fn encode_record(&mut self, mut payload: &[u8], out: &mut Vec<u8>) {
@@ -84,7 +112,9 @@ impl LogWriter {
     /// # Errors
     /// The sync error; the caller must poison, never retry (RELIABILITY.md R7).
     pub fn sync(&mut self) -> io::Result<()> {
-        self.file.sync_data()
+        self.file.sync_data()?;
+        self.synced_through = self.file.len();
+        Ok(())
     }
 
     /// Bytes in the file so far.
