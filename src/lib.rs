@@ -33,6 +33,8 @@ mod checksum;
 pub mod coding;
 #[doc(hidden)]
 pub mod compaction;
+#[doc(hidden)]
+pub mod crash;
 mod db;
 pub(crate) use db::flush_support as db_support;
 mod error;

@@ -66,6 +66,7 @@ pub struct Options {
     pub(crate) max_background_jobs: usize,
     pub(crate) target_file_size: u64,
     pub(crate) wal_recovery_mode: WalRecoveryMode,
+    pub(crate) inline_background: bool,
     pub(crate) fs: Arc<dyn FileSystem>,
 }
 
@@ -117,6 +118,7 @@ impl Default for Options {
             max_background_jobs: 2,
             target_file_size: 64 << 20,
             wal_recovery_mode: WalRecoveryMode::TolerateCorruptedTailRecords,
+            inline_background: false,
             fs: Arc::new(RealFs),
         }
     }
@@ -251,6 +253,15 @@ impl Options {
     #[must_use]
     pub fn wal_recovery_mode(mut self, m: WalRecoveryMode) -> Self {
         self.wal_recovery_mode = m;
+        self
+    }
+    /// Run flushes and compactions inline, in the writing thread, instead of on background
+    /// threads: a deterministic schedule for the crash harness, so a failure reproduces
+    /// from its seed (RELIABILITY.md §3.5). Not for production use.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn inline_background(mut self, on: bool) -> Self {
+        self.inline_background = on;
         self
     }
     /// The file system every file operation goes through (default: the real disk).

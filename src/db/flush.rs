@@ -58,7 +58,7 @@ impl<'a> TableWriter<'a> {
     /// # Errors
     /// [`crate::Error::Io`].
     pub(crate) fn sync_dir(&self) -> Result<()> {
-        if !self.outputs.is_empty() {
+        if !self.outputs.is_empty() && !cfg!(feature = "bug-skip-table-dir-fsync") {
             self.fs.sync_dir(self.dir)?;
         }
         Ok(())
@@ -154,7 +154,7 @@ pub(super) fn spawn(inner: Arc<DbInner>, rx: Receiver<BgMsg>) -> Result<JoinHand
 impl DbInner {
     /// Writes `imm`, the oldest immutable memtable, to L0. On failure the database is
     /// poisoned and `imm` stays in the Version (its WAL is kept).
-    fn flush_one(&self, imm: &Arc<MemTable>) {
+    pub(super) fn flush_one(&self, imm: &Arc<MemTable>) {
         if self.is_poisoned.load(std::sync::atomic::Ordering::Acquire) {
             return;
         }

@@ -173,7 +173,9 @@ impl Db {
         });
         // Background threads start only after recovery finished (RELIABILITY.md INV-23).
         let mut threads = Vec::new();
-        if !read_only {
+        if !read_only && inner.opts.inline_background {
+            inner.compact_pending();
+        } else if !read_only {
             threads.push(flush::spawn(Arc::clone(&inner), flush_rx)?);
             for i in 0..inner.opts.max_background_jobs - 1 {
                 threads.push(background::spawn(i, Arc::clone(&inner), compact_rx.clone())?);

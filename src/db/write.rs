@@ -153,7 +153,7 @@ impl DbInner {
         if let Err(e) = wal.log.add_record(&rep) {
             return Err(self.poison(e.into()));
         }
-        if sync {
+        if sync && !cfg!(feature = "bug-skip-wal-sync") {
             if let Err(e) = wal.log.sync() {
                 return Err(self.poison(e.into()));
             }
@@ -224,8 +224,15 @@ impl DbInner {
             wal.log = LogWriter::new(file, number);
             let old = Arc::clone(&v.mem);
             self.versions.switch_memtable(Arc::new(MemTable::new(number)));
-            // The channel is FIFO, so memtables reach the flush thread oldest first.
-            let _ = self.flush_tx.send(BgMsg::Flush(old));
+            if self.opts.inline_background {
+                // The deterministic schedule: flush and compact right here.
+                self.flush_one(&old);
+                self.compact_pending();
+                self.check_poisoned()?;
+            } else {
+                // The channel is FIFO, so memtables reach the flush thread oldest first.
+                let _ = self.flush_tx.send(BgMsg::Flush(old));
+            }
             return Ok(());
         }
     }

@@ -2,6 +2,9 @@
 //! test can swap the real disk for a simulated one that crashes (RELIABILITY.md §3.2).
 //! [`RealFs`] is the only place in the crate that touches `std::fs`.
 //!
+//! [`sim::SimFs`] is the simulated one: it keeps live and durable bytes apart and builds
+//! crash images, for the crash harness (RELIABILITY.md §3.5).
+//!
 //! Threads: a `FileSystem` is shared (`Send + Sync`). A [`WritableFile`] has one owner at a
 //! time; a [`RandomAccessFile`] serves concurrent positional reads.
 
@@ -264,3 +267,4 @@ impl FileSystem for RealFs {
         }
     }
 }
+pub mod sim;

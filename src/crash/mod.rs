@@ -1,0 +1,330 @@
+//! The crash-recovery harness's shared parts: seeded workloads, self-describing values and
+//! the oracle that checks a recovered database against what was acknowledged
+//! (RELIABILITY.md §3.3). [`enumerate`] is layer 2 (simulated power loss on `SimFs`); the
+//! `shale crash kill-loop` command is layer 1 (SIGKILL of real processes).
+//!
+//! Violations are reported by invariant ID: INV-01 (a synced write lost), INV-02 (an
+//! acknowledged write lost after a process kill), INV-03 (not a prefix: an acknowledged
+//! value missing or wrong), INV-04 (a batch partly present), INV-05 (a value no write
+//! supplied), INV-06 (a deleted key back), INV-07 (a sequence number from nowhere), INV-20
+//! (open failed on a legal crash image), INV-23 (no write progress after recovery).
+
+pub mod enumerate;
+
+use std::collections::BTreeMap;
+
+use crate::checksum::masked_crc;
+use crate::coding::{get_u32, get_u64, put_u32, put_u64};
+use crate::db::Db;
+use crate::error::Result;
+use crate::fs::sim::SimRng;
+use crate::key::SequenceNumber;
+use crate::options::WriteOptions;
+use crate::WriteBatch;
+
+/// One operation of a workload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// Put a value of `len` bytes under key `key`.
+    Put { key: u32, len: u32, sync: bool },
+    /// Delete key `key`.
+    Delete { key: u32, sync: bool },
+    /// A batch: puts (`Some(len)`) and deletes (`None`).
+    Batch { items: Vec<(u32, Option<u32>)>, sync: bool },
+    /// Read one key and check it against the model.
+    Get { key: u32 },
+    /// Flush the memtable.
+    Flush,
+    /// Compact everything (`compact_range(None, None)`).
+    Compact,
+}
+
+/// A workload's shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkloadSpec {
+    /// Seed of everything.
+    pub seed: u64,
+    /// Number of operations.
+    pub ops: usize,
+    /// Keys are 0..keys.
+    pub keys: u32,
+}
+
+/// Generates the seeded operation list: put 45%, delete 10%, batch 15%, get 25%, flush or
+/// compact 5%; 1 write in 4 asks for `sync`; values of 0 B to 2 KiB, a few to 40 KiB so
+/// WAL records fragment.
+pub fn generate(spec: &WorkloadSpec) -> Vec<Op> {
+    let mut rng = SimRng::new(spec.seed);
+    let keys = spec.keys.max(1);
+    let len = |rng: &mut SimRng| -> u32 {
+        if rng.below(50) == 0 {
+            16_000 + rng.below(24_000) as u32
+        } else {
+            rng.below(2_048) as u32
+        }
+    };
+    (0..spec.ops)
+        .map(|_| {
+            let roll = rng.below(100);
+            let sync = rng.below(4) == 0;
+            let key = rng.below(u64::from(keys)) as u32;
+            match roll {
+                0..=44 => Op::Put { key, len: len(&mut rng), sync },
+                45..=54 => Op::Delete { key, sync },
+                55..=69 => {
+                    let n = 2 + rng.below(14);
+                    let items = (0..n)
+                        .map(|_| {
+                            let k = rng.below(u64::from(keys)) as u32;
+                            (k, if rng.below(5) == 0 { None } else { Some(len(&mut rng)) })
+                        })
+                        .collect();
+                    Op::Batch { items, sync }
+                }
+                70..=94 => Op::Get { key },
+                95..=97 => Op::Flush,
+                _ => Op::Compact,
+            }
+        })
+        .collect()
+}
+
+/// The user key of key number `k`.
+pub fn key_bytes(k: u32) -> Vec<u8> {
+    format!("key{k:06}").into_bytes()
+}
+
+/// A self-describing value: `key u32 | op_id u64 | payload_len u32 | payload | crc u32`.
+/// The payload is derived from `(op_id, key)`, so any value read back can be checked on its
+/// own terms and names the operation that wrote it (RELIABILITY.md §3.3).
+pub fn make_value(key: u32, op_id: u64, len: u32) -> Vec<u8> {
+    let mut v = Vec::with_capacity(len as usize + 20);
+    put_u32(&mut v, key);
+    put_u64(&mut v, op_id);
+    put_u32(&mut v, len);
+    let mut x = op_id.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ u64::from(key);
+    for _ in 0..len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.push(x as u8);
+    }
+    let crc = masked_crc(&[&v]);
+    put_u32(&mut v, crc);
+    v
+}
+
+/// Decodes a value made by [`make_value`]: `(key, op_id)`, or `None` if it is not one.
+pub fn parse_value(v: &[u8]) -> Option<(u32, u64)> {
+    let n = v.len().checked_sub(4)?;
+    if get_u32(&v[n..])? != masked_crc(&[&v[..n]]) {
+        return None;
+    }
+    let key = get_u32(v)?;
+    let op = get_u64(&v[4..])?;
+    let len = get_u32(&v[12..])? as usize;
+    (n == 16 + len).then_some((key, op))
+}
+
+/// A write the database acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acked {
+    /// Sequence numbers of its first and last operation.
+    pub seqs: (SequenceNumber, SequenceNumber),
+    /// Whether it was synced.
+    pub sync: bool,
+    /// Its operations: key, and the op id of the value (`None` for a delete).
+    pub ops: Vec<(u32, Option<u64>)>,
+}
+
+/// What was acknowledged, and the one write in flight when the crash came.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Oracle {
+    /// Acknowledged writes in order.
+    pub acked: Vec<Acked>,
+    /// A write that failed because of the crash: it may or may not have been made durable.
+    pub pending: Option<Vec<(u32, Option<u64>)>>,
+}
+
+impl Oracle {
+    /// The highest sequence number of a synced acknowledged write.
+    pub fn synced_floor(&self) -> SequenceNumber {
+        self.acked.iter().filter(|a| a.sync).map(|a| a.seqs.1).max().unwrap_or(0)
+    }
+    /// The highest acknowledged sequence number.
+    pub fn last_acked(&self) -> SequenceNumber {
+        self.acked.last().map_or(0, |a| a.seqs.1)
+    }
+}
+
+fn apply(model: &mut BTreeMap<u32, u64>, ops: &[(u32, Option<u64>)]) {
+    for &(k, v) in ops {
+        match v {
+            Some(op) => model.insert(k, op),
+            None => model.remove(&k),
+        };
+    }
+}
+
+/// Runs `ops` against `db`, recording acknowledgements in `oracle`. Stops at the first
+/// failed write (a crash or an injected fault poisons the database), which becomes the
+/// pending write. Reads are checked against the acknowledged state as they go.
+///
+/// # Errors
+/// A read that disagrees with the model is reported as `Err(description)`.
+pub fn run_workload(db: &Db, ops: &[Op], oracle: &mut Oracle) -> std::result::Result<(), String> {
+    let mut model: BTreeMap<u32, u64> = BTreeMap::new();
+    for a in &oracle.acked {
+        apply(&mut model, &a.ops);
+    }
+    for (op_id, op) in ops.iter().enumerate() {
+        let op_id = op_id as u64 + 1;
+        let (mut batch, mut items, sync) = (
+            WriteBatch::new(),
+            Vec::new(),
+            matches!(
+                op,
+                Op::Put { sync: true, .. } | Op::Delete { sync: true, .. } | Op::Batch { sync: true, .. }
+            ),
+        );
+        match op {
+            Op::Put { key, len, .. } => {
+                batch.put(key_bytes(*key), make_value(*key, op_id, *len));
+                items.push((*key, Some(op_id)));
+            }
+            Op::Delete { key, .. } => {
+                batch.delete(key_bytes(*key));
+                items.push((*key, None));
+            }
+            Op::Batch { items: its, .. } => {
+                for &(k, len) in its {
+                    match len {
+                        Some(l) => batch.put(key_bytes(k), make_value(k, op_id, l)),
+                        None => batch.delete(key_bytes(k)),
+                    }
+                    items.push((k, len.map(|_| op_id)));
+                }
+            }
+            Op::Get { key } => {
+                let got = db.get(key_bytes(*key)).map_err(|e| e.to_string());
+                match got {
+                    Ok(v) => {
+                        let want = model.get(key).copied();
+                        let have = v.as_deref().map(|v| parse_value(v).map(|p| p.1));
+                        if have != want.map(Some) {
+                            return Err(format!(
+                                "INV-05 read of key {key} returned {have:?}, expected op {want:?}"
+                            ));
+                        }
+                    }
+                    Err(_) => return Ok(()), // the power failed under a read
+                }
+                continue;
+            }
+            Op::Flush => {
+                if db.flush().is_err() {
+                    return Ok(());
+                }
+                continue;
+            }
+            Op::Compact => {
+                if db.compact_range(None, None).is_err() {
+                    return Ok(());
+                }
+                continue;
+            }
+        }
+        let n = batch.len() as u64;
+        match db.write_opt(batch, &WriteOptions { sync }) {
+            Ok(last) => {
+                apply(&mut model, &items);
+                oracle.acked.push(Acked { seqs: (last + 1 - n, last), sync, ops: items });
+            }
+            Err(_) => {
+                oracle.pending = Some(items);
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks a recovered database against the oracle. `keeps_unsynced` says whether every
+/// acknowledged write must have survived (a process kill) or only the synced ones (a power
+/// loss). Returns the violations found, each starting with its invariant ID, and whether an
+/// acknowledged write was (legally) lost.
+pub fn verify(db: &Db, oracle: &Oracle, keys: u32, keeps_unsynced: bool) -> Result<(Vec<String>, bool)> {
+    let m = db.last_seqno();
+    let mut v = Vec::new();
+    if m < oracle.synced_floor() {
+        v.push(format!("INV-01 recovered seqno {m} below the last synced write {}", oracle.synced_floor()));
+    }
+    if keeps_unsynced && m < oracle.last_acked() {
+        v.push(format!(
+            "INV-02 recovered seqno {m} below the last acknowledged write {}",
+            oracle.last_acked()
+        ));
+    }
+    let mut model: BTreeMap<u32, u64> = BTreeMap::new();
+    for a in oracle.acked.iter().filter(|a| a.seqs.1 <= m) {
+        apply(&mut model, &a.ops);
+    }
+    if let Some(a) = oracle.acked.iter().find(|a| a.seqs.0 <= m && m < a.seqs.1) {
+        v.push(format!("INV-04 recovered seqno {m} falls inside the batch {:?}", a.seqs));
+    }
+    let lost = m < oracle.last_acked();
+    let beyond = m.saturating_sub(oracle.last_acked());
+    let mut alternatives = vec![model.clone()];
+    if beyond > 0 {
+        // Only the write in flight may follow the acknowledged ones, whole.
+        match &oracle.pending {
+            Some(p) if p.len() as u64 == beyond => {
+                let mut with = model;
+                apply(&mut with, p);
+                alternatives = vec![with];
+            }
+            _ => v.push(format!(
+                "INV-07 recovered seqno {m} beyond anything written ({})",
+                oracle.last_acked()
+            )),
+        }
+    }
+    // The database's contents: every key, by scan and by point reads.
+    let mut got: BTreeMap<u32, u64> = BTreeMap::new();
+    for item in db.iter() {
+        let (k, val) = item?;
+        let Some((key, op)) = parse_value(&val) else {
+            v.push(format!("INV-05 key {} holds a value no write supplied", String::from_utf8_lossy(&k)));
+            continue;
+        };
+        if key_bytes(key) != k.as_ref() {
+            v.push(format!("INV-05 key {} holds the value of key {key}", String::from_utf8_lossy(&k)));
+        }
+        got.insert(key, op);
+    }
+    for k in 0..keys {
+        let point = db.get(key_bytes(k))?.and_then(|val| parse_value(&val).map(|p| p.1));
+        if point != got.get(&k).copied() {
+            v.push(format!("INV-05 key {k}: get says {point:?}, scan says {:?}", got.get(&k)));
+        }
+    }
+    if !alternatives.iter().any(|a| *a == got) {
+        let want = &alternatives[0];
+        for k in 0..keys {
+            let (w, g) = (want.get(&k), got.get(&k));
+            if w != g {
+                let id = match (w, g) {
+                    (None, Some(_))
+                        if oracle.acked.iter().any(|a| a.ops.iter().any(|o| o.0 == k && o.1.is_none())) =>
+                    {
+                        "INV-06"
+                    }
+                    _ => "INV-03",
+                };
+                v.push(format!("{id} key {k}: expected op {w:?}, found op {g:?} (recovered seqno {m})"));
+                break;
+            }
+        }
+    }
+    Ok((v, lost))
+}
