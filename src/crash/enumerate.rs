@@ -157,7 +157,7 @@ pub fn run(cfg: &EnumerateConfig, progress: &mut dyn FnMut(u64, u64)) -> Summary
     s.workload_fs_ops = n - base;
     s.op_counts = dry.op_counts();
     // 2. The crash points.
-    let mut rng = SimRng::new(cfg.spec.seed ^ 0xc4a5_4b);
+    let mut rng = SimRng::new(cfg.spec.seed ^ 0x00c4_a54b);
     let mut points = Vec::new();
     let mut k = base + 1;
     while k <= n {
@@ -190,7 +190,7 @@ pub fn run(cfg: &EnumerateConfig, progress: &mut dyn FnMut(u64, u64)) -> Summary
                 check_image(&img, &oracle, cfg.spec.keys, mode.keeps_unsynced(), &what, &mut s);
             // 3. A crash during recovery of the same image, then recovery again.
             if let Some(r) = recovery_ops.filter(|&r| r > 0) {
-                if cfg.double_crash_every > 0 && (k + mi as u64) % cfg.double_crash_every == 0 {
+                if cfg.double_crash_every > 0 && (k + mi as u64).is_multiple_of(cfg.double_crash_every) {
                     let again = fs.crash_image(mode, &mut SimRng::new(image_seed));
                     let mut r2 = SimRng::new(image_seed ^ 0xdd);
                     again.crash_after(again.ops() + 1 + r2.below(r));
