@@ -308,7 +308,7 @@ pub fn verify(db: &Db, oracle: &Oracle, keys: u32, keeps_unsynced: bool) -> Resu
             v.push(format!("INV-05 key {k}: get says {point:?}, scan says {:?}", got.get(&k)));
         }
     }
-    if !alternatives.iter().any(|a| *a == got) {
+    if !alternatives.contains(&got) {
         let want = &alternatives[0];
         for k in 0..keys {
             let (w, g) = (want.get(&k), got.get(&k));

@@ -580,7 +580,7 @@ mod tests {
         for seed in 1..50 {
             let img = fs.crash_image(CrashMode::Pages, &mut SimRng::new(seed));
             let data = img.read_all(Path::new("/d/x")).expect("read");
-            assert!(data.len() <= PAGE_BYTES * 8 && data.len() % PAGE_BYTES == 0);
+            assert!(data.len() <= PAGE_BYTES * 8 && data.len().is_multiple_of(PAGE_BYTES));
             if data.len() > PAGE_BYTES && data[..PAGE_BYTES].iter().any(|&b| b != 7) {
                 seen_hole = true;
             }
