@@ -6,6 +6,7 @@
 mod admin;
 mod bench;
 mod codec;
+mod crash;
 mod data;
 mod inspect;
 mod stats;
@@ -79,6 +80,10 @@ enum Command {
     Repair(admin::RepairArgs),
     /// Write a consistent copy of the database into a new directory.
     Checkpoint(admin::CheckpointArgs),
+    /// The crash-recovery harness: `enumerate` (simulated power loss) and `kill-loop`
+    /// (SIGKILL of real processes).
+    #[command(subcommand)]
+    Crash(crash::CrashCmd),
 }
 
 impl Cli {
@@ -147,6 +152,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         Command::Compact(a) => admin::compact(cli.dir()?, cli.options()?, a)?,
         Command::Repair(a) => admin::repair(cli.dir()?, &cli.options()?, a)?,
         Command::Checkpoint(a) => admin::checkpoint(cli.dir()?, cli.options()?, a)?,
+        Command::Crash(c) => crash::crash(cli.db.as_deref(), c)?,
     }
     Ok(())
 }

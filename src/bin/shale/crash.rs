@@ -1,0 +1,577 @@
+//! `shale crash`: the crash-recovery harness (RELIABILITY.md §3).
+//!
+//! - `enumerate`: layer 2, simulated power loss on `SimFs` at every few file operations and
+//!   after every sync, each crash image reopened and checked against the oracle.
+//! - `kill-loop`: layer 1, real processes: a driver starts `shale crash worker` processes
+//!   that run a seeded multi-threaded mix of writes and reads on `--db`, SIGKILLs each at a
+//!   random moment (one in ten during open and recovery), then reopens the database and
+//!   checks it against the oracle the workers kept outside the database directory. One
+//!   cycle in twenty runs `shale compact` under the same kill schedule instead, and one in
+//!   fifty lets the worker close cleanly.
+//!
+//! The oracle of layer 1 is `ops.log`: before each write a worker appends an intent line
+//! (`I op_id key:op_or_- ...`), after the acknowledgement a commit line
+//! (`C op_id first_seq last_seq sync`), each with one unbuffered `write` so it survives the
+//! kill. Both modes end with a summary block and one JSON line, and exit non-zero on any
+//! violation or on HARNESS-NOLOSS.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+use shaledb::crash::enumerate::{run, EnumerateConfig};
+use shaledb::crash::{key_bytes, make_value, parse_value, WorkloadSpec};
+use shaledb::fs::sim::CrashMode;
+use shaledb::key::ValueType;
+use shaledb::{Db, Options, WriteBatch, WriteOptions};
+
+/// `shale crash` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum CrashCmd {
+    /// Layer 2: enumerate simulated power-loss crash points of a seeded workload.
+    Enumerate(EnumerateArgs),
+    /// Layer 1: SIGKILL worker processes on --db in a loop and verify every recovery.
+    KillLoop(KillLoopArgs),
+    /// One worker process of the kill loop (started by `kill-loop`).
+    #[command(hide = true)]
+    Worker(WorkerArgs),
+}
+
+/// Options of `shale crash enumerate`.
+#[derive(Args, Debug)]
+pub struct EnumerateArgs {
+    /// Seed of the workload and of every crash image.
+    #[arg(long, default_value_t = 0x5eed_1234)]
+    seed: u64,
+    /// Operations in the workload.
+    #[arg(long, default_value_t = 300)]
+    ops: usize,
+    /// Keys the workload writes.
+    #[arg(long, default_value_t = 64)]
+    keys: u32,
+    /// Crash points advance by 1 to this many file operations (plus every sync).
+    #[arg(long, default_value_t = 3)]
+    stride: u64,
+    /// One image in this many is crashed again during its recovery.
+    #[arg(long, default_value_t = 5)]
+    double_every: u64,
+    /// Run this many seeds, from --seed upward.
+    #[arg(long, default_value_t = 1)]
+    seeds: u64,
+}
+
+/// Options of `shale crash kill-loop`.
+#[derive(Args, Debug)]
+pub struct KillLoopArgs {
+    /// Seed of the kill schedule and the workers.
+    #[arg(long, default_value_t = 0x5eed_1234)]
+    seed: u64,
+    /// How long to run, e.g. `120s` or `10m`.
+    #[arg(long, default_value = "120s")]
+    duration: String,
+    /// The oracle directory (default: a sibling of --db named `<db>.oracle`).
+    #[arg(long)]
+    oracle: Option<PathBuf>,
+}
+
+/// Options of `shale crash worker`.
+#[derive(Args, Debug)]
+pub struct WorkerArgs {
+    #[arg(long)]
+    oracle: PathBuf,
+    #[arg(long)]
+    seed: u64,
+    #[arg(long)]
+    cycle: u64,
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Close cleanly after this many operations.
+    #[arg(long)]
+    clean_after: Option<u64>,
+}
+
+const KEYS: u32 = 1_000;
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = n.parse().map_err(|_| format!("bad duration {s:?}"))?;
+    Ok(match unit {
+        "" | "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n * 60),
+        "ms" => Duration::from_millis(n),
+        _ => return Err(format!("bad duration unit in {s:?}")),
+    })
+}
+
+fn out(text: &str) -> Result<(), String> {
+    crate::data::write_stdout(&[text.as_bytes()]).map_err(|e| e.to_string())
+}
+
+pub fn crash(db: Option<&Path>, cmd: &CrashCmd) -> Result<(), String> {
+    match cmd {
+        CrashCmd::Enumerate(a) => enumerate(a),
+        CrashCmd::KillLoop(a) => kill_loop(db.ok_or("kill-loop needs --db DIR")?, a),
+        CrashCmd::Worker(a) => worker(db.ok_or("worker needs --db DIR")?, a),
+    }
+}
+
+fn enumerate(a: &EnumerateArgs) -> Result<(), String> {
+    let started = Instant::now();
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    let mut total = shaledb::crash::enumerate::Summary::default();
+    for seed in a.seed..a.seed + a.seeds.max(1) {
+        let cfg = EnumerateConfig {
+            spec: WorkloadSpec { seed, ops: a.ops, keys: a.keys },
+            stride: a.stride,
+            modes: CrashMode::ALL.to_vec(),
+            double_crash_every: a.double_every,
+            max_points: 0,
+        };
+        let s = run(&cfg, &mut |done, n| {
+            bar.set_length(n);
+            bar.set_position(done);
+        });
+        total.workload_fs_ops += s.workload_fs_ops;
+        for (k, v) in s.op_counts {
+            *total.op_counts.entry(k).or_insert(0) += v;
+        }
+        total.crash_points += s.crash_points;
+        for (k, v) in s.images {
+            *total.images.entry(k).or_insert(0) += v;
+        }
+        total.recoveries_ok += s.recoveries_ok;
+        total.double_crashes += s.double_crashes;
+        total.lost_unsynced += s.lost_unsynced;
+        total.acked_writes += s.acked_writes;
+        total.synced_writes += s.synced_writes;
+        total.violations.extend(s.violations);
+    }
+    bar.finish_and_clear();
+    let s = total;
+    let noloss = s.lost_unsynced == 0;
+    let mut by_inv: BTreeMap<String, u64> = BTreeMap::new();
+    for v in &s.violations {
+        *by_inv.entry(v.split_whitespace().next().unwrap_or("?").to_owned()).or_insert(0) += 1;
+    }
+    let images: Vec<String> = s.images.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let ops: Vec<String> = s.op_counts.iter().map(|(k, v)| format!("{k:?} {v}")).collect();
+    let mut text = format!(
+        "shale-crash summary  seed={:#x}  mode=enumerate  seeds={}  duration={:.1}s\n\
+         \x20 workload .............. {} ops x {} seeds, {} file operations per run ({})\n\
+         \x20 crash points .......... {}\n\
+         \x20 crash images .......... {} ({})\n\
+         \x20 recoveries ............ {} ok, double crashes {}\n\
+         \x20 writes acked .......... {} (synced {}), images that lost an unsynced write {}\n\
+         \x20 VIOLATIONS ............ {}\n",
+        a.seed,
+        a.seeds.max(1),
+        started.elapsed().as_secs_f64(),
+        a.ops,
+        a.seeds.max(1),
+        s.workload_fs_ops / a.seeds.max(1),
+        ops.join(", "),
+        s.crash_points,
+        s.total_images(),
+        images.join(", "),
+        s.recoveries_ok,
+        s.double_crashes,
+        s.acked_writes,
+        s.synced_writes,
+        s.lost_unsynced,
+        s.violations.len(),
+    );
+    for v in s.violations.iter().take(20) {
+        text.push_str(&format!("VIOLATION {v}\n"));
+    }
+    if noloss {
+        text.push_str("HARNESS-NOLOSS: no image lost an unsynced write; the run tested nothing\n");
+    }
+    let line = json!({
+        "seed": format!("{:#x}", a.seed), "mode": "enumerate", "crash_points": s.crash_points,
+        "images": s.total_images(), "recoveries": s.recoveries_ok, "double_crashes": s.double_crashes,
+        "ops_acked": s.acked_writes, "lost_unsynced": s.lost_unsynced, "violations": by_inv,
+    });
+    out(&format!("{text}{line}\n"))?;
+    if !s.violations.is_empty() || noloss {
+        return Err(format!("{} violations", s.violations.len()));
+    }
+    Ok(())
+}
+
+/// The oracle as the ops log describes it.
+#[derive(Default)]
+struct LogOracle {
+    /// op id -> its items (key, Some(op) for a put, None for a delete).
+    intents: HashMap<u64, Vec<(u32, bool)>>,
+    /// op id -> (first seq, last seq, sync).
+    commits: HashMap<u64, (u64, u64, bool)>,
+}
+
+fn read_oracle(path: &Path) -> LogOracle {
+    let mut o = LogOracle::default();
+    let Ok(text) = std::fs::read_to_string(path) else { return o };
+    for line in text.lines() {
+        let mut f = line.split_whitespace();
+        match f.next() {
+            Some("I") => {
+                let Some(op) = f.next().and_then(|v| v.parse().ok()) else { continue };
+                let items = f
+                    .filter_map(|it| it.split_once(':'))
+                    .filter_map(|(k, v)| Some((k.parse().ok()?, v != "-")))
+                    .collect();
+                o.intents.insert(op, items);
+            }
+            Some("C") => {
+                let v: Vec<u64> = f.filter_map(|x| x.parse().ok()).collect();
+                if v.len() == 4 {
+                    o.commits.insert(v[0], (v[1], v[2], v[3] == 1));
+                }
+            }
+            _ => {}
+        }
+    }
+    o
+}
+
+/// Checks the database in `dir` against the ops log (see the module docs). Returns the
+/// violations and the number of keys checked.
+fn verify_dir(dir: &Path, oracle: &LogOracle) -> (Vec<String>, u64) {
+    let mut v = Vec::new();
+    let db = match Db::open(dir, Options::default()) {
+        Ok(db) => db,
+        Err(e) => return (vec![format!("INV-20 open failed after a kill: {e}")], 0),
+    };
+    let m = db.last_seqno();
+    let max_committed = oracle.commits.values().map(|c| c.1).max().unwrap_or(0);
+    if m < max_committed {
+        v.push(format!("INV-02 recovered seqno {m} below an acknowledged write's {max_committed}"));
+    }
+    // The newest visible entry of every key, with its sequence number.
+    let mut newest: BTreeMap<Vec<u8>, (u64, ValueType, Vec<u8>)> = BTreeMap::new();
+    let r = db.for_each_internal_entry(&mut |k, seq, t, val| {
+        if !newest.contains_key(k) {
+            newest.insert(k.to_vec(), (seq, t, val.to_vec()));
+        }
+        true
+    });
+    if let Err(e) = r {
+        v.push(format!("INV-08 reading the recovered database failed: {e}"));
+    }
+    // The committed op that last wrote each key, by sequence number.
+    let mut last_committed: HashMap<u32, (u64, bool)> = HashMap::new();
+    let mut by_seq: Vec<(u64, u64, u64)> = Vec::new();
+    for (&op, &(first, last, _)) in &oracle.commits {
+        by_seq.push((first, last, op));
+        if let Some(items) = oracle.intents.get(&op) {
+            for (i, &(k, put)) in items.iter().enumerate() {
+                let s = first + i as u64;
+                let e = last_committed.entry(k).or_insert((0, false));
+                if s >= e.0 {
+                    *e = (s, put);
+                }
+            }
+        }
+    }
+    by_seq.sort_unstable();
+    let pending: HashSet<u64> =
+        oracle.intents.keys().filter(|op| !oracle.commits.contains_key(op)).copied().collect();
+    let pending_deletes: HashSet<u32> = pending
+        .iter()
+        .filter_map(|op| oracle.intents.get(op))
+        .flat_map(|items| items.iter().filter(|(_, put)| !put).map(|(k, _)| *k))
+        .collect();
+    let mut checked = 0;
+    for k in 0..KEYS {
+        checked += 1;
+        let kb = key_bytes(k);
+        let Some((seq, t, val)) = newest.get(&kb).map(|(s, t, val)| (*s, *t, val.clone())) else {
+            // No entry at all: fine unless the last acknowledged write of the key was a put
+            // (a tombstone at the bottom level is dropped with what it hides).
+            // (or an unacknowledged delete in flight at a kill took effect).
+            if let Some(&(c, true)) = last_committed.get(&k) {
+                if !pending_deletes.contains(&k) {
+                    v.push(format!("INV-03 key {k}: the acknowledged put at seqno {c} is missing"));
+                }
+            }
+            continue;
+        };
+        if let Some(&(c, put)) = last_committed.get(&k) {
+            if seq < c {
+                let id = if put { "INV-03" } else { "INV-06" };
+                v.push(format!(
+                    "{id} key {k}: newest entry has seqno {seq}, the acknowledged write at {c} is missing"
+                ));
+                continue;
+            }
+        }
+        let i = by_seq.partition_point(|&(f, _, _)| f <= seq);
+        let covering = i.checked_sub(1).map(|i| &by_seq[i]).filter(|&&(_, l, _)| seq <= l);
+        let value_op = parse_value(&val).map(|p| p.1);
+        if t == ValueType::Value && value_op.is_none() {
+            v.push(format!("INV-05 key {k} holds a value no write supplied"));
+            continue;
+        }
+        match covering {
+            Some(&(first, _, op)) => {
+                let item = oracle.intents.get(&op).and_then(|it| it.get((seq - first) as usize)).copied();
+                let ok = match (item, t) {
+                    (Some((ik, true)), ValueType::Value) => ik == k && value_op == Some(op),
+                    (Some((ik, false)), ValueType::Deletion) => ik == k,
+                    _ => false,
+                };
+                if !ok {
+                    v.push(format!(
+                        "INV-03 key {k}: entry at seqno {seq} does not match acknowledged op {op}"
+                    ));
+                }
+            }
+            None => {
+                // Only an unacknowledged write in flight at a kill may be there.
+                let from_pending = match t {
+                    ValueType::Value => value_op.is_some_and(|op| pending.contains(&op)),
+                    ValueType::Deletion => true,
+                };
+                if !from_pending {
+                    v.push(format!(
+                        "INV-07 key {k}: seqno {seq} belongs to no acknowledged or pending write"
+                    ));
+                }
+            }
+        }
+    }
+    // Liveness.
+    let mut b = WriteBatch::new();
+    b.put(b"liveness", b"x");
+    if let Err(e) = db.write_opt(b, &WriteOptions { sync: true }) {
+        v.push(format!("INV-23 no write progress after recovery: {e}"));
+    }
+    (v, checked)
+}
+
+fn kill_loop(dir: &Path, a: &KillLoopArgs) -> Result<(), String> {
+    let duration = parse_duration(&a.duration)?;
+    let oracle_dir = a.oracle.clone().unwrap_or_else(|| dir.with_extension("oracle"));
+    std::fs::create_dir_all(&oracle_dir).map_err(|e| e.to_string())?;
+    let log = oracle_dir.join("ops.log");
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut rng = SmallRng::seed_from_u64(a.seed);
+    let started = Instant::now();
+    let (mut cycles, mut kills, mut during_open, mut offline, mut clean, mut recoveries) =
+        (0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
+    let mut violations: Vec<String> = Vec::new();
+    let mut verified = 0u64;
+    let mut recovery_ms: Vec<f64> = Vec::new();
+    let bar = ProgressBar::with_draw_target(Some(duration.as_secs()), ProgressDrawTarget::stderr());
+    while started.elapsed() < duration && violations.is_empty() {
+        cycles += 1;
+        let roll = rng.random_range(0..100);
+        let mut cmd = Command::new(&exe);
+        cmd.arg("--db").arg(dir).stdout(Stdio::null()).stderr(Stdio::null());
+        let asked_clean = roll < 2;
+        let is_offline = (2..7).contains(&roll);
+        if is_offline {
+            cmd.arg("compact");
+            offline += 1;
+        } else {
+            cmd.args(["crash", "worker", "--seed"])
+                .arg(a.seed.to_string())
+                .arg("--cycle")
+                .arg(cycles.to_string())
+                .arg("--threads")
+                .arg(rng.random_range(1..=4).to_string())
+                .arg("--oracle")
+                .arg(&log);
+            if asked_clean {
+                cmd.arg("--clean-after").arg("2000");
+                clean += 1;
+            }
+        }
+        let delay = if rng.random_range(0..10) == 0 {
+            during_open += 1;
+            Duration::from_millis(rng.random_range(0..50))
+        } else {
+            Duration::from_millis(rng.random_range(50..1500))
+        };
+        let mut child = cmd.spawn().map_err(|e| e.to_string())?;
+        if asked_clean {
+            let status = child.wait().map_err(|e| e.to_string())?;
+            if !status.success() {
+                violations.push(format!("worker asked to close cleanly failed: {status}"));
+            }
+        } else {
+            std::thread::sleep(delay);
+            let exited = child.try_wait().map_err(|e| e.to_string())?;
+            if let Some(status) = exited {
+                if !is_offline || !status.success() {
+                    violations.push(format!(
+                        "cycle {cycles}: the child exited on its own before the kill: {status}"
+                    ));
+                }
+            } else {
+                child.kill().map_err(|e| e.to_string())?;
+                kills += 1;
+            }
+            child.wait().map_err(|e| e.to_string())?;
+        }
+        let t = Instant::now();
+        let oracle = read_oracle(&log);
+        let (found, checked) = verify_dir(dir, &oracle);
+        recovery_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        recoveries += 1;
+        verified += checked;
+        violations.extend(found.into_iter().map(|v| format!("{v} (cycle {cycles}, seed {:#x})", a.seed)));
+        bar.set_position(started.elapsed().as_secs());
+    }
+    bar.finish_and_clear();
+    let oracle = read_oracle(&log);
+    let acked = oracle.commits.len();
+    let synced = oracle.commits.values().filter(|c| c.2).count();
+    recovery_ms.sort_by(f64::total_cmp);
+    let pct =
+        |p: f64| recovery_ms.get(((recovery_ms.len() as f64 - 1.0) * p) as usize).copied().unwrap_or(0.0);
+    let mut text = format!(
+        "shale-crash summary  seed={:#x}  mode=kill-loop  duration={:.1}s\n\
+         \x20 cycles run ............ {cycles}  (offline-tool {offline}, clean-shutdown {clean})\n\
+         \x20 kills ................. {kills}  (during open or recovery {during_open})\n\
+         \x20 recoveries ............ {recoveries} verified   p50 {:.0}ms  p99 {:.0}ms  max {:.0}ms\n\
+         \x20 ops acked ............. {acked}  (sync {synced}); pending at a kill {}\n\
+         \x20 key checks ............ {verified}\n\
+         \x20 VIOLATIONS ............ {}\n",
+        a.seed,
+        started.elapsed().as_secs_f64(),
+        pct(0.5),
+        pct(0.99),
+        recovery_ms.last().copied().unwrap_or(0.0),
+        oracle.intents.len().saturating_sub(acked),
+        violations.len()
+    );
+    for v in &violations {
+        text.push_str(&format!("VIOLATION {v}\n"));
+    }
+    let line = json!({"seed": format!("{:#x}", a.seed), "mode": "kill-loop", "cycles": cycles, "kills": kills,
+        "ops_acked": acked, "verified": verified, "violations": violations});
+    out(&format!("{text}{line}\n"))?;
+    if !violations.is_empty() {
+        return Err(format!("{} violations", violations.len()));
+    }
+    Ok(())
+}
+
+fn worker(dir: &Path, a: &WorkerArgs) -> Result<(), String> {
+    let mut rng = SmallRng::seed_from_u64(a.seed ^ a.cycle.wrapping_mul(0x9e37_79b9));
+    let opts = Options::default()
+        .write_buffer_size(rng.random_range(64 << 10..=1 << 20))
+        .target_file_size(rng.random_range(64 << 10..=1 << 20))
+        .max_bytes_for_level_base(1 << 20)
+        .level0_file_num_compaction_trigger(rng.random_range(2..=8))
+        .level0_slowdown_writes_trigger(12)
+        .level0_stop_writes_trigger(20)
+        .block_size(rng.random_range(1 << 10..=16 << 10))
+        .block_restart_interval(rng.random_range(1..=16))
+        .bits_per_key(rng.random_range(0..=20));
+    let db = Db::open(dir, opts).map_err(|e| e.to_string())?;
+    let log = OpenOptions::new().create(true).append(true).open(&a.oracle).map_err(|e| e.to_string())?;
+    let next = AtomicU64::new(0);
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        for t in 0..a.threads.max(1) {
+            let (db, log, next, failed) = (&db, &log, &next, &failed);
+            s.spawn(move || {
+                let mut rng = SmallRng::seed_from_u64(a.seed ^ (a.cycle << 8) ^ t as u64);
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if a.clean_after.is_some_and(|c| n >= c) || failed.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let op_id = (a.cycle << 32) | n;
+                    let roll = rng.random_range(0..100);
+                    let sync = rng.random_range(0..20) == 0;
+                    let len = |rng: &mut SmallRng| {
+                        if rng.random_range(0..20) == 0 {
+                            32 << 10
+                        } else {
+                            rng.random_range(0..512)
+                        }
+                    };
+                    let mut batch = WriteBatch::new();
+                    let mut items: Vec<(u32, bool)> = Vec::new();
+                    match roll {
+                        0..=39 => {
+                            let k = rng.random_range(0..KEYS);
+                            let l = len(&mut rng);
+                            batch.put(key_bytes(k), make_value(k, op_id, l));
+                            items.push((k, true));
+                        }
+                        40..=47 => {
+                            let k = rng.random_range(0..KEYS);
+                            batch.delete(key_bytes(k));
+                            items.push((k, false));
+                        }
+                        48..=62 => {
+                            for _ in 0..rng.random_range(2..=16) {
+                                let k = rng.random_range(0..KEYS);
+                                if rng.random_range(0..5) == 0 {
+                                    batch.delete(key_bytes(k));
+                                    items.push((k, false));
+                                } else {
+                                    let l = len(&mut rng);
+                                    batch.put(key_bytes(k), make_value(k, op_id, l));
+                                    items.push((k, true));
+                                }
+                            }
+                        }
+                        63..=87 => {
+                            let _ = db.get(key_bytes(rng.random_range(0..KEYS)));
+                            continue;
+                        }
+                        88..=97 => {
+                            let _ =
+                                db.range(key_bytes(rng.random_range(0..KEYS)).as_slice()..).take(20).count();
+                            continue;
+                        }
+                        _ => {
+                            let _ = db.flush();
+                            continue;
+                        }
+                    }
+                    let intent: Vec<String> = items
+                        .iter()
+                        .map(|(k, put)| if *put { format!("{k}:p") } else { format!("{k}:-") })
+                        .collect();
+                    let mut w = log;
+                    if w.write_all(format!("I {op_id} {}\n", intent.join(" ")).as_bytes()).is_err() {
+                        failed.store(true, Ordering::Relaxed);
+                        return;
+                    }
+                    let n_ops = batch.len() as u64;
+                    match db.write_opt(batch, &WriteOptions { sync }) {
+                        Ok(last) => {
+                            let line = format!("C {op_id} {} {last} {}\n", last + 1 - n_ops, u8::from(sync));
+                            if w.write_all(line.as_bytes()).is_err() {
+                                failed.store(true, Ordering::Relaxed);
+                                return;
+                            }
+                        }
+                        Err(_) => {
+                            failed.store(true, Ordering::Relaxed);
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if failed.load(Ordering::Relaxed) {
+        return Err("a write failed".into());
+    }
+    db.close().map_err(|e| e.to_string())
+}
