@@ -49,8 +49,8 @@ pub enum CrashCmd {
 /// Options of `shale crash enumerate`.
 #[derive(Args, Debug)]
 pub struct EnumerateArgs {
-    /// Seed of the workload and of every crash image.
-    #[arg(long, default_value_t = 0x5eed_1234)]
+    /// Seed of the workload and of every crash image (decimal or 0x-hex).
+    #[arg(long, default_value = "0x5eed1234", value_parser = parse_seed)]
     seed: u64,
     /// Operations in the workload.
     #[arg(long, default_value_t = 300)]
@@ -72,8 +72,8 @@ pub struct EnumerateArgs {
 /// Options of `shale crash kill-loop`.
 #[derive(Args, Debug)]
 pub struct KillLoopArgs {
-    /// Seed of the kill schedule and the workers.
-    #[arg(long, default_value_t = 0x5eed_1234)]
+    /// Seed of the kill schedule and the workers (decimal or 0x-hex).
+    #[arg(long, default_value = "0x5eed1234", value_parser = parse_seed)]
     seed: u64,
     /// How long to run, e.g. `120s` or `10m`.
     #[arg(long, default_value = "120s")]
@@ -100,6 +100,15 @@ pub struct WorkerArgs {
 }
 
 const KEYS: u32 = 1_000;
+
+/// A seed in decimal or `0x` hexadecimal, as the summaries print it.
+fn parse_seed(s: &str) -> Result<u64, String> {
+    let r = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => s.parse(),
+    };
+    r.map_err(|e| format!("bad seed {s:?}: {e}"))
+}
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
