@@ -43,7 +43,8 @@ pub mod fs;
 #[doc(hidden)]
 pub mod iterator;
 pub mod key;
-mod memtable;
+#[doc(hidden)]
+pub mod memtable;
 mod options;
 #[doc(hidden)]
 pub mod sstable;
