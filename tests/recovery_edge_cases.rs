@@ -112,12 +112,12 @@ fn damaged_snapshot_edit_is_corruption_and_tables_survive() {
     let last = bytes.len() - 1;
     bytes[last] ^= 0x01;
     std::fs::write(&manifest, &bytes).expect("write");
-    let tables_before = wals(dir.path()).len();
+    let wals_before = wals(dir.path()).len();
     assert!(matches!(
         Db::open(dir.path(), Options::default()),
         Err(Error::Corruption { .. })
     ));
-    assert_eq!(wals(dir.path()).len(), tables_before, "nothing was deleted");
+    assert_eq!(wals(dir.path()).len(), wals_before, "nothing was deleted");
     assert!(std::fs::read_dir(dir.path()).expect("ls").any(|e| e
         .expect("entry")
         .path()

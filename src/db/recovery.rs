@@ -259,6 +259,7 @@ pub(super) fn recover(dir: &Path, opts: &Options, read_only: bool) -> Result<Rec
     //    (a damaged, not torn, edit): they move to lost/ instead of being deleted (R10).
     let live: std::collections::HashSet<u64> = version_levels.iter().map(|(_, t)| t.meta.number).collect();
     let keep_orphan_tables = report.manifest_tail_bytes_dropped > 0;
+    let mut moved_to_lost = false;
     for name in fs.list(dir)? {
         let obsolete = match parse_file_name(&name) {
             Some(FileType::Wal(n)) if n < wal_number => {
@@ -280,15 +281,30 @@ pub(super) fn recover(dir: &Path, opts: &Options, read_only: bool) -> Result<Rec
             _ => false,
         };
         if obsolete && keep_orphan_tables && matches!(parse_file_name(&name), Some(FileType::Table(_))) {
+            // After the commit point: a failure here is logged, not fatal (the table then
+            // stays where it is, unreferenced, and is handled at the next open).
             let lost = dir.join("lost");
-            fs.create_dir_all(&lost)?;
-            fs.rename(&dir.join(&name), &lost.join(&name))?;
-            log::warn!("moved unreferenced table {name} to lost/ (the MANIFEST had a damaged last record)");
+            let moved =
+                fs.create_dir_all(&lost).and_then(|()| fs.rename(&dir.join(&name), &lost.join(&name)));
+            match moved {
+                Ok(()) => {
+                    moved_to_lost = true;
+                    log::warn!(
+                        "moved unreferenced table {name} to lost/ (the MANIFEST's last record was damaged)"
+                    );
+                }
+                Err(e) => log::warn!("could not move {name} to lost/: {e}"),
+            }
         } else if obsolete {
             if let Err(e) = fs.remove(&dir.join(&name)) {
                 log::warn!("could not delete {name}: {e}");
             }
         }
+    }
+
+    if moved_to_lost {
+        // Make the moves durable, so the evidence cannot reappear as orphans.
+        let _ = fs.sync_dir(&dir.join("lost")).and_then(|()| fs.sync_dir(dir));
     }
 
     let mut version = Version::new(Arc::new(MemTable::new(wal_number)));

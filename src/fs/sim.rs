@@ -177,6 +177,11 @@ impl SimState {
     /// Counts a mutating operation; fails it if the power is off or a fault targets it.
     /// Returns the fault to apply, if any.
     fn begin(&mut self, kind: OpKind) -> io::Result<Option<Fault>> {
+        // The power fails right after operation k even if k itself failed (and so never
+        // reached `end`).
+        if self.crash_after.is_some_and(|k| self.ops >= k) {
+            self.crashed = true;
+        }
         if self.crashed {
             return Err(io::Error::other("simulated power loss"));
         }

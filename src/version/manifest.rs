@@ -166,6 +166,16 @@ pub fn replay(fs: &dyn FileSystem, dir: &Path, number: u64) -> Result<ManifestRe
     let data = fs.read_all(&path)?;
     let mut reader = LogReader::new(&data, number);
     let mut out = ManifestReplay::default();
+    // Invariant: CURRENT names a MANIFEST only after its snapshot edit was fsynced, so a
+    // MANIFEST without records is damage, never a new database (that would delete every
+    // table as an orphan).
+    if data.is_empty() {
+        return Err(Error::corruption(
+            &path,
+            0,
+            CorruptionKind::Malformed("MANIFEST without its snapshot edit"),
+        ));
+    }
     loop {
         match reader.next_record() {
             Ok(Some((offset, rec))) => out.edits.push(VersionEdit::decode(&rec, &path, offset)?),

@@ -133,7 +133,13 @@ impl<'a> LogReader<'a> {
     fn read_physical(&mut self) -> Physical<'a> {
         loop {
             let left_in_block = WAL_BLOCK_SIZE_BYTES - self.pos % WAL_BLOCK_SIZE_BYTES;
-            if left_in_block < HEADER_LEN {
+            let padding = left_in_block < HEADER_LEN
+                || (left_in_block < HEADER_LEN + SYNC_PREFIX_LEN
+                    && self
+                        .data
+                        .get(self.pos..self.pos + left_in_block)
+                        .is_some_and(|b| b.iter().all(|&x| x == 0)));
+            if padding {
                 self.pos += left_in_block; // block trailer padding
                 continue;
             }

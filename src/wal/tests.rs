@@ -209,3 +209,12 @@ fn seal_record_proves_everything_before_it_durable() {
     let (_, dmg) = read_all(&data);
     assert!(!dmg.expect("damage").is_tail, "the seal record proves the first record was synced");
 }
+
+#[test]
+fn a_record_never_starts_without_room_for_its_sync_prefix() {
+    // Leave 15 bytes in the block: more than a header, less than header + prefix.
+    let first = vec![1u8; WAL_BLOCK_SIZE_BYTES - HEADER_LEN - SYNC_PREFIX_LEN - 15];
+    let data = write_log(&[first.clone(), b"second".to_vec()]);
+    assert_eq!(data.len(), WAL_BLOCK_SIZE_BYTES + HEADER_LEN + payload(6), "15 bytes of padding");
+    assert_eq!(read_all(&data), (vec![first, b"second".to_vec()], None));
+}

@@ -4,7 +4,7 @@
 
 use std::io;
 
-use super::{FragmentType, HEADER_LEN, WAL_BLOCK_SIZE_BYTES};
+use super::{FragmentType, HEADER_LEN, SYNC_PREFIX_LEN, WAL_BLOCK_SIZE_BYTES};
 use crate::checksum::masked_crc;
 use crate::coding::{u16_bytes, u32_bytes};
 use crate::fs::WritableFile;
@@ -70,6 +70,14 @@ impl LogWriter {
     }
 
     fn encode_record(&mut self, mut payload: &[u8], out: &mut Vec<u8>) {
+        // A record's first fragment always holds the whole sync prefix, so a reader can use
+        // it as evidence: a record never starts with fewer than header + prefix bytes left
+        // in the block; those bytes are zero padding.
+        let left_in_block = WAL_BLOCK_SIZE_BYTES - self.block_offset;
+        if left_in_block < HEADER_LEN + SYNC_PREFIX_LEN {
+            out.extend(std::iter::repeat_n(0u8, left_in_block));
+            self.block_offset = 0;
+        }
         let mut first = true;
         loop {
             let left_in_block = WAL_BLOCK_SIZE_BYTES - self.block_offset;
