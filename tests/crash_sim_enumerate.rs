@@ -25,6 +25,7 @@ fn enumerated_crash_images_recover_correctly() {
         modes: CrashMode::ALL.to_vec(),
         double_crash_every: 5,
         max_points: 0,
+        repro_dir: None,
     };
     let s = run(&cfg, &mut |_, _| {});
     eprintln!("{s:?}");

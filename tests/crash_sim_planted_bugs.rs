@@ -20,6 +20,7 @@ fn planted_bug_is_caught_and_clean_build_is_clean() {
         modes: vec![CrashMode::Durable, CrashMode::Meta],
         double_crash_every: 0,
         max_points: 0,
+        repro_dir: None,
     };
     let s = run(&cfg, &mut |_, _| {});
     eprintln!(

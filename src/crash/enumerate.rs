@@ -39,6 +39,8 @@ pub struct EnumerateConfig {
     pub double_crash_every: u64,
     /// Stop after this many crash points (0: no limit).
     pub max_points: usize,
+    /// Where to write a repro directory for each failing image (`None`: nowhere).
+    pub repro_dir: Option<std::path::PathBuf>,
 }
 
 /// Figures of a run (RELIABILITY.md §3.6).
@@ -186,8 +188,20 @@ pub fn run(cfg: &EnumerateConfig, progress: &mut dyn FnMut(u64, u64)) -> Summary
             let img = fs.crash_image(mode, &mut SimRng::new(image_seed));
             *s.images.entry(mode.name()).or_insert(0) += 1;
             let what = format!("seed {:#x}, crash after op {k}, image {}", cfg.spec.seed, mode.name());
+            let before = s.violations.len();
             let recovery_ops =
                 check_image(&img, &oracle, cfg.spec.keys, mode.keeps_unsynced(), &what, &mut s);
+            if s.violations.len() > before {
+                if let Some(root) = &cfg.repro_dir {
+                    let dir = root.join(format!("{:x}-{k}-{}", cfg.spec.seed, mode.name()));
+                    // The image as the crash left it, before recovery touched it.
+                    let pristine = fs.crash_image(mode, &mut SimRng::new(image_seed));
+                    let found = s.violations[before..].to_vec();
+                    if let Err(e) = write_repro(&dir, cfg, k, mode, image_seed, &ops, &found, &pristine) {
+                        s.violations.push(format!("REPRO could not write {}: {e}", dir.display()));
+                    }
+                }
+            }
             // 3. A crash during recovery of the same image, then recovery again.
             if let Some(r) = recovery_ops.filter(|&r| r > 0) {
                 if cfg.double_crash_every > 0 && (k + mi as u64).is_multiple_of(cfg.double_crash_every) {
@@ -206,4 +220,34 @@ pub fn run(cfg: &EnumerateConfig, progress: &mut dyn FnMut(u64, u64)) -> Summary
         progress(i as u64 + 1, total);
     }
     s
+}
+
+/// Writes a repro directory: the workload, the options, the crash point and image mode,
+/// the violations, and the crash image as real files (openable with `shale`).
+#[expect(clippy::too_many_arguments, reason = "everything a repro needs")]
+fn write_repro(
+    dir: &Path,
+    cfg: &EnumerateConfig,
+    k: u64,
+    mode: CrashMode,
+    image_seed: u64,
+    ops: &[super::Op],
+    violations: &[String],
+    image: &SimFs,
+) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let ops_text: String = ops.iter().enumerate().map(|(i, op)| format!("{} {op:?}\n", i + 1)).collect();
+    std::fs::write(dir.join("ops.txt"), ops_text)?;
+    std::fs::write(dir.join("options.txt"), format!("{:#?}\n", sim_options(&SimFs::new())))?;
+    std::fs::write(
+        dir.join("crash.txt"),
+        format!(
+            "seed {:#x}\nworkload {:?}\ncrash after file operation {k}\nimage mode {}\nimage seed {image_seed:#x}\n\n{}\n",
+            cfg.spec.seed,
+            cfg.spec,
+            mode.name(),
+            violations.join("\n")
+        ),
+    )?;
+    image.export_to(&dir.join("image"))
 }

@@ -333,6 +333,25 @@ impl SimFs {
         self.state.lock().counts.clone()
     }
 
+    /// Writes every file to a real directory (`dest/<its path>`), so a crash image can be
+    /// inspected with `shale verify` or `shale dump`.
+    ///
+    /// # Errors
+    /// The `io::Error` of creating or writing a real file.
+    pub fn export_to(&self, dest: &Path) -> io::Result<()> {
+        let st = self.state.lock();
+        for (dir, d) in &st.dirs {
+            let real = dest.join(dir.strip_prefix("/").unwrap_or(dir));
+            std::fs::create_dir_all(&real)?;
+            for (name, inode) in &d.live {
+                if let Some(f) = st.files.get(inode) {
+                    std::fs::write(real.join(name), &f.live)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The file system a reboot would find, in `mode`, with randomness from `rng`.
     /// The image has no pending crash, no faults and no locks.
     pub fn crash_image(&self, mode: CrashMode, rng: &mut SimRng) -> SimFs {

@@ -67,6 +67,9 @@ pub struct EnumerateArgs {
     /// Run this many seeds, from --seed upward.
     #[arg(long, default_value_t = 1)]
     seeds: u64,
+    /// Where each violation's repro directory goes (ops, options, crash point, image).
+    #[arg(long, default_value = "repro")]
+    repro: PathBuf,
 }
 
 /// Options of `shale crash kill-loop`.
@@ -144,6 +147,7 @@ fn enumerate(a: &EnumerateArgs) -> Result<(), String> {
             modes: CrashMode::ALL.to_vec(),
             double_crash_every: a.double_every,
             max_points: 0,
+            repro_dir: Some(a.repro.clone()),
         };
         let s = run(&cfg, &mut |done, n| {
             bar.set_length(n);
@@ -200,6 +204,9 @@ fn enumerate(a: &EnumerateArgs) -> Result<(), String> {
     );
     for v in s.violations.iter().take(20) {
         text.push_str(&format!("VIOLATION {v}\n"));
+    }
+    if !s.violations.is_empty() {
+        text.push_str(&format!("repro directories under {}/\n", a.repro.display()));
     }
     if noloss {
         text.push_str("HARNESS-NOLOSS: no image lost an unsynced write; the run tested nothing\n");
