@@ -99,9 +99,15 @@ pub fn encode_internal_key(user_key: &[u8], seqno: SequenceNumber, vt: ValueType
 /// `seqno`: seek to it to find the newest version with a sequence number `<= seqno`.
 pub fn seek_key(user_key: &[u8], seqno: SequenceNumber) -> Vec<u8> {
     let mut v = Vec::with_capacity(user_key.len() + TRAILER_LEN);
-    v.extend_from_slice(user_key);
-    crate::coding::put_u64(&mut v, (seqno << 8) | VALUE_TYPE_FOR_SEEK);
+    seek_key_into(user_key, seqno, &mut v);
     v
+}
+
+/// Writes [`seek_key`]`(user_key, seqno)` into `dst` (cleared first), reusing its buffer.
+pub fn seek_key_into(user_key: &[u8], seqno: SequenceNumber, dst: &mut Vec<u8>) {
+    dst.clear();
+    dst.extend_from_slice(user_key);
+    crate::coding::put_u64(dst, (seqno << 8) | VALUE_TYPE_FOR_SEEK);
 }
 
 /// Compares two encoded internal keys: user key ascending, then trailer descending.

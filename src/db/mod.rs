@@ -517,7 +517,10 @@ impl DbInner {
         snapshot: Option<SequenceNumber>,
         opts: &ReadOptions<'_>,
     ) -> Result<Option<Bytes>> {
-        let (version, latest) = self.read_point();
+        // As read_point, without the reference-count traffic: the guard lives only for
+        // this lookup.
+        let version = self.versions.load();
+        let latest = self.visible_seqno.load(Ordering::Acquire);
         version.get(key, snapshot.unwrap_or(latest), opts.block_options())
     }
 

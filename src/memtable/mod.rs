@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering as AtomicOrdering};
 use bytes::Bytes;
 use parking_lot::Mutex;
 
-use crate::key::{compare_internal_keys, seek_key, ParsedInternalKey, SequenceNumber, ValueType};
+use crate::key::{compare_internal_keys, ParsedInternalKey, SequenceNumber, ValueType};
 
 /// Per-entry bytes charged on top of key and value, so that the charged size tracks the
 /// real heap use (measured with 16-byte keys and 100-byte values): the tree slot and node
@@ -39,6 +39,36 @@ impl PartialOrd for MemKey {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
+}
+
+/// An encoded internal key as an unsized slice, ordered like [`MemKey`], so the tree can be
+/// searched with a borrowed key: a point lookup allocates nothing.
+#[derive(Debug, PartialEq, Eq, ref_cast::RefCast)]
+#[repr(transparent)]
+pub struct IKey([u8]);
+
+impl Ord for IKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        compare_internal_keys(&self.0, &other.0)
+    }
+}
+impl PartialOrd for IKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl std::borrow::Borrow<IKey> for MemKey {
+    fn borrow(&self) -> &IKey {
+        // Invariant: IKey's order is MemKey's order (both compare_internal_keys), as
+        // Borrow requires.
+        ref_cast::RefCast::ref_cast(self.0.as_ref())
+    }
+}
+
+thread_local! {
+    /// Reused buffer for the seek keys of point lookups.
+    static SEEK_KEY: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// The result of a point lookup in one memtable or table.
@@ -114,9 +144,16 @@ impl MemTable {
 
     /// The newest version of `user_key` with a sequence number `<= seqno`, if any.
     pub fn get(&self, user_key: &[u8], seqno: SequenceNumber) -> Option<LookupResult> {
-        let seek = MemKey(Bytes::from(seek_key(user_key, seqno)));
+        SEEK_KEY.with_borrow_mut(|seek| {
+            crate::key::seek_key_into(user_key, seqno, seek);
+            self.get_at(user_key, seek)
+        })
+    }
+
+    fn get_at(&self, user_key: &[u8], seek: &[u8]) -> Option<LookupResult> {
+        let seek: &IKey = ref_cast::RefCast::ref_cast(seek);
         let map = self.map.lock();
-        let (k, v) = map.range(seek..).next()?;
+        let (k, v) = map.range::<IKey, _>((Bound::Included(seek), Bound::Unbounded)).next()?;
         let parsed = ParsedInternalKey::decode(&k.0)?;
         if parsed.user_key != user_key {
             return None;

@@ -56,6 +56,12 @@ impl VersionSet {
         self.current.load_full()
     }
 
+    /// The current Version for a short read, without locking or touching its reference
+    /// count (an `arc_swap` guard; hold it only for the read).
+    pub fn load(&self) -> arc_swap::Guard<Arc<Version>> {
+        self.current.load()
+    }
+
     /// Allocates a new, never used file number.
     pub fn new_file_number(&self) -> u64 {
         self.next_file_number.fetch_add(1, Ordering::SeqCst)
