@@ -78,7 +78,9 @@ impl Engine for Shale {
     fn put(&self, k: &[u8], v: &[u8], sync: bool) {
         let mut b = shaledb::WriteBatch::new();
         b.put(k, v);
-        self.0.write_opt(b, &shaledb::WriteOptions { sync }).expect("put");
+        self.0
+            .write_opt(b, &shaledb::WriteOptions { sync })
+            .expect("put");
     }
     fn delete(&self, k: &[u8]) {
         self.0.delete(k).expect("delete");
@@ -126,7 +128,11 @@ impl Engine for Rocks {
         self.0.write(b).expect("batch");
     }
     fn scan(&self, reverse: bool) -> u64 {
-        let mode = if reverse { rocksdb::IteratorMode::End } else { rocksdb::IteratorMode::Start };
+        let mode = if reverse {
+            rocksdb::IteratorMode::End
+        } else {
+            rocksdb::IteratorMode::Start
+        };
         self.0.iterator(mode).map(|r| r.expect("item")).count() as u64
     }
     fn seek_next(&self, k: &[u8], n: usize) -> usize {
@@ -143,7 +149,9 @@ impl Engine for Fjall {
     fn put(&self, k: &[u8], v: &[u8], sync: bool) {
         self.1.insert(k, v).expect("put");
         if sync {
-            self.0.persist(fjall::PersistMode::SyncAll).expect("persist");
+            self.0
+                .persist(fjall::PersistMode::SyncAll)
+                .expect("persist");
         }
     }
     fn delete(&self, k: &[u8]) {
@@ -161,13 +169,21 @@ impl Engine for Fjall {
     }
     fn scan(&self, reverse: bool) -> u64 {
         if reverse {
-            self.1.iter().rev().map(|g| g.into_inner().expect("item")).count() as u64
+            self.1
+                .iter()
+                .rev()
+                .map(|g| g.into_inner().expect("item"))
+                .count() as u64
         } else {
             self.1.iter().map(|g| g.into_inner().expect("item")).count() as u64
         }
     }
     fn seek_next(&self, k: &[u8], n: usize) -> usize {
-        self.1.range(k..).take(n).map(|g| g.into_inner().expect("item")).count()
+        self.1
+            .range(k..)
+            .take(n)
+            .map(|g| g.into_inner().expect("item"))
+            .count()
     }
 }
 
@@ -240,7 +256,11 @@ fn values() -> Vec<u8> {
 fn io_written() -> u64 {
     std::fs::read_to_string("/proc/self/io")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("write_bytes:")).and_then(|v| v.trim().parse().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("write_bytes:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
         .unwrap_or(0)
 }
 
@@ -248,7 +268,9 @@ fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         })
         .unwrap_or(0)
 }
@@ -280,10 +302,10 @@ fn child(engine: &str, args: &Args) {
         let off = (i as usize * 100) % (vals.len() - 100);
         &vals[off..off + 100]
     };
-    let wanted: Vec<String> = args
-        .workloads
-        .as_deref()
-        .map_or_else(|| WORKLOADS.iter().map(|s| (*s).to_owned()).collect(), |w| w.split(',').map(str::to_owned).collect());
+    let wanted: Vec<String> = args.workloads.as_deref().map_or_else(
+        || WORKLOADS.iter().map(|s| (*s).to_owned()).collect(),
+        |w| w.split(',').map(str::to_owned).collect(),
+    );
     let mut db: Option<Box<dyn Engine>> = None;
     let num = args.num;
     for (pos, name) in WORKLOADS.iter().enumerate() {
@@ -312,7 +334,11 @@ fn child(engine: &str, args: &Args) {
         match *name {
             "fillseq" | "fillrandom" | "overwrite" | "fillsync" => {
                 for i in 0..ops {
-                    let k = if *name == "fillseq" { i } else { rng.random_range(0..num) };
+                    let k = if *name == "fillseq" {
+                        i
+                    } else {
+                        rng.random_range(0..num)
+                    };
                     let kb = key(k);
                     timed(&mut || d.put(&kb, value(i), *name == "fillsync"));
                     user_bytes += 116;
@@ -320,7 +346,9 @@ fn child(engine: &str, args: &Args) {
             }
             "fillbatch" => {
                 for chunk in 0..ops / 1000 {
-                    let items: Vec<(Vec<u8>, &[u8])> = (0..1000).map(|j| (key(chunk * 1000 + j), value(j))).collect();
+                    let items: Vec<(Vec<u8>, &[u8])> = (0..1000)
+                        .map(|j| (key(chunk * 1000 + j), value(j)))
+                        .collect();
                     timed(&mut || d.put_batch(&items));
                     user_bytes += 116 * 1000;
                 }
@@ -385,7 +413,9 @@ fn child(engine: &str, args: &Args) {
             "ycsb-a" => {
                 let zipf = Zipf::new(num as f64, 0.99).expect("zipf");
                 for i in 0..ops {
-                    let k = (zipf.sample(&mut rng) as u64).saturating_sub(1).min(num - 1);
+                    let k = (zipf.sample(&mut rng) as u64)
+                        .saturating_sub(1)
+                        .min(num - 1);
                     // Scatter the hot keys over the key space, as YCSB hashes them.
                     let kb = key(k.wrapping_mul(0x9e37_79b9_7f4a_7c15) % num);
                     if rng.random_bool(0.5) {
@@ -419,16 +449,30 @@ fn child(engine: &str, args: &Args) {
             "peak_rss_kib": peak_rss_kib(),
         });
         println!("{line}");
-        eprintln!("{engine} {name}: {:.0} ops/s", n_ops as f64 / secs.max(1e-9));
+        eprintln!(
+            "{engine} {name}: {:.0} ops/s",
+            n_ops as f64 / secs.max(1e-9)
+        );
     }
 }
 
 fn chart(results: &[Value], path: &Path) -> Result<(), Box<dyn std::error::Error>> {
     use plotters::prelude::*;
     let engines = ["shaledb", "rocksdb", "fjall"];
-    let colors = [RGBColor(214, 39, 40), RGBColor(31, 119, 180), RGBColor(44, 160, 44)];
-    let workloads: Vec<&str> = WORKLOADS.iter().copied().filter(|w| results.iter().any(|r| r["workload"] == *w)).collect();
-    let max = results.iter().filter_map(|r| r["ops_per_sec"].as_f64()).fold(1.0, f64::max);
+    let colors = [
+        RGBColor(214, 39, 40),
+        RGBColor(31, 119, 180),
+        RGBColor(44, 160, 44),
+    ];
+    let workloads: Vec<&str> = WORKLOADS
+        .iter()
+        .copied()
+        .filter(|w| results.iter().any(|r| r["workload"] == *w))
+        .collect();
+    let max = results
+        .iter()
+        .filter_map(|r| r["ops_per_sec"].as_f64())
+        .fold(1.0, f64::max);
     let root = SVGBackend::new(path, (1200, 600)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut c = ChartBuilder::on(&root)
@@ -439,7 +483,11 @@ fn chart(results: &[Value], path: &Path) -> Result<(), Box<dyn std::error::Error
         .build_cartesian_2d(0f64..workloads.len() as f64, (1f64..max * 1.5).log_scale())?;
     c.configure_mesh()
         .x_labels(workloads.len())
-        .x_label_formatter(&|x| workloads.get(*x as usize).map_or(String::new(), |s| (*s).to_owned()))
+        .x_label_formatter(&|x| {
+            workloads
+                .get(*x as usize)
+                .map_or(String::new(), |s| (*s).to_owned())
+        })
         .y_desc("ops/s")
         .draw()?;
     for (ei, e) in engines.iter().enumerate() {
@@ -447,13 +495,20 @@ fn chart(results: &[Value], path: &Path) -> Result<(), Box<dyn std::error::Error
             .iter()
             .enumerate()
             .filter_map(|(wi, w)| {
-                let r = results.iter().find(|r| r["engine"] == *e && r["workload"] == *w)?;
+                let r = results
+                    .iter()
+                    .find(|r| r["engine"] == *e && r["workload"] == *w)?;
                 let v = r["ops_per_sec"].as_f64()?;
                 let x0 = wi as f64 + 0.1 + ei as f64 * 0.27;
-                Some(Rectangle::new([(x0, 1.0), (x0 + 0.25, v.max(1.0))], colors[ei].filled()))
+                Some(Rectangle::new(
+                    [(x0, 1.0), (x0 + 0.25, v.max(1.0))],
+                    colors[ei].filled(),
+                ))
             })
             .collect();
-        c.draw_series(bars)?.label(*e).legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], colors[ei].filled()));
+        c.draw_series(bars)?.label(*e).legend(move |(x, y)| {
+            Rectangle::new([(x, y - 5), (x + 10, y + 5)], colors[ei].filled())
+        });
     }
     c.configure_series_labels().border_style(BLACK).draw()?;
     root.present()?;
@@ -470,7 +525,10 @@ fn main() {
     let mut results: Vec<Value> = Vec::new();
     for engine in args.engines.split(',') {
         let mut cmd = Command::new(&exe);
-        cmd.arg("--child").arg(engine).arg("--num").arg(args.num.to_string());
+        cmd.arg("--child")
+            .arg(engine)
+            .arg("--num")
+            .arg(args.num.to_string());
         if let Some(w) = &args.workloads {
             cmd.arg("--workloads").arg(w);
         }
@@ -483,7 +541,17 @@ fn main() {
         }
     }
     let mut t = Table::new();
-    t.set_header(["workload", "engine", "kops/s", "p50 us", "p99 us", "p99.9 us", "W-amp", "disk MiB", "peak RSS MiB"]);
+    t.set_header([
+        "workload",
+        "engine",
+        "kops/s",
+        "p50 us",
+        "p99 us",
+        "p99.9 us",
+        "W-amp",
+        "disk MiB",
+        "peak RSS MiB",
+    ]);
     for w in WORKLOADS {
         for r in results.iter().filter(|r| r["workload"] == w) {
             t.add_row([
@@ -493,16 +561,29 @@ fn main() {
                 format!("{:.1}", r["p50_us"].as_f64().unwrap_or(0.0)),
                 format!("{:.1}", r["p99_us"].as_f64().unwrap_or(0.0)),
                 format!("{:.1}", r["p999_us"].as_f64().unwrap_or(0.0)),
-                r["write_amp"].as_f64().map_or("-".into(), |w| format!("{w:.2}")),
-                format!("{:.1}", r["bytes_on_disk"].as_f64().unwrap_or(0.0) / 1048576.0),
+                r["write_amp"]
+                    .as_f64()
+                    .map_or("-".into(), |w| format!("{w:.2}")),
+                format!(
+                    "{:.1}",
+                    r["bytes_on_disk"].as_f64().unwrap_or(0.0) / 1048576.0
+                ),
                 format!("{:.0}", r["peak_rss_kib"].as_f64().unwrap_or(0.0) / 1024.0),
             ]);
         }
     }
     println!("{t}");
-    std::fs::write(&args.json, serde_json::to_string_pretty(&results).expect("json")).expect("write json");
+    std::fs::write(
+        &args.json,
+        serde_json::to_string_pretty(&results).expect("json"),
+    )
+    .expect("write json");
     if let Err(e) = chart(&results, &args.chart) {
         eprintln!("chart: {e}");
     }
-    println!("results: {}, chart: {}", args.json.display(), args.chart.display());
+    println!(
+        "results: {}, chart: {}",
+        args.json.display(),
+        args.chart.display()
+    );
 }
