@@ -12,8 +12,12 @@ use super::InternalIterator;
 use crate::error::Result;
 use crate::memtable::{MemKey, MemTable};
 
-/// Entries copied per lock acquisition.
+/// Entries copied per lock acquisition once a scan is under way.
 const RUN_LEN: usize = 64;
+
+/// Entries copied by a seek: a seek is often followed by a few steps only (seekrandom
+/// reads 10), so it copies little and later refills copy `RUN_LEN`.
+const SEEK_RUN_LEN: usize = 16;
 
 /// See the module docs.
 pub struct MemTableIter {
@@ -29,15 +33,15 @@ impl MemTableIter {
         MemTableIter { mem, run: Vec::new(), pos: 0 }
     }
 
-    fn fill_forward(&mut self, from: Bound<&MemKey>) {
+    fn fill_forward(&mut self, from: Bound<&MemKey>, max: usize) {
         self.run.clear();
-        self.mem.copy_range(from, RUN_LEN, &mut self.run);
+        self.mem.copy_range(from, max, &mut self.run);
         self.pos = 0;
     }
 
-    fn fill_backward(&mut self, to: Bound<&MemKey>) {
+    fn fill_backward(&mut self, to: Bound<&MemKey>, max: usize) {
         self.run.clear();
-        self.mem.copy_range_rev(to, RUN_LEN, &mut self.run);
+        self.mem.copy_range_rev(to, max, &mut self.run);
         self.pos = self.run.len().saturating_sub(1);
     }
 
@@ -51,19 +55,19 @@ impl InternalIterator for MemTableIter {
         self.pos < self.run.len()
     }
     fn seek_to_first(&mut self) -> Result<()> {
-        self.fill_forward(Bound::Unbounded);
+        self.fill_forward(Bound::Unbounded, RUN_LEN);
         Ok(())
     }
     fn seek_to_last(&mut self) -> Result<()> {
-        self.fill_backward(Bound::Unbounded);
+        self.fill_backward(Bound::Unbounded, RUN_LEN);
         Ok(())
     }
     fn seek(&mut self, target: &[u8]) -> Result<()> {
-        self.fill_forward(Bound::Included(&Self::target(target)));
+        self.fill_forward(Bound::Included(&Self::target(target)), SEEK_RUN_LEN);
         Ok(())
     }
     fn seek_for_prev(&mut self, target: &[u8]) -> Result<()> {
-        self.fill_backward(Bound::Included(&Self::target(target)));
+        self.fill_backward(Bound::Included(&Self::target(target)), SEEK_RUN_LEN);
         Ok(())
     }
     fn next(&mut self) -> Result<()> {
@@ -71,7 +75,7 @@ impl InternalIterator for MemTableIter {
             self.pos += 1;
         } else if let Some((k, _)) = self.run.last() {
             let last = MemKey(k.clone());
-            self.fill_forward(Bound::Excluded(&last));
+            self.fill_forward(Bound::Excluded(&last), RUN_LEN);
         }
         Ok(())
     }
@@ -80,7 +84,7 @@ impl InternalIterator for MemTableIter {
             self.pos -= 1;
         } else if let Some((k, _)) = self.run.first() {
             let first = MemKey(k.clone());
-            self.fill_backward(Bound::Excluded(&first));
+            self.fill_backward(Bound::Excluded(&first), RUN_LEN);
         }
         Ok(())
     }

@@ -210,9 +210,9 @@ fn open(engine: &str, dir: &Path) -> Box<dyn Engine> {
             t.set_bloom_filter(10.0, false);
             let cache = rocksdb::Cache::new_lru_cache(CACHE_BYTES);
             t.set_block_cache(&cache);
-            t.set_cache_index_and_filter_blocks(true);
-            t.set_pin_l0_filter_and_index_blocks_in_cache(true);
-            t.set_pin_top_level_index_and_filter(true);
+            // Index and filter blocks held by the table readers (pinned), not in the cache:
+            // the same as shaledb, and as BENCHMARKS.md's RocksDB setup.
+            t.set_cache_index_and_filter_blocks(false);
             o.set_block_based_table_factory(&t);
             Box::new(Rocks(rocksdb::DB::open(&o, dir).expect("open rocksdb")))
         }
