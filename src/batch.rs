@@ -5,9 +5,12 @@
 //! DESIGN.md §2.3 ("WAL record payload: a write batch"). The layout is LevelDB's
 //! `WriteBatch` rep: a 12-byte header (first sequence number, count) and then the records.
 
+use bytes::Bytes;
+
 use crate::coding::{get_u32, get_u64, put_length_prefixed, Reader};
 use crate::error::{CorruptionKind, Error, Result};
 use crate::key::{SequenceNumber, ValueType};
+use crate::memtable::MemTable;
 use crate::options::{MAX_BATCH_SIZE, MAX_KEY_SIZE, MAX_VALUE_SIZE};
 
 /// Bytes of the batch header: sequence number u64 + record count u32.
@@ -29,6 +32,9 @@ pub struct WriteBatch {
     /// Key and value bytes, for write amplification.
     data_bytes: u64,
     oversized: bool,
+    /// Each operation's byte ranges in `rep`, recorded as it is added, so the write path
+    /// inserts into the memtable from what it holds instead of decoding `rep` again.
+    ops: Vec<BatchOp>,
 }
 
 impl Default for WriteBatch {
@@ -40,7 +46,13 @@ impl Default for WriteBatch {
 impl WriteBatch {
     /// An empty batch.
     pub fn new() -> Self {
-        WriteBatch { rep: vec![0; BATCH_HEADER_LEN], count: 0, data_bytes: 0, oversized: false }
+        WriteBatch {
+            rep: vec![0; BATCH_HEADER_LEN],
+            count: 0,
+            data_bytes: 0,
+            oversized: false,
+            ops: Vec::new(),
+        }
     }
 
     /// Adds a put of `value` under `key`. Keys above 64 KiB or values above 64 MiB make the
@@ -49,8 +61,9 @@ impl WriteBatch {
         let (key, value) = (key.as_ref(), value.as_ref());
         self.oversized |= key.len() > MAX_KEY_SIZE || value.len() > MAX_VALUE_SIZE;
         self.rep.push(ValueType::Value as u8);
-        put_length_prefixed(&mut self.rep, key);
-        put_length_prefixed(&mut self.rep, value);
+        let key_range = put_range(&mut self.rep, key);
+        let value_range = put_range(&mut self.rep, value);
+        self.ops.push(BatchOp { value_type: ValueType::Value, key: key_range, value: value_range });
         self.count += 1;
         self.data_bytes += (key.len() + value.len()) as u64;
     }
@@ -60,7 +73,8 @@ impl WriteBatch {
         let key = key.as_ref();
         self.oversized |= key.len() > MAX_KEY_SIZE;
         self.rep.push(ValueType::Deletion as u8);
-        put_length_prefixed(&mut self.rep, key);
+        let key_range = put_range(&mut self.rep, key);
+        self.ops.push(BatchOp { value_type: ValueType::Deletion, key: key_range, value: (0, 0) });
         self.count += 1;
         self.data_bytes += key.len() as u64;
     }
@@ -108,6 +122,42 @@ impl WriteBatch {
     pub(crate) fn records(&self) -> &[u8] {
         &self.rep[BATCH_HEADER_LEN..]
     }
+
+    /// The operations' byte ranges, relative to a rep in which `records()` start at
+    /// `base` (so `base == BATCH_HEADER_LEN` gives this batch's own rep).
+    pub(crate) fn ops_at(&self, base: usize) -> impl Iterator<Item = BatchOp> + '_ {
+        let shift = move |(a, b): (usize, usize)| (a - BATCH_HEADER_LEN + base, b - BATCH_HEADER_LEN + base);
+        self.ops.iter().map(move |op| BatchOp {
+            value_type: op.value_type,
+            key: shift(op.key),
+            value: if op.value_type == ValueType::Value { shift(op.value) } else { (base, base) },
+        })
+    }
+}
+
+/// Appends `data` length-prefixed and returns its byte range in `rep`.
+fn put_range(rep: &mut Vec<u8>, data: &[u8]) -> (usize, usize) {
+    put_length_prefixed(rep, data);
+    (rep.len() - data.len(), rep.len())
+}
+
+/// Inserts the operations `ops` (byte ranges of `rep`) into `mem`, numbered from `first`
+/// in order: the one write-into-memtable path of the write path, WAL replay and repair
+/// (LevelDB's `WriteBatchInternal::InsertInto`). Keys and values are slices of `rep`, not
+/// copies.
+pub(crate) fn insert_into(
+    mem: &MemTable,
+    rep: &Bytes,
+    first: SequenceNumber,
+    ops: impl IntoIterator<Item = BatchOp>,
+) -> u64 {
+    let mut n = 0u64;
+    mem.insert_many(ops.into_iter().map(|op| {
+        let seqno = first + n;
+        n += 1;
+        (rep.slice(op.key.0..op.key.1), seqno, op.value_type, rep.slice(op.value.0..op.value.1))
+    }));
+    n
 }
 
 /// Encodes the header of a (group) batch rep in place.
@@ -141,7 +191,7 @@ pub(crate) fn decode_rep(
     };
     let body = &rep[BATCH_HEADER_LEN..];
     // Invariant: every record takes at least 2 bytes, so a count above body/2 is a lie;
-    // checking it first bounds the allocation (RELIABILITY.md INV-22).
+    // checking it first bounds the allocation (docs/durability.md INV-22).
     if count as usize > body.len() / 2 + 1 {
         return Err(bad("write batch count exceeds its size"));
     }

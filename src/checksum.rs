@@ -1,10 +1,10 @@
 //! CRC-32 (IEEE, via crc32fast) with LevelDB's masking. Every block, WAL record, MANIFEST
-//! record, table footer and CURRENT file carries one (RELIABILITY.md R14).
+//! record, table footer and CURRENT file carries one (docs/durability.md R14).
 //!
 //! Masking (rotate right 15, add a constant) follows LevelDB's `crc32c::Mask`: a CRC stored
 //! inside data that is itself checksummed would otherwise make the outer CRC degenerate.
 
-const MASK_DELTA: u32 = 0xa282_ead8;
+pub(crate) const MASK_DELTA: u32 = 0xa282_ead8;
 
 /// The masked CRC-32 of the concatenation of `parts`.
 pub fn masked_crc(parts: &[&[u8]]) -> u32 {

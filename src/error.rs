@@ -24,7 +24,7 @@ pub enum CorruptionKind {
     /// The bytes parsed but break a rule of the format (the string says which).
     Malformed(&'static str),
     /// A record in the middle of a log is damaged while later records are intact, so the
-    /// damage cannot be a torn tail (RELIABILITY.md INV-10).
+    /// damage cannot be a torn tail (docs/durability.md INV-10).
     MidLogCorruption,
     /// A file the MANIFEST references is missing or has the wrong size.
     MissingFile,
@@ -80,7 +80,7 @@ pub enum Error {
 
     /// An earlier write-path I/O failure (WAL append or sync, MANIFEST write, directory
     /// sync, or a failed background flush) poisoned the database. Reads still work; writes
-    /// need a close and reopen (RELIABILITY.md R7, INV-17).
+    /// need a close and reopen (docs/durability.md R7, INV-17).
     #[error("database is poisoned by an earlier write-path failure: {0}")]
     Poisoned(String),
 

@@ -19,7 +19,8 @@ pub enum FileType {
     Current,
     /// `LOCK`.
     Lock,
-    /// A temporary file (`*.tmp`), left by a crash while writing.
+    /// A temporary file (`CURRENT.tmp`, or another engine file name + `.tmp`), left by a
+    /// crash while writing.
     Temp,
 }
 
@@ -56,8 +57,15 @@ pub fn parse_file_name(name: &str) -> Option<FileType> {
     if name == "LOCK" {
         return Some(FileType::Lock);
     }
-    if name.ends_with(".tmp") {
-        return Some(FileType::Temp);
+    if let Some(base) = name.strip_suffix(".tmp") {
+        // Only the temporary form of a name shaledb itself writes (`CURRENT.tmp`, or a
+        // table, WAL or MANIFEST name + `.tmp`): a user's `notes.tmp` is not ours.
+        return match parse_file_name(base) {
+            Some(FileType::Current | FileType::Table(_) | FileType::Wal(_) | FileType::Manifest(_)) => {
+                Some(FileType::Temp)
+            }
+            _ => None,
+        };
     }
     if let Some(n) = name.strip_prefix("MANIFEST-") {
         return parse_number(n).map(FileType::Manifest);
@@ -78,6 +86,34 @@ fn parse_number(s: &str) -> Option<u64> {
     s.parse().ok()
 }
 
+/// What the durable state of a database still needs: the one place that decides which
+/// files are obsolete (recovery's last step, the flush's WAL cleanup and `verify`'s
+/// orphan list all ask it).
+#[derive(Clone, Copy)]
+#[expect(missing_debug_implementations, reason = "holds a closure")]
+pub struct LiveFiles<'a> {
+    /// WALs numbered below this are flushed (the MANIFEST's log number).
+    pub log_number: u64,
+    /// The MANIFEST that CURRENT names.
+    pub manifest_number: u64,
+    /// True for the number of a table the MANIFEST references.
+    pub is_live_table: &'a dyn Fn(u64) -> bool,
+}
+
+/// True if a file of type `t` may be deleted given `live` (LevelDB's
+/// `RemoveObsoleteFiles` rule): a WAL below the log number, an unreferenced table, a
+/// MANIFEST other than the current one, or a temporary file. `CURRENT`, `LOCK` and names
+/// shaledb does not own are never obsolete.
+pub fn is_obsolete(t: FileType, live: &LiveFiles<'_>) -> bool {
+    match t {
+        FileType::Wal(n) => n < live.log_number,
+        FileType::Table(n) => !(live.is_live_table)(n),
+        FileType::Manifest(n) => n != live.manifest_number,
+        FileType::Temp => true,
+        FileType::Current | FileType::Lock => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,5 +132,27 @@ mod tests {
         assert_eq!(parse_file_name("000001.sst.tmp"), Some(FileType::Temp));
         assert_eq!(parse_file_name("x.log"), None);
         assert_eq!(parse_file_name("notes.txt"), None);
+        assert_eq!(parse_file_name("CURRENT.tmp"), Some(FileType::Temp));
+        assert_eq!(parse_file_name("notes.tmp"), None);
+        assert_eq!(parse_file_name("000001.tmp"), None);
+    }
+
+    #[test]
+    fn obsolete_files() {
+        let live = LiveFiles { log_number: 10, manifest_number: 7, is_live_table: &|n| n == 5 };
+        let cases = [
+            (FileType::Wal(9), true),
+            (FileType::Wal(10), false),
+            (FileType::Table(5), false),
+            (FileType::Table(6), true),
+            (FileType::Manifest(7), false),
+            (FileType::Manifest(3), true),
+            (FileType::Temp, true),
+            (FileType::Current, false),
+            (FileType::Lock, false),
+        ];
+        for (t, want) in cases {
+            assert_eq!(is_obsolete(t, &live), want, "{t:?}");
+        }
     }
 }

@@ -33,7 +33,7 @@ pub enum ValueType {
 
 /// Type byte used in seek keys: it sorts before every real type with the same sequence
 /// number (the trailer order is descending), as LevelDB's `kValueTypeForSeek`.
-const VALUE_TYPE_FOR_SEEK: u64 = 0xff;
+pub(crate) const VALUE_TYPE_FOR_SEEK: u64 = 0xff;
 
 impl ValueType {
     /// Decodes a type byte; `None` for bytes that are not a value type.
@@ -129,6 +129,15 @@ fn split(k: &[u8]) -> (&[u8], u64) {
 /// The user-key part of an encoded internal key (the whole slice if it is too short).
 pub fn user_key_of(ikey: &[u8]) -> &[u8] {
     split(ikey).0
+}
+
+/// The result of a point lookup in one memtable or table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LookupResult {
+    /// The newest visible version is a put of this value.
+    Found(bytes::Bytes),
+    /// The newest visible version is a tombstone.
+    Deleted,
 }
 
 #[cfg(test)]

@@ -27,42 +27,64 @@
 //!
 //! The on-disk formats, threads, locks and recovery steps are documented in DESIGN.md.
 
-#[doc(hidden)]
-pub mod batch;
+// Layers, bottom to top (DESIGN.md §13; `tests/layering.rs` enforces them): a module may
+// import only modules of its own or a lower layer.
+//
+// 0: coding, checksum, error, filename, fs    1: key, iterator (the trait)
+// 2: wal, memtable, sstable                   3: version
+// 4: options, batch                           5: iterator::merging
+// 6: compaction                               7: db
+// 8: tool                                     9: crash (feature `sim`)
+//
+// Modules marked `internal!` are private unless the `internals` feature is on: then they
+// are public, hidden from the docs and outside the semver promise, for the fuzz targets,
+// the component benches and white-box tests.
+
+/// Declares a module that is public only with the `internals` feature.
+macro_rules! internal {
+    ($(#[$m:meta])* $name:ident) => {
+        $(#[$m])*
+        #[cfg(feature = "internals")]
+        #[doc(hidden)]
+        pub mod $name;
+        $(#[$m])*
+        #[cfg(not(feature = "internals"))]
+        #[allow(dead_code, unreachable_pub)]
+        pub(crate) mod $name;
+    };
+}
+
+mod batch;
 mod checksum;
-pub mod coding;
-#[doc(hidden)]
-pub mod compaction;
-#[doc(hidden)]
+internal!(coding);
+internal!(compaction);
+#[cfg(feature = "sim")]
 pub mod crash;
 mod db;
-pub(crate) use db::flush_support as db_support;
 mod error;
 pub mod filename;
 pub mod fs;
-#[doc(hidden)]
-pub mod iterator;
+internal!(iterator);
 pub mod key;
-#[doc(hidden)]
-pub mod memtable;
+internal!(memtable);
 mod options;
-#[doc(hidden)]
-pub mod sstable;
-mod sys;
-#[doc(hidden)]
+internal!(sstable);
 pub mod tool;
-#[doc(hidden)]
-pub mod version;
-#[doc(hidden)]
-pub mod wal;
+internal!(version);
+internal!(wal);
+
+#[cfg(test)]
+mod format_doc;
 
 pub use batch::WriteBatch;
 pub use bytes::Bytes;
-pub use db::{CheckpointInfo, Db, DbStats, LevelStats, RecoveryReport, Snapshot, StallStats};
+pub use db::{
+    CheckpointInfo, Db, DbIterator, DbStats, EntryVisitor, LevelStats, RawIterator, ReadOptions,
+    RecoveryReport, RepairReport, Snapshot, StallStats,
+};
 pub use error::{CorruptionKind, Error, Result};
-pub use iterator::{DbIterator, RawIterator};
+pub use key::{SequenceNumber, ValueType};
 pub use options::{
-    Compression, Options, ReadOptions, WalRecoveryMode, WriteOptions, MAX_BATCH_SIZE, MAX_KEY_SIZE,
-    MAX_VALUE_SIZE,
+    Compression, Options, WalRecoveryMode, WriteOptions, MAX_BATCH_SIZE, MAX_KEY_SIZE, MAX_VALUE_SIZE,
 };
 pub use sstable::cache::CacheStats;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::fs::{FileSystem, RealFs};
+pub use crate::sstable::format::Compression;
 
 /// Largest user key accepted, in bytes (64 KiB). Larger keys get
 /// [`Error::InvalidArgument`]. The empty key is allowed.
@@ -18,16 +19,6 @@ pub const MAX_VALUE_SIZE: usize = 64 << 20;
 /// Largest encoded [`crate::WriteBatch`], in bytes (1 GiB): a batch is one WAL record and
 /// is held in memory whole.
 pub const MAX_BATCH_SIZE: usize = 1 << 30;
-
-/// How data blocks are compressed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Compression {
-    /// Store blocks as they are.
-    None,
-    /// LZ4 block compression (lz4_flex); a block is stored uncompressed when LZ4 saves less
-    /// than 1/8 of its size.
-    Lz4,
-}
 
 /// What recovery does with a damaged WAL record, after RocksDB's `WALRecoveryMode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -257,7 +248,7 @@ impl Options {
     }
     /// Run flushes and compactions inline, in the writing thread, instead of on background
     /// threads: a deterministic schedule for the crash harness, so a failure reproduces
-    /// from its seed (RELIABILITY.md §3.5). Not for production use.
+    /// from its seed (docs/durability.md §3.5). Not for production use.
     #[doc(hidden)]
     #[must_use]
     pub fn inline_background(mut self, on: bool) -> Self {
@@ -334,32 +325,4 @@ pub struct WriteOptions {
     /// Fsync the WAL before the write returns. Without it the write reaches the operating
     /// system before it returns (it survives a process crash, not a power loss).
     pub sync: bool,
-}
-
-/// Options for one read (`Db::get_opt`, `Db::iter_opt`, `Db::raw_iterator_opt`,
-/// `Db::multi_get_opt`), after RocksDB's `ReadOptions`.
-#[derive(Debug, Clone, Copy)]
-pub struct ReadOptions<'a> {
-    /// Read as of this snapshot instead of the latest state.
-    pub snapshot: Option<&'a crate::Snapshot>,
-    /// Add data blocks read from disk to the block cache (default `true`; turn it off for
-    /// a one-off scan so it does not evict hot blocks).
-    pub fill_cache: bool,
-    /// Check the CRC of every block read from disk (default `true`).
-    pub verify_checksums: bool,
-}
-
-impl Default for ReadOptions<'_> {
-    fn default() -> Self {
-        ReadOptions { snapshot: None, fill_cache: true, verify_checksums: true }
-    }
-}
-
-impl ReadOptions<'_> {
-    pub(crate) fn block_options(&self) -> crate::sstable::BlockReadOptions {
-        crate::sstable::BlockReadOptions {
-            fill_cache: self.fill_cache,
-            verify_checksums: self.verify_checksums,
-        }
-    }
 }

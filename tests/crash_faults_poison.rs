@@ -1,4 +1,4 @@
-//! Injected I/O failures on `SimFs` (RELIABILITY.md INV-17/18/19): a failed WAL append or
+//! Injected I/O failures on `SimFs` (docs/durability.md INV-17/18/19): a failed WAL append or
 //! fsync poisons the database, every later write gets `Poisoned`, reads keep working,
 //! nothing whose WAL write failed is visible, and after a reopen every acknowledged write
 //! is intact. A failed fsync is never retried into a success.

@@ -1,4 +1,4 @@
-//! The harness's mutation gate (RELIABILITY.md §3.3). Without a planted bug, this seed and
+//! The harness's mutation gate (docs/durability.md §3.3). Without a planted bug, this seed and
 //! configuration run clean; built with one (`.ci/run` runs
 //! `cargo test --features bug-skip-wal-sync --test crash_sim_planted_bugs` and likewise
 //! `bug-skip-table-dir-fsync`), the layer-2 enumeration must report the violation that

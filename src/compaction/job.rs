@@ -1,11 +1,11 @@
 //! Runs one [`Compaction`]: merges its inputs, keeps the newest version of each user key
 //! per snapshot stripe, drops tombstones at the bottommost level when no snapshot needs
 //! them, and cuts outputs at `target_file_size` on user key boundaries. The outputs are fsynced and the directory synced before the caller
-//! writes the MANIFEST edit (RELIABILITY.md INV-13).
+//! writes the MANIFEST edit (docs/durability.md INV-13).
 
 use super::Compaction;
 use crate::error::Result;
-use crate::iterator::level::LevelIter;
+use crate::version::level_iter::LevelIter;
 use crate::iterator::merging::MergingIterator;
 use crate::iterator::InternalIterator;
 use crate::key::{ParsedInternalKey, SequenceNumber, ValueType};
@@ -21,14 +21,14 @@ pub trait TableSink {
     /// Starts a new output table if none is open, and appends an entry to it.
     ///
     /// # Errors
-    /// [`crate::Error::Io`] from the write.
+    /// [`crate::error::Error::Io`] from the write.
     fn add(&mut self, ikey: &[u8], value: &[u8]) -> Result<()>;
     /// Size in bytes of the open output table so far (0 if none).
     fn current_size(&self) -> u64;
     /// Finishes the open output table, if any.
     ///
     /// # Errors
-    /// [`crate::Error::Io`] from the write or fsync.
+    /// [`crate::error::Error::Io`] from the write or fsync.
     fn finish_table(&mut self) -> Result<()>;
 }
 
@@ -51,10 +51,10 @@ pub struct JobStats {
 /// sees the newest version in its stripe or an older stripe, so for each user key only the
 /// newest version *per stripe* is kept. A tombstone is dropped at the bottommost level
 /// only when it lies in the oldest stripe (no snapshot predates it), so no snapshot can
-/// see the versions it hides (RELIABILITY.md INV-06).
+/// see the versions it hides (docs/durability.md INV-06).
 ///
 /// # Errors
-/// [`crate::Error::Corruption`] from a damaged input; [`crate::Error::Io`].
+/// [`crate::error::Error::Corruption`] from a damaged input; [`crate::error::Error::Io`].
 pub fn run(
     c: &Compaction,
     target_file_size: u64,
@@ -86,7 +86,7 @@ pub fn run(
     let mut gp_overlap = 0u64;
     while it.valid() {
         let key = it.key();
-        let p = ParsedInternalKey::decode(key).ok_or_else(|| crate::Error::Corruption {
+        let p = ParsedInternalKey::decode(key).ok_or_else(|| crate::error::Error::Corruption {
             file: "<compaction input>".into(),
             offset: 0,
             kind: crate::error::CorruptionKind::Malformed("bad internal key"),

@@ -1,4 +1,4 @@
-//! Layer 2: crash-point enumeration on `SimFs` (RELIABILITY.md §3.5), after Pebble's
+//! Layer 2: crash-point enumeration on `SimFs` (docs/durability.md §3.5), after Pebble's
 //! `TestDBCompactionCrash` and CrashMonkey.
 //!
 //! 1. A dry run of the seeded workload counts its N mutating file operations and notes
@@ -43,7 +43,7 @@ pub struct EnumerateConfig {
     pub repro_dir: Option<std::path::PathBuf>,
 }
 
-/// Figures of a run (RELIABILITY.md §3.6).
+/// Figures of a run (docs/durability.md §3.6).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Summary {
     /// Mutating file operations of the workload (dry run).
@@ -135,7 +135,7 @@ fn check_image(
         }
         Err(e) => s.violations.push(format!("INV-08 reading the recovered database failed: {e} ({what})")),
     }
-    let mut b = crate::WriteBatch::new();
+    let mut b = crate::batch::WriteBatch::new();
     b.put(b"liveness", b"after recovery");
     if let Err(e) = db.write_opt(b, &WriteOptions { sync: true }) {
         s.violations.push(format!("INV-23 no write progress after recovery: {e} ({what})"));

@@ -1,6 +1,6 @@
 //! The crash-recovery harness's shared parts: seeded workloads, self-describing values and
 //! the oracle that checks a recovered database against what was acknowledged
-//! (RELIABILITY.md §3.3). [`enumerate`] is layer 2 (simulated power loss on `SimFs`); the
+//! (docs/durability.md §3.3). [`enumerate`] is layer 2 (simulated power loss on `SimFs`); the
 //! `shale crash kill-loop` command is layer 1 (SIGKILL of real processes).
 //!
 //! Violations are reported by invariant ID: INV-01 (a synced write lost), INV-02 (an
@@ -13,6 +13,7 @@ pub mod enumerate;
 
 use std::collections::BTreeMap;
 
+use crate::batch::WriteBatch;
 use crate::checksum::masked_crc;
 use crate::coding::{get_u32, get_u64, put_u32, put_u64};
 use crate::db::Db;
@@ -20,19 +21,38 @@ use crate::error::Result;
 use crate::fs::sim::SimRng;
 use crate::key::SequenceNumber;
 use crate::options::WriteOptions;
-use crate::WriteBatch;
 
 /// One operation of a workload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
     /// Put a value of `len` bytes under key `key`.
-    Put { key: u32, len: u32, sync: bool },
+    Put {
+        /// Key number (see [`key_bytes`]).
+        key: u32,
+        /// Payload length in bytes.
+        len: u32,
+        /// Write with `WriteOptions::sync`.
+        sync: bool,
+    },
     /// Delete key `key`.
-    Delete { key: u32, sync: bool },
+    Delete {
+        /// Key number.
+        key: u32,
+        /// Write with `WriteOptions::sync`.
+        sync: bool,
+    },
     /// A batch: puts (`Some(len)`) and deletes (`None`).
-    Batch { items: Vec<(u32, Option<u32>)>, sync: bool },
+    Batch {
+        /// `(key number, Some(payload length) for a put or None for a delete)`.
+        items: Vec<(u32, Option<u32>)>,
+        /// Write with `WriteOptions::sync`.
+        sync: bool,
+    },
     /// Read one key and check it against the model.
-    Get { key: u32 },
+    Get {
+        /// Key number.
+        key: u32,
+    },
     /// Flush the memtable.
     Flush,
     /// Compact everything (`compact_range(None, None)`).
@@ -96,7 +116,7 @@ pub fn key_bytes(k: u32) -> Vec<u8> {
 
 /// A self-describing value: `key u32 | op_id u64 | payload_len u32 | payload | crc u32`.
 /// The payload is derived from `(op_id, key)`, so any value read back can be checked on its
-/// own terms and names the operation that wrote it (RELIABILITY.md §3.3).
+/// own terms and names the operation that wrote it (docs/durability.md §3.3).
 pub fn make_value(key: u32, op_id: u64, len: u32) -> Vec<u8> {
     let mut v = Vec::with_capacity(len as usize + 20);
     put_u32(&mut v, key);

@@ -5,7 +5,7 @@
 //!
 //! Jobs that run at once own disjoint tables: a job registers its inputs in
 //! `DbInner::compacting` when it is picked (under that lock) and the picker skips them.
-//! A failure inside a job poisons the database (RELIABILITY.md INV-19): inputs are kept,
+//! A failure inside a job poisons the database (docs/durability.md INV-19): inputs are kept,
 //! partial outputs become orphans that the next open removes.
 
 use std::sync::Arc;
@@ -24,7 +24,7 @@ use crate::version::set::NewTable;
 /// until `Shutdown`.
 ///
 /// # Errors
-/// [`crate::Error::Io`] if the thread cannot be spawned.
+/// [`crate::error::Error::Io`] if the thread cannot be spawned.
 pub(super) fn spawn(index: usize, inner: Arc<DbInner>, rx: Receiver<BgMsg>) -> Result<JoinHandle<()>> {
     let h = std::thread::Builder::new().name(format!("shaledb-compact-{index}")).spawn(move || {
         while let Ok(BgMsg::Work) = rx.recv() {
@@ -73,6 +73,40 @@ impl DbInner {
         }
     }
 
+    /// True when no flush or compaction is running or due: no immutable memtable waits,
+    /// no job holds a claim, and the picker finds nothing to do.
+    fn background_idle(&self) -> bool {
+        let claims = self.compacting.lock();
+        let v = self.versions.current();
+        v.imm.is_empty()
+            && claims.files.is_empty()
+            && claims.ranges.is_empty()
+            && picker::pick(&level_metadata(&v), &self.picker_options(), &claims).is_none()
+    }
+
+    /// Blocks until [`DbInner::background_idle`] holds (RocksDB's `WaitForCompact`).
+    ///
+    /// # Errors
+    /// [`crate::error::Error::Poisoned`] if background work failed meanwhile.
+    pub(super) fn wait_for_compaction(&self) -> Result<()> {
+        if self.opts.inline_background {
+            self.compact_pending();
+            return self.check_poisoned();
+        }
+        let mut g = self.bg_mutex.lock();
+        loop {
+            self.check_poisoned()?;
+            if self.background_idle() {
+                return Ok(());
+            }
+            // Every state change above is followed by `notify_progress`, which takes
+            // `bg_mutex`, so no wakeup is lost between the check and the wait. The bound
+            // only re-nudges the compaction threads if a pick was refused meanwhile.
+            let _ = self.compact_tx.send(BgMsg::Work);
+            self.bg_cv.wait_for(&mut g, std::time::Duration::from_millis(100));
+        }
+    }
+
     /// Runs one compaction: a MANIFEST edit alone for a trivial move, else a merge job
     /// whose outputs are made durable before the edit that swaps them in.
     pub(super) fn run_compaction(&self, c: &Compaction) -> Result<()> {
@@ -89,7 +123,7 @@ impl DbInner {
         }
         let versions = &self.versions;
         let mut alloc = || versions.new_file_number();
-        let mut writer = super::flush::TableWriter::new(
+        let mut writer = super::builder::TableWriter::new(
             &self.fs,
             &self.dir,
             &self.opts,

@@ -17,18 +17,19 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::flush::TableWriter;
+use super::builder::TableWriter;
+use super::recovery::install_manifest;
 use super::{Db, DbInner};
 use crate::compaction::job::TableSink;
 use crate::error::{Error, Result};
 use crate::filename::table_path;
-use crate::iterator::memtable::MemTableIter;
 use crate::iterator::merging::MergingIterator;
 use crate::iterator::InternalIterator;
 use crate::key::ParsedInternalKey;
+use crate::memtable::iter::MemTableIter;
 use crate::sstable::TableContext;
 use crate::version::edit::VersionEdit;
-use crate::version::manifest::{set_current, ManifestWriter};
+use crate::version::manifest::ManifestWriter;
 
 /// What a checkpoint holds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -104,8 +105,7 @@ impl DbInner {
         edit.log_number = Some(next);
         edit.next_file_number = Some(next + 1);
         drop(ManifestWriter::create(fs.as_ref(), dest, manifest_number, &edit)?);
-        fs.sync_dir(dest)?;
-        set_current(fs.as_ref(), dest, manifest_number)?;
+        install_manifest(fs.as_ref(), dest, manifest_number)?;
         Ok(info)
     }
 }

@@ -1,8 +1,7 @@
-//! The flush path: writing immutable memtables to L0 tables, and the table-writing
-//! helpers shared with recovery and compaction.
+//! The flush path: writing immutable memtables to L0 tables (through `builder`).
 //!
 //! Commit point of a flush: the MANIFEST edit {add table, raise the WAL watermark} is
-//! fsynced. Order (RELIABILITY.md INV-13): table written and fsynced, directory fsynced,
+//! fsynced. Order (docs/durability.md INV-13): table written and fsynced, directory fsynced,
 //! edit appended and fsynced, Version published, then old WALs deleted (R4).
 
 use std::path::Path;
@@ -13,119 +12,24 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::Receiver;
 
+use super::builder::{write_memtable, TableWriter};
 use super::{BgMsg, DbInner};
-use crate::compaction::job::TableSink;
 use crate::error::Result;
-use crate::filename::{parse_file_name, table_path, FileType};
+use crate::filename::{is_obsolete, parse_file_name, FileType, LiveFiles};
 use crate::fs::FileSystem;
-use crate::iterator::memtable::MemTableIter;
-use crate::iterator::InternalIterator;
 use crate::memtable::MemTable;
-use crate::options::Options;
-use crate::sstable::{Table, TableBuilder, TableContext, TableSummary};
 use crate::version::edit::VersionEdit;
 use crate::version::set::{NewTable, VersionSet};
-use crate::version::{FileMetaData, TableHandle};
-
-/// Writes tables for a flush, a recovery flush or a compaction, allocating file numbers
-/// from the `VersionSet` (or a plain counter during recovery).
-pub(crate) struct TableWriter<'a> {
-    fs: &'a Arc<dyn FileSystem>,
-    dir: &'a Path,
-    opts: &'a Options,
-    next_number: &'a mut dyn FnMut() -> u64,
-    ctx: TableContext,
-    open: Option<(u64, TableBuilder)>,
-    /// Finished tables, fsynced; the directory is not yet synced.
-    pub outputs: Vec<Arc<TableHandle>>,
-    /// Bytes written to finished tables.
-    pub bytes_written: u64,
-}
-
-impl<'a> TableWriter<'a> {
-    pub(crate) fn new(
-        fs: &'a Arc<dyn FileSystem>,
-        dir: &'a Path,
-        opts: &'a Options,
-        next_number: &'a mut dyn FnMut() -> u64,
-        ctx: TableContext,
-    ) -> Self {
-        TableWriter { fs, dir, opts, next_number, ctx, open: None, outputs: Vec::new(), bytes_written: 0 }
-    }
-
-    /// Fsyncs the directory so every output's name is durable (RELIABILITY.md R2).
-    ///
-    /// # Errors
-    /// [`crate::Error::Io`].
-    pub(crate) fn sync_dir(&self) -> Result<()> {
-        if !self.outputs.is_empty() && !cfg!(feature = "bug-skip-table-dir-fsync") {
-            self.fs.sync_dir(self.dir)?;
-        }
-        Ok(())
-    }
-}
-
-impl TableSink for TableWriter<'_> {
-    fn add(&mut self, ikey: &[u8], value: &[u8]) -> Result<()> {
-        if self.open.is_none() {
-            let number = (self.next_number)();
-            let path = table_path(self.dir, number);
-            let file = self.fs.create(&path)?;
-            let b = TableBuilder::new(file, path, self.opts.table_options());
-            self.open = Some((number, b));
-        }
-        match self.open.as_mut() {
-            Some((_, b)) => b.add(ikey, value),
-            None => Ok(()),
-        }
-    }
-
-    fn current_size(&self) -> u64 {
-        self.open.as_ref().map_or(0, |(_, b)| b.estimated_file_size())
-    }
-
-    fn finish_table(&mut self) -> Result<()> {
-        let Some((number, builder)) = self.open.take() else { return Ok(()) };
-        let path = builder.path().to_path_buf();
-        let s: TableSummary = builder.finish()?;
-        let table = Table::open_in(&self.ctx, self.fs.as_ref(), &path, number)?;
-        let meta = FileMetaData {
-            number,
-            file_size: s.file_size,
-            smallest: s.smallest,
-            largest: s.largest,
-            smallest_seqno: s.smallest_seqno,
-            largest_seqno: s.largest_seqno,
-        };
-        self.bytes_written += s.file_size;
-        self.outputs.push(Arc::new(TableHandle::new(meta, table, Arc::clone(self.fs), path)));
-        Ok(())
-    }
-}
-
-/// Writes every entry of `mem` into one table (no entry is dropped: a memtable holds no
-/// tombstone that could be discarded safely at L0).
-///
-/// # Errors
-/// [`crate::Error::Io`] from writing or syncing.
-pub(crate) fn write_memtable(writer: &mut TableWriter<'_>, mem: &Arc<MemTable>) -> Result<()> {
-    let mut it = MemTableIter::new(Arc::clone(mem));
-    it.seek_to_first()?;
-    while it.valid() {
-        writer.add(it.key(), &it.value())?;
-        it.next()?;
-    }
-    writer.finish_table()?;
-    writer.sync_dir()
-}
 
 /// Deletes WAL files numbered below `log_number`. **Requires:** a durable MANIFEST edit
-/// has raised the watermark to `log_number` (RELIABILITY.md R4, INV-16).
+/// has raised the watermark to `log_number` (docs/durability.md R4, INV-16).
 pub(crate) fn delete_old_wals(fs: &dyn FileSystem, dir: &Path, log_number: u64) {
     let Ok(names) = fs.list(dir) else { return };
+    // Only WALs are cleaned here; tables and MANIFESTs are the Version's and recovery's.
+    let live = LiveFiles { log_number, manifest_number: 0, is_live_table: &|_| true };
     for name in names {
-        if let Some(FileType::Wal(n)) = parse_file_name(&name) {
-            if n < log_number {
+        if let Some(t @ FileType::Wal(_)) = parse_file_name(&name) {
+            if is_obsolete(t, &live) {
                 if let Err(e) = fs.remove(&dir.join(&name)) {
                     log::warn!("could not delete WAL {name}: {e}");
                 }
@@ -137,7 +41,7 @@ pub(crate) fn delete_old_wals(fs: &dyn FileSystem, dir: &Path, log_number: u64) 
 /// Starts the flush thread: it flushes each memtable it receives until `Shutdown`.
 ///
 /// # Errors
-/// [`crate::Error::Io`] if the thread cannot be spawned.
+/// [`crate::error::Error::Io`] if the thread cannot be spawned.
 pub(super) fn spawn(inner: Arc<DbInner>, rx: Receiver<BgMsg>) -> Result<JoinHandle<()>> {
     let h = std::thread::Builder::new().name("shaledb-flush".to_owned()).spawn(move || {
         while let Ok(msg) = rx.recv() {

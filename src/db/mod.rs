@@ -22,38 +22,38 @@
 //! Readers take none of 1-5: they load the current `Version` from its `ArcSwap`.
 
 mod background;
+mod builder;
 mod checkpoint;
 mod flush;
-/// The table-writing helpers, for the repair tool.
-pub(crate) mod flush_support {
-    pub(crate) use super::flush::{write_memtable, TableWriter};
-}
+mod iter;
+mod read;
 mod recovery;
+mod repair;
 mod snapshot;
 mod stats;
 mod write;
 
-use std::ops::{Bound, RangeBounds};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use bytes::Bytes;
 use crossbeam_channel::Sender;
 use parking_lot::{Condvar, Mutex};
 
 pub use checkpoint::CheckpointInfo;
+pub use iter::{DbIterator, RawIterator};
+pub use read::{EntryVisitor, ReadOptions};
 pub use recovery::RecoveryReport;
+pub use repair::{repair, RepairReport};
 pub use snapshot::Snapshot;
 pub use stats::{DbStats, LevelStats, StallStats};
 
 use crate::batch::WriteBatch;
 use crate::error::{Error, Result};
 use crate::fs::{FileLock, FileSystem};
-use crate::iterator::{DbIterator, InternalIterator, RawIterator};
 use crate::key::SequenceNumber;
-use crate::options::{Options, ReadOptions, WriteOptions};
+use crate::options::{Options, WriteOptions};
 use crate::version::set::VersionSet;
 
 /// A message to a background thread.
@@ -95,8 +95,8 @@ pub(crate) struct DbInner {
     compacting: Mutex<crate::compaction::picker::Claims>,
     /// Opened by `open_read_only`: every write path returns `Error::ReadOnly`.
     read_only: bool,
-    /// Set by `close`; snapshots check it.
-    closed: AtomicBool,
+    /// Set by `close`; snapshots and iterators check it (shared with every iterator).
+    closed: Arc<AtomicBool>,
     /// Live snapshots: sequence number -> how many `Snapshot`s hold it. A leaf lock.
     snapshots: Mutex<std::collections::BTreeMap<SequenceNumber, usize>>,
     /// The block cache and file cache shared by every open table.
@@ -167,11 +167,11 @@ impl Db {
             recovery: rec.report,
             table_ctx: rec.table_ctx,
             snapshots: Mutex::new(std::collections::BTreeMap::new()),
-            closed: AtomicBool::new(false),
+            closed: Arc::new(AtomicBool::new(false)),
             read_only,
             compacting: Mutex::new(crate::compaction::picker::Claims::default()),
         });
-        // Background threads start only after recovery finished (RELIABILITY.md INV-23).
+        // Background threads start only after recovery finished (docs/durability.md INV-23).
         let mut threads = Vec::new();
         if !read_only && inner.opts.inline_background {
             inner.compact_pending();
@@ -238,103 +238,6 @@ impl Db {
         self.inner.write(batch, opts.sync)
     }
 
-    /// The value of `key`, or `None` if it is absent or deleted.
-    ///
-    /// # Errors
-    /// [`Error::Corruption`] naming the table and block offset if a block on the lookup
-    /// path is damaged; [`Error::Io`]; [`Error::Closed`].
-    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
-        self.get_opt(key, &ReadOptions::default())
-    }
-
-    /// [`Db::get`] with read options (a snapshot, cache filling, checksum checks).
-    ///
-    /// # Errors
-    /// As [`Db::get`].
-    pub fn get_opt(&self, key: impl AsRef<[u8]>, opts: &ReadOptions<'_>) -> Result<Option<Bytes>> {
-        self.check_open()?;
-        self.inner.get_at(key.as_ref(), opts.snapshot.map(Snapshot::seqno), opts)
-    }
-
-    /// Looks up every key of `keys` in one consistent view and returns one result per key,
-    /// in input order. Lookups run in key order, so neighbouring keys share cached blocks
-    /// (the batched get of key-value stores such as kvs).
-    ///
-    /// # Errors
-    /// Per key, the errors of [`Db::get`].
-    pub fn multi_get<K: AsRef<[u8]>>(&self, keys: &[K]) -> Vec<Result<Option<Bytes>>> {
-        self.multi_get_opt(keys, &ReadOptions::default())
-    }
-
-    /// [`Db::multi_get`] with read options.
-    ///
-    /// # Errors
-    /// As [`Db::multi_get`].
-    pub fn multi_get_opt<K: AsRef<[u8]>>(
-        &self,
-        keys: &[K],
-        opts: &ReadOptions<'_>,
-    ) -> Vec<Result<Option<Bytes>>> {
-        if self.check_open().is_err() {
-            return keys.iter().map(|_| Err(Error::Closed)).collect();
-        }
-        let (version, latest) = self.inner.read_point();
-        let seqno = opts.snapshot.map_or(latest, Snapshot::seqno);
-        let mut order: Vec<usize> = (0..keys.len()).collect();
-        order.sort_by(|&a, &b| keys[a].as_ref().cmp(keys[b].as_ref()));
-        let mut out: Vec<Result<Option<Bytes>>> = keys.iter().map(|_| Ok(None)).collect();
-        for i in order {
-            out[i] = version.get(keys[i].as_ref(), seqno, opts.block_options());
-        }
-        out
-    }
-
-    /// A consistent view of the current state; see [`Snapshot`].
-    pub fn snapshot(&self) -> Snapshot {
-        // Register under the lock before reading the sequence number, so a compaction
-        // that starts meanwhile already sees the snapshot.
-        let mut snaps = self.inner.snapshots.lock();
-        let seqno = self.inner.visible_seqno.load(Ordering::Acquire);
-        *snaps.entry(seqno).or_insert(0) += 1;
-        drop(snaps);
-        Snapshot { inner: Arc::clone(&self.inner), seqno }
-    }
-
-    /// Every entry in key order; double-ended, so `.rev()` walks it backwards.
-    pub fn iter(&self) -> DbIterator {
-        self.range::<&[u8], _>(..)
-    }
-
-    /// [`Db::iter`] with read options.
-    pub fn iter_opt(&self, opts: &ReadOptions<'_>) -> DbIterator {
-        self.inner.iter_at(Bound::Unbounded, Bound::Unbounded, opts.snapshot.map(Snapshot::seqno), opts)
-    }
-
-    /// The entries whose keys fall in `range` (any `RangeBounds`), in key order, e.g.
-    /// `db.range(b"a".as_slice()..b"m")`; double-ended.
-    pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> DbIterator {
-        let (start, end) = own_bounds(&range);
-        self.inner.iter_at(start, end, None, &ReadOptions::default())
-    }
-
-    /// The entries whose keys start with `prefix`, in key order; double-ended.
-    pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> DbIterator {
-        let (start, end) = prefix_bounds(prefix.as_ref());
-        self.inner.iter_at(start, end, None, &ReadOptions::default())
-    }
-
-    /// A cursor with `seek`, `seek_for_prev`, `next` and `prev`; see [`RawIterator`].
-    pub fn raw_iterator(&self) -> RawIterator {
-        self.raw_iterator_opt(&ReadOptions::default())
-    }
-
-    /// [`Db::raw_iterator`] with read options.
-    pub fn raw_iterator_opt(&self, opts: &ReadOptions<'_>) -> RawIterator {
-        let (version, latest) = self.inner.read_point();
-        let seqno = opts.snapshot.map_or(latest, Snapshot::seqno);
-        RawIterator::new(version, seqno, opts.block_options())
-    }
-
     /// Turns the memtable (if not empty) into an L0 table and waits until every immutable
     /// memtable that existed has been flushed.
     ///
@@ -351,40 +254,17 @@ impl Db {
     /// `compact_range(None, None)` the tables hold each live key once.
     ///
     /// # Errors
-    /// [`Error::Io`] or [`Error::Corruption`] from a compaction (the database is then
-    /// poisoned); [`Error::Poisoned`]; [`Error::Closed`].
+    /// [`Error::InvalidArgument`] if `start > end`; [`Error::Io`] or [`Error::Corruption`]
+    /// from a compaction (the database is then poisoned); [`Error::Poisoned`];
+    /// [`Error::Closed`].
     pub fn compact_range(&self, start: Option<&[u8]>, end: Option<&[u8]>) -> Result<()> {
         self.check_writable()?;
-        self.inner.compact_range(start, end)
-    }
-
-    /// Calls `f(user_key, seqno, value_type, value)` for every internal entry — every
-    /// version and tombstone in the memtables and tables — in internal-key order, until it
-    /// returns false. For `shale idump`.
-    ///
-    /// # Errors
-    /// [`Error::Corruption`] or [`Error::Io`] from a block read.
-    #[doc(hidden)]
-    pub fn for_each_internal_entry(&self, f: &mut EntryVisitor<'_>) -> Result<()> {
-        self.check_open()?;
-        let (version, _) = self.inner.read_point();
-        let mut it =
-            crate::iterator::db_iter::merge_version(&version, crate::sstable::BlockReadOptions::default());
-        it.seek_to_first()?;
-        while it.valid() {
-            let p = crate::key::ParsedInternalKey::decode(it.key()).ok_or_else(|| {
-                Error::corruption(
-                    "<internal iterator>",
-                    0,
-                    crate::error::CorruptionKind::Malformed("bad key"),
-                )
-            })?;
-            if !f(p.user_key, p.seqno, p.value_type, &it.value()) {
-                break;
+        if let (Some(s), Some(e)) = (start, end) {
+            if s > e {
+                return Err(Error::InvalidArgument("compact_range: start is after end"));
             }
-            it.next()?;
         }
-        Ok(())
+        self.inner.compact_range(start, end)
     }
 
     /// The sequence number of the last acknowledged write.
@@ -402,12 +282,29 @@ impl Db {
         self.inner.stats()
     }
 
+    /// Blocks until no flush or compaction is running or due (RocksDB's
+    /// `WaitForCompact`): every immutable memtable is flushed and the compaction picker
+    /// finds nothing to do. Returns at once on a read-only handle.
+    ///
+    /// # Errors
+    /// [`Error::Poisoned`] if background work failed; [`Error::Closed`].
+    pub fn wait_for_compaction(&self) -> Result<()> {
+        self.check_open()?;
+        if self.inner.read_only {
+            return Ok(());
+        }
+        self.inner.wait_for_compaction()
+    }
+
     /// Stops the background threads (waiting for a running flush or compaction), fsyncs
-    /// the WAL and releases the directory lock.
+    /// the WAL and releases the directory lock. Idempotent and callable through an
+    /// `Arc<Db>`: only the first call does the work (later calls return `Ok(())`), and
+    /// afterwards every read or write through the handle, its snapshots and its iterators
+    /// returns [`Error::Closed`]. Dropping the last handle closes it too.
     ///
     /// # Errors
     /// [`Error::Io`] if the final WAL fsync fails.
-    pub fn close(self) -> Result<()> {
+    pub fn close(&self) -> Result<()> {
         self.shutdown()
     }
 
@@ -456,80 +353,13 @@ impl Drop for Db {
     }
 }
 
-/// A visitor of internal entries: `(user_key, seqno, value_type, value) -> keep going`.
-pub type EntryVisitor<'a> = dyn FnMut(&[u8], SequenceNumber, crate::key::ValueType, &[u8]) -> bool + 'a;
-
-/// Owned copies of a range's bounds.
-fn own_bounds<K: AsRef<[u8]>, R: RangeBounds<K>>(range: &R) -> (Bound<Bytes>, Bound<Bytes>) {
-    let own = |b: Bound<&K>| match b {
-        Bound::Included(k) => Bound::Included(Bytes::copy_from_slice(k.as_ref())),
-        Bound::Excluded(k) => Bound::Excluded(Bytes::copy_from_slice(k.as_ref())),
-        Bound::Unbounded => Bound::Unbounded,
-    };
-    (own(range.start_bound()), own(range.end_bound()))
-}
-
-/// The bounds of the keys that start with `p`.
-fn prefix_bounds(p: &[u8]) -> (Bound<Bytes>, Bound<Bytes>) {
-    let end = prefix_successor(p).map_or(Bound::Unbounded, |s| Bound::Excluded(Bytes::from(s)));
-    (Bound::Included(Bytes::copy_from_slice(p)), end)
-}
-
-/// The smallest key greater than every key that starts with `p`, or `None` if there is
-/// none (`p` is empty or all `0xff`).
-fn prefix_successor(p: &[u8]) -> Option<Vec<u8>> {
-    let mut s = p.to_vec();
-    while let Some(last) = s.pop() {
-        if last < 0xff {
-            s.push(last + 1);
-            return Some(s);
-        }
-    }
-    None
-}
-
 impl DbInner {
-    /// The Version and sequence number a read uses. The Version is loaded first: it holds
-    /// every write acknowledged before this call (a write's memtable is published before
-    /// the write is inserted). Writes in memtables newer than the Version stay invisible
-    /// even if the number covers them, which still reads a prefix of the write order. The
-    /// other order would be wrong: a compaction finishing between the two loads could
-    /// have dropped versions the older number needs.
-    fn read_point(&self) -> (Arc<crate::version::Version>, SequenceNumber) {
-        let version = self.versions.current();
-        (version, self.visible_seqno.load(Ordering::Acquire))
-    }
-
-    fn iter_at(
-        &self,
-        start: Bound<Bytes>,
-        end: Bound<Bytes>,
-        snapshot: Option<SequenceNumber>,
-        opts: &ReadOptions<'_>,
-    ) -> DbIterator {
-        let (version, latest) = self.read_point();
-        DbIterator::new(version, snapshot.unwrap_or(latest), opts.block_options(), start, end)
-    }
-
-    fn get_at(
-        &self,
-        key: &[u8],
-        snapshot: Option<SequenceNumber>,
-        opts: &ReadOptions<'_>,
-    ) -> Result<Option<Bytes>> {
-        // As read_point, without the reference-count traffic: the guard lives only for
-        // this lookup.
-        let version = self.versions.load();
-        let latest = self.visible_seqno.load(Ordering::Acquire);
-        version.get(key, snapshot.unwrap_or(latest), opts.block_options())
-    }
-
     /// The sequence numbers of the live snapshots, ascending.
     pub(super) fn live_snapshots(&self) -> Vec<SequenceNumber> {
         self.snapshots.lock().keys().copied().collect()
     }
 
-    /// Records the first failure and makes every later write fail (RELIABILITY.md R7).
+    /// Records the first failure and makes every later write fail (docs/durability.md R7).
     /// Wakes writers waiting on background progress. Returns `err` for the caller.
     fn poison(&self, err: Error) -> Error {
         {
@@ -557,18 +387,5 @@ impl DbInner {
     fn notify_progress(&self) {
         let _g = self.bg_mutex.lock();
         self.bg_cv.notify_all();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::prefix_successor;
-
-    #[test]
-    fn prefix_successor_skips_trailing_ff() {
-        assert_eq!(prefix_successor(b"ab"), Some(b"ac".to_vec()));
-        assert_eq!(prefix_successor(b"a\xff"), Some(b"b".to_vec()));
-        assert_eq!(prefix_successor(b"\xff\xff"), None);
-        assert_eq!(prefix_successor(b""), None);
     }
 }

@@ -4,16 +4,17 @@
 //! The live snapshots are a multiset of sequence numbers in `DbInner::snapshots`; a
 //! compaction takes a copy when it starts (DESIGN.md §5.6).
 
-use std::ops::{Bound, RangeBounds};
+use std::ops::RangeBounds;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::{own_bounds, prefix_bounds, DbInner};
-use crate::error::Result;
-use crate::iterator::DbIterator;
+use super::iter::{DbIterator, RawIterator};
+use super::read::{own_bounds, prefix_bounds, ReadOptions};
+use super::DbInner;
+use crate::error::{Error, Result};
 use crate::key::SequenceNumber;
-use crate::options::ReadOptions;
 
 /// A consistent read-only view as of one sequence number. Writes made after it was taken
 /// are invisible to it. Created by `Db::snapshot`; `Send + Sync`.
@@ -50,15 +51,25 @@ impl Snapshot {
     /// The value of `key` as of the snapshot.
     ///
     /// # Errors
-    /// As `Db::get`; [`crate::Error::Closed`] once the database was closed.
+    /// As `Db::get`; [`Error::Closed`] once the database was closed.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
-        if self.inner.closed.load(std::sync::atomic::Ordering::Acquire) {
-            return Err(crate::Error::Closed);
-        }
-        self.inner.get_at(key.as_ref(), Some(self.seqno), &ReadOptions::default())
+        self.check_open()?;
+        self.inner.get_at(key.as_ref(), Some(self.seqno), ReadOptions::default().block_options())
     }
 
-    /// Every entry as of the snapshot, in key order (double-ended).
+    /// The values of `keys` as of the snapshot, one result per key in input order.
+    ///
+    /// # Errors
+    /// Per key, as [`Snapshot::get`].
+    pub fn multi_get<K: AsRef<[u8]>>(&self, keys: &[K]) -> Vec<Result<Option<Bytes>>> {
+        if self.check_open().is_err() {
+            return keys.iter().map(|_| Err(Error::Closed)).collect();
+        }
+        self.inner.multi_get_at(keys, Some(self.seqno), ReadOptions::default().block_options())
+    }
+
+    /// Every entry as of the snapshot, in key order (double-ended). After the database is
+    /// closed, the next item is [`Error::Closed`].
     pub fn iter(&self) -> DbIterator {
         self.range::<&[u8], _>(..)
     }
@@ -66,13 +77,30 @@ impl Snapshot {
     /// The entries of `range` as of the snapshot.
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> DbIterator {
         let (start, end) = own_bounds(&range);
-        self.inner.iter_at(start, end, Some(self.seqno), &ReadOptions::default())
+        self.inner.iter_at(start, end, &self.read_options())
     }
 
     /// The entries whose keys start with `prefix`, as of the snapshot.
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> DbIterator {
-        let (start, end): (Bound<Bytes>, Bound<Bytes>) = prefix_bounds(prefix.as_ref());
-        self.inner.iter_at(start, end, Some(self.seqno), &ReadOptions::default())
+        let (start, end) = prefix_bounds(prefix.as_ref());
+        self.inner.iter_at(start, end, &self.read_options())
+    }
+
+    /// A cursor over the entries as of the snapshot; see [`RawIterator`].
+    pub fn raw_iterator(&self) -> RawIterator {
+        self.inner.raw_iterator_at(&self.read_options())
+    }
+
+    /// Default read options reading at this snapshot.
+    fn read_options(&self) -> ReadOptions<'_> {
+        ReadOptions { snapshot: Some(self), ..ReadOptions::default() }
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        Ok(())
     }
 }
 

@@ -5,7 +5,7 @@
 //! queued behind it (up to a size limit), assigns their sequence numbers, appends them to
 //! the WAL as one record, fsyncs once if any member asked for `sync`, inserts them into the
 //! memtable and publishes the new visible sequence number. Every member then receives the
-//! leader's result (RELIABILITY.md "Group commit"). Commit point: the WAL append (with
+//! leader's result (docs/durability.md "Group commit"). Commit point: the WAL append (with
 //! `sync`, the fsync) returning `Ok`.
 
 use std::sync::atomic::Ordering;
@@ -17,7 +17,7 @@ use parking_lot::Mutex;
 
 use super::stats::StallCause;
 use super::{BgMsg, DbInner};
-use crate::batch::{decode_rep, set_header, WriteBatch, BATCH_HEADER_LEN};
+use crate::batch::{insert_into, set_header, WriteBatch, BATCH_HEADER_LEN};
 use crate::error::{Error, Result};
 use crate::filename::wal_path;
 use crate::key::SequenceNumber;
@@ -139,8 +139,12 @@ impl DbInner {
         );
         rep.resize(BATCH_HEADER_LEN, 0);
         let mut member_last = Vec::with_capacity(group.len());
+        // Where each member's records start in the group rep: its operations' byte
+        // ranges are shifted there, so the memtable insert needs no decode.
+        let mut member_base = Vec::with_capacity(group.len());
         let mut seq = wal.last_seqno;
         for w in group {
+            member_base.push(rep.len());
             rep.extend_from_slice(w.batch.records());
             seq += w.batch.len() as u64;
             member_last.push(seq);
@@ -161,18 +165,11 @@ impl DbInner {
         let user_bytes: u64 = group.iter().map(|w| w.batch.data_bytes()).sum();
         self.stats.record_write(user_bytes, rep.len() as u64, total as u64, sync);
         // Only now, after the WAL holds the group, may it reach the memtable
-        // (RELIABILITY.md INV-17).
+        // (docs/durability.md INV-17).
         let rep = Bytes::from(rep);
-        let (_, ops) = decode_rep(&rep, &wal_path(&self.dir, 0), 0).map_err(|e| self.poison(e))?;
         let mem = Arc::clone(&self.versions.current().mem);
-        mem.insert_many(ops.iter().enumerate().map(|(i, op)| {
-            (
-                rep.slice(op.key.0..op.key.1),
-                first + i as u64,
-                op.value_type,
-                rep.slice(op.value.0..op.value.1),
-            )
-        }));
+        let ops = group.iter().zip(&member_base).flat_map(|(w, &base)| w.batch.ops_at(base));
+        insert_into(&mem, &rep, first, ops);
         wal.last_seqno = seq;
         self.visible_seqno.store(seq, Ordering::Release);
         Ok(member_last)

@@ -1,9 +1,9 @@
 //! The `FileSystem` trait: every file operation the engine performs goes through it, so a
-//! test can swap the real disk for a simulated one that crashes (RELIABILITY.md §3.2).
+//! test can swap the real disk for a simulated one that crashes (docs/durability.md §3.2).
 //! [`RealFs`] is the only place in the crate that touches `std::fs`.
 //!
 //! [`sim::SimFs`] is the simulated one: it keeps live and durable bytes apart and builds
-//! crash images, for the crash harness (RELIABILITY.md §3.5).
+//! crash images, for the crash harness (docs/durability.md §3.5).
 //!
 //! Threads: a `FileSystem` is shared (`Send + Sync`). A [`WritableFile`] has one owner at a
 //! time; a [`RandomAccessFile`] serves concurrent positional reads.
@@ -166,7 +166,7 @@ impl RandomAccessFile for RealRandomAccess {
 
 /// Paths locked by this process. A second `flock` of the same path from this process
 /// would fail too, but only after opening LOCK again; the registry answers first, without
-/// touching the file, and names the cause (RELIABILITY.md INV-24).
+/// touching the file, and names the cause (docs/durability.md INV-24).
 fn locked_paths() -> &'static Mutex<HashSet<PathBuf>> {
     static LOCKED: OnceLock<Mutex<HashSet<PathBuf>>> = OnceLock::new();
     LOCKED.get_or_init(|| Mutex::new(HashSet::new()))
@@ -203,7 +203,7 @@ impl FileSystem for RealFs {
         Ok(Arc::new(RealRandomAccess { file, size }))
     }
     fn open_mmap(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
-        crate::sys::open(path)
+        mmap::open(path)
     }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         std::fs::rename(from, to)
@@ -267,4 +267,6 @@ impl FileSystem for RealFs {
         }
     }
 }
+mod mmap;
+#[cfg(feature = "sim")]
 pub mod sim;

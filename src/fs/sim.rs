@@ -1,5 +1,5 @@
 //! `SimFs`: an in-memory [`FileSystem`] that knows what is durable, after Pebble's
-//! crashable MemFS and LevelDB's `fault_injection_test` (RELIABILITY.md §3.5).
+//! crashable MemFS and LevelDB's `fault_injection_test` (docs/durability.md §3.5).
 //!
 //! Per file it keeps the *live* bytes (what reads see) and the *durable* bytes (as of the
 //! last successful `sync_data`/`sync_all`). Per directory it keeps live and durable entries
@@ -25,7 +25,7 @@ use super::{FileLock, FileSystem, RandomAccessFile, WritableFile};
 /// Size of the pages a power loss keeps or loses independently.
 pub const PAGE_BYTES: usize = 4096;
 
-/// What survives a simulated crash (RELIABILITY.md §3.5's table).
+/// What survives a simulated crash (docs/durability.md §3.5's table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CrashMode {
     /// Everything written to the kernel: a process kill (SIGKILL).

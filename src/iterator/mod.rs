@@ -1,21 +1,17 @@
-//! Internal iterators (cursors over internal keys) and the user-facing [`DbIterator`].
+//! Internal iterators: the [`InternalIterator`] cursor trait every sorted source implements
+//! (layer 1), and the merging iterator over many of them (`merging`, layer 5).
 //!
 //! Every source of entries (memtable, table, level of tables) is an [`InternalIterator`],
 //! a cursor that moves both ways; [`merging::MergingIterator`] merges them in internal-key
-//! order, and [`DbIterator`] and [`RawIterator`] turn that stream into user entries:
+//! order, and the `db` layer's `DbIterator` and `RawIterator` turn that stream into user entries:
 //! newest visible version per key, tombstones hidden. Each iterator has one owner; it is
 //! `Send` but not shared.
 
-pub mod db_iter;
-pub mod level;
-pub mod memtable;
 pub mod merging;
 
 use bytes::Bytes;
 
 use crate::error::Result;
-
-pub use db_iter::{DbIterator, RawIterator};
 
 /// A cursor over encoded internal keys in internal-key order, after LevelDB's
 /// `Iterator`. It is invalid before the first seek and after the last entry. After an
@@ -26,7 +22,7 @@ pub trait InternalIterator: Send {
     /// Moves to the first entry.
     ///
     /// # Errors
-    /// [`crate::Error::Corruption`] or [`crate::Error::Io`] from the underlying source.
+    /// [`crate::error::Error::Corruption`] or [`crate::error::Error::Io`] from the underlying source.
     fn seek_to_first(&mut self) -> Result<()>;
     /// Moves to the first entry whose internal key is `>= target`.
     ///

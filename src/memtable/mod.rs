@@ -9,6 +9,8 @@
 //! Keys and values are `Bytes` slices of the group's WAL payload, so an insert copies no
 //! user data; it allocates only the internal key and the tree node.
 
+pub mod iter;
+
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -17,7 +19,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering as AtomicOrdering};
 use bytes::Bytes;
 use parking_lot::Mutex;
 
-use crate::key::{compare_internal_keys, ParsedInternalKey, SequenceNumber, ValueType};
+use crate::key::{compare_internal_keys, LookupResult, ParsedInternalKey, SequenceNumber, ValueType};
 
 /// Per-entry bytes charged on top of key and value, so that the charged size tracks the
 /// real heap use (measured with 16-byte keys and 100-byte values): the tree slot and node
@@ -69,15 +71,6 @@ impl std::borrow::Borrow<IKey> for MemKey {
 thread_local! {
     /// Reused buffer for the seek keys of point lookups.
     static SEEK_KEY: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// The result of a point lookup in one memtable or table.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LookupResult {
-    /// The newest visible version is a put of this value.
-    Found(Bytes),
-    /// The newest visible version is a tombstone.
-    Deleted,
 }
 
 /// An in-memory sorted write buffer; see the module docs.

@@ -1,7 +1,7 @@
 //! [`TableBuilder`]: writes a table from entries given in internal-key order.
 //!
 //! One owner (a flush or compaction job). Output is buffered and written in large
-//! appends; `finish` writes the meta, index and footer and fsyncs the file (RELIABILITY.md
+//! appends; `finish` writes the meta, index and footer and fsyncs the file (docs/durability.md
 //! R1: a table is durable before any MANIFEST edit names it).
 
 use std::path::PathBuf;
@@ -13,7 +13,7 @@ use super::format::{write_block, BlockHandle, Footer, FORMAT_VERSION};
 use crate::error::Result;
 use crate::fs::WritableFile;
 use crate::key::{ParsedInternalKey, SequenceNumber, ValueType};
-use crate::options::Compression;
+use super::format::Compression;
 
 /// Bytes buffered before an append to the file.
 const WRITE_BUFFER_BYTES: usize = 1 << 20;
@@ -112,7 +112,7 @@ impl TableBuilder {
     /// previous one.
     ///
     /// # Errors
-    /// [`crate::Error::Io`] if a buffered write fails.
+    /// [`crate::error::Error::Io`] if a buffered write fails.
     pub fn add(&mut self, ikey: &[u8], value: &[u8]) -> Result<()> {
         // Invariant: keys arrive in strictly increasing internal-key order.
         debug_assert!(
@@ -188,7 +188,7 @@ impl TableBuilder {
     /// properties, metaindex and index blocks and the footer, then fsyncs the file.
     ///
     /// # Errors
-    /// [`crate::Error::Io`] if a write or the fsync fails; the file is then an orphan.
+    /// [`crate::error::Error::Io`] if a write or the fsync fails; the file is then an orphan.
     pub fn finish(mut self) -> Result<TableSummary> {
         self.flush_data_block()?;
         let data_size = self.offset;

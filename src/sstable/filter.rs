@@ -7,7 +7,7 @@
 //! # Format
 //! DESIGN.md §3.5 ("Filter block"): `bits bytes[n] | num_probes u8`, stored as a block with
 //! the usual trailer, so a damaged filter is a checksum error at open, never a false
-//! "not found" (RELIABILITY.md INV-08).
+//! "not found" (docs/durability.md INV-08).
 
 use xxhash_rust::xxh3::xxh3_64;
 

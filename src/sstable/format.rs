@@ -12,6 +12,16 @@ use crate::coding::{get_u32, get_u64, put_u32, put_u64, put_varint, Reader};
 use crate::error::{CorruptionKind, Error, Result};
 use crate::fs::RandomAccessFile;
 
+/// How data blocks are compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// Store blocks as they are.
+    None,
+    /// LZ4 block compression (lz4_flex); a block is stored uncompressed when LZ4 saves less
+    /// than 1/8 of its size.
+    Lz4,
+}
+
 /// `"shaletbl"` read as a little-endian u64; the last 8 bytes of every table.
 pub const TABLE_MAGIC: u64 = u64::from_le_bytes(*b"shaletbl");
 
@@ -26,7 +36,7 @@ pub const FOOTER_LEN: usize = 48;
 pub const BLOCK_TRAILER_LEN: usize = 5;
 
 /// Largest uncompressed block accepted when reading (256 MiB). Checked before allocating,
-/// so a damaged size field cannot exhaust memory (RELIABILITY.md INV-22). A block holds a
+/// so a damaged size field cannot exhaust memory (docs/durability.md INV-22). A block holds a
 /// whole entry, and values may be 64 MiB.
 pub const MAX_BLOCK_BYTES: usize = 256 << 20;
 
@@ -123,10 +133,10 @@ impl Footer {
 
 /// Compresses `raw` if that saves at least 1/8, and appends block + trailer to `out`.
 /// Returns the handle's size (the stored block length without trailer).
-pub fn write_block(raw: &[u8], compression: crate::options::Compression, out: &mut Vec<u8>) -> u64 {
+pub fn write_block(raw: &[u8], compression: Compression, out: &mut Vec<u8>) -> u64 {
     let start = out.len();
     let mut ty = BlockCompression::None;
-    if compression == crate::options::Compression::Lz4 && raw.len() >= 64 {
+    if compression == Compression::Lz4 && raw.len() >= 64 {
         let compressed = lz4_flex::block::compress_prepend_size(raw);
         if compressed.len() < raw.len() - raw.len() / 8 {
             out.extend_from_slice(&compressed);
@@ -226,7 +236,7 @@ mod tests {
     #[test]
     fn block_trailer_length_matches_design() {
         let mut out = Vec::new();
-        let size = write_block(b"abc", crate::options::Compression::None, &mut out);
+        let size = write_block(b"abc", Compression::None, &mut out);
         assert_eq!(size, 3);
         assert_eq!(out.len(), 3 + BLOCK_TRAILER_LEN);
     }

@@ -20,7 +20,7 @@ use crate::error::{CorruptionKind, Error, Result};
 use crate::fs::{FileSystem, RandomAccessFile};
 use crate::iterator::InternalIterator;
 use crate::key::{compare_internal_keys, seek_key, ParsedInternalKey, SequenceNumber, ValueType};
-use crate::memtable::LookupResult;
+use crate::key::LookupResult;
 
 /// How a read uses the block cache and checksums (from `ReadOptions`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

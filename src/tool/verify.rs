@@ -16,7 +16,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::batch::decode_rep;
-use crate::filename::{current_path, manifest_path, parse_file_name, table_path, wal_path, FileType};
+use crate::filename::{
+    current_path, is_obsolete, manifest_path, parse_file_name, table_path, wal_path, FileType, LiveFiles,
+};
 use crate::fs::FileSystem;
 use crate::iterator::InternalIterator;
 use crate::key::{compare_internal_keys, user_key_of, ParsedInternalKey};
@@ -130,14 +132,11 @@ pub fn verify(fs: &dyn FileSystem, dir: &Path) -> Vec<FileCheck> {
         out.push(check(&name_of(&path), "WAL", check_wal(fs, &path, w, i + 1 == wals.len())));
     }
     // Orphans.
+    let is_live_table = |t: u64| state.files.contains_key(&t);
+    let live =
+        LiveFiles { log_number: state.log_number, manifest_number: number, is_live_table: &is_live_table };
     for n in &names {
-        let orphan = match parse_file_name(n) {
-            Some(FileType::Table(t)) => !state.files.contains_key(&t),
-            Some(FileType::Wal(w)) => w < state.log_number,
-            Some(FileType::Manifest(m)) => m != number,
-            Some(FileType::Temp) => true,
-            _ => false,
-        };
+        let orphan = parse_file_name(n).is_some_and(|t| is_obsolete(t, &live));
         if orphan {
             out.push(check(n, "orphan", Ok("not referenced; the next open deletes it".into())));
         }

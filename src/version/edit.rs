@@ -13,11 +13,11 @@ use crate::coding::{put_length_prefixed, put_varint, Reader};
 use crate::error::{CorruptionKind, Error, Result};
 use crate::key::{ParsedInternalKey, SequenceNumber};
 
-const TAG_LOG_NUMBER: u64 = 1;
-const TAG_NEXT_FILE_NUMBER: u64 = 2;
-const TAG_LAST_SEQUENCE: u64 = 3;
-const TAG_DELETED_FILE: u64 = 4;
-const TAG_NEW_FILE: u64 = 5;
+pub(crate) const TAG_LOG_NUMBER: u64 = 1;
+pub(crate) const TAG_NEXT_FILE_NUMBER: u64 = 2;
+pub(crate) const TAG_LAST_SEQUENCE: u64 = 3;
+pub(crate) const TAG_DELETED_FILE: u64 = 4;
+pub(crate) const TAG_NEW_FILE: u64 = 5;
 
 /// A change to the set of live files and counters, applied atomically.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

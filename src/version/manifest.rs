@@ -2,7 +2,7 @@
 //! live MANIFEST.
 //!
 //! `CURRENT` is replaced atomically: write `CURRENT.tmp`, fsync it, rename it over
-//! `CURRENT`, fsync the directory (RELIABILITY.md R3). The [`ManifestWriter`] is owned by
+//! `CURRENT`, fsync the directory (docs/durability.md R3). The [`ManifestWriter`] is owned by
 //! the `VersionSet` under its lock.
 //!
 //! # Format
@@ -50,7 +50,7 @@ impl ManifestWriter {
     /// Appends `edit` and fsyncs: when this returns `Ok` the edit is durable.
     ///
     /// # Errors
-    /// [`Error::Io`]; the caller must poison the database (RELIABILITY.md R7).
+    /// [`Error::Io`]; the caller must poison the database (docs/durability.md R7).
     pub fn append(&mut self, edit: &VersionEdit) -> Result<()> {
         self.log.add_record(&edit.encode())?;
         self.log.sync()?;

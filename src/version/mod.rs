@@ -7,6 +7,7 @@
 //! edit removed it ([`TableHandle`]'s `Drop`).
 
 pub mod edit;
+pub mod level_iter;
 pub mod manifest;
 pub mod set;
 
@@ -19,7 +20,8 @@ use bytes::Bytes;
 use crate::error::Result;
 use crate::fs::FileSystem;
 use crate::key::{user_key_of, SequenceNumber};
-use crate::memtable::{LookupResult, MemTable};
+use crate::key::LookupResult;
+use crate::memtable::MemTable;
 use crate::sstable::{BlockReadOptions, Table};
 
 /// Number of levels, L0 to L6, as in LevelDB and RocksDB.
@@ -63,7 +65,7 @@ pub struct TableHandle {
     pub meta: FileMetaData,
     table: Arc<Table>,
     /// Set once a durable MANIFEST edit removed the table; the file is deleted when the
-    /// last Version holding this handle drops it (RELIABILITY.md INV-16).
+    /// last Version holding this handle drops it (docs/durability.md INV-16).
     obsolete: AtomicBool,
     fs: Arc<dyn FileSystem>,
     path: PathBuf,
@@ -125,8 +127,8 @@ impl Version {
     /// memtables, L0 newest to oldest, then one table per deeper level.
     ///
     /// # Errors
-    /// [`crate::Error::Corruption`] naming the table if a block on the path is damaged;
-    /// [`crate::Error::Io`].
+    /// [`crate::error::Error::Corruption`] naming the table if a block on the path is damaged;
+    /// [`crate::error::Error::Io`].
     pub fn get(&self, user_key: &[u8], seqno: SequenceNumber, ro: BlockReadOptions) -> Result<Option<Bytes>> {
         let found = |r: LookupResult| match r {
             LookupResult::Found(v) => Some(v),

@@ -5,7 +5,7 @@
 //! fsynced first, then the Version is published by compare-and-swap against the exact
 //! Version the edit was computed from. Because the mutex makes this the single installer,
 //! the CAS cannot fail (checked below); manifest order therefore equals install order
-//! (RELIABILITY.md INV-13, INV-14). Lock order: the writer's state lock, then this one.
+//! (docs/durability.md INV-13, INV-14). Lock order: the writer's state lock, then this one.
 //! Readers never take it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,7 +25,7 @@ use crate::memtable::MemTable;
 struct Installer {
     manifest: ManifestWriter,
     /// Set when a MANIFEST append or fsync failed: the file's tail is unknown, so nothing
-    /// may be appended after it (RELIABILITY.md R7, R8).
+    /// may be appended after it (docs/durability.md R7, R8).
     failed: bool,
     /// WALs below this number are retired.
     log_number: u64,
@@ -101,8 +101,8 @@ impl VersionSet {
     /// Tables removed are marked obsolete and deleted when no Version holds them.
     ///
     /// # Errors
-    /// [`crate::Error::Io`] from the MANIFEST append or fsync. Nothing is published then,
-    /// and the caller must poison the database. [`crate::Error::Poisoned`] once an
+    /// [`crate::error::Error::Io`] from the MANIFEST append or fsync. Nothing is published then,
+    /// and the caller must poison the database. [`crate::error::Error::Poisoned`] once an
     /// earlier append failed.
     pub fn log_and_apply(
         &self,
@@ -115,7 +115,7 @@ impl VersionSet {
         // Invariant: the edit lists exactly the tables being added.
         debug_assert_eq!(edit.new_files.len(), added.len());
         if inst.failed {
-            return Err(crate::Error::Poisoned("an earlier MANIFEST write failed".into()));
+            return Err(crate::error::Error::Poisoned("an earlier MANIFEST write failed".into()));
         }
         if let Err(e) = inst.manifest.append(&edit) {
             inst.failed = true;

@@ -3,7 +3,7 @@
 //! A damaged record is a *torn tail* unless a valid record after it proves, by the synced
 //! size it carries, that the damaged bytes had been synced: unsynced bytes may be lost or
 //! torn in any order by a power loss, so dropping them loses nothing acknowledged as
-//! durable. With that proof it is mid-log corruption (RELIABILITY.md R5, R9, INV-09/10).
+//! durable. With that proof it is mid-log corruption (docs/durability.md R5, R9, INV-09/10).
 
 use std::borrow::Cow;
 
@@ -110,7 +110,7 @@ impl<'a> LogReader<'a> {
     /// `record_start`? Every record begins with the log's synced size when it was written
     /// (`LogWriter`), so such a record proves that the damaged record was durable, and the
     /// damage is corruption, not a torn write. Unsynced records after the damage prove
-    /// nothing: a power loss may keep later pages and lose earlier ones (RELIABILITY.md R9,
+    /// nothing: a power loss may keep later pages and lose earlier ones (docs/durability.md R9,
     /// INV-10). Every byte position is a candidate; the log-number and type bytes of a
     /// header rule out almost all of them before a CRC is computed.
     fn synced_after(&self, record_start: u64, bad_at: u64) -> bool {

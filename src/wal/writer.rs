@@ -42,7 +42,7 @@ impl LogWriter {
     ///
     /// # Errors
     /// The file system's write error. The caller must then stop using this log
-    /// (RELIABILITY.md R7/R8): part of the record may have reached the file.
+    /// (docs/durability.md R7/R8): part of the record may have reached the file.
     pub fn add_record(&mut self, body: &[u8]) -> io::Result<()> {
         let mut payload = std::mem::take(&mut self.payload);
         payload.clear();
@@ -118,7 +118,7 @@ impl LogWriter {
     /// Makes every appended record durable (`fdatasync`).
     ///
     /// # Errors
-    /// The sync error; the caller must poison, never retry (RELIABILITY.md R7).
+    /// The sync error; the caller must poison, never retry (docs/durability.md R7).
     pub fn sync(&mut self) -> io::Result<()> {
         self.file.sync_data()?;
         self.synced_through = self.file.len();

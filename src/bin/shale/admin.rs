@@ -5,15 +5,13 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::error::CliResult;
+use crate::output::out;
 use clap::Args;
 use comfy_table::Table;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 use shaledb::{Db, Options};
-
-fn out(text: &str) -> Result<(), String> {
-    crate::data::write_stdout(&[text.as_bytes()]).map_err(|e| e.to_string())
-}
 
 /// Options of `shale compact`.
 #[derive(Args, Debug)]
@@ -26,7 +24,7 @@ pub struct CompactArgs {
     target_file_size: Option<u64>,
     /// Print the summary as JSON.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 fn shape(db: &Db) -> (usize, u64) {
@@ -39,13 +37,13 @@ fn dir_bytes(dir: &Path) -> u64 {
         .map_or(0, |rd| rd.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum())
 }
 
-pub fn compact(dir: &Path, mut opts: Options, a: &CompactArgs) -> Result<(), String> {
+pub fn compact(dir: &Path, mut opts: Options, a: &CompactArgs) -> CliResult<()> {
     if let Some(t) = a.target_file_size {
         opts = opts.target_file_size(t);
     }
     if a.dry_run {
         // Read-only: nothing is locked or written.
-        let db = Db::open_read_only(dir, opts.clone()).map_err(|e| e.to_string())?;
+        let db = Db::open_read_only(dir, opts.clone())?;
         let s = db.stats();
         let target = a.target_file_size.unwrap_or(64 << 20);
         let mut t = Table::new();
@@ -77,15 +75,14 @@ pub fn compact(dir: &Path, mut opts: Options, a: &CompactArgs) -> Result<(), Str
         return out(&plan);
     }
     let started = Instant::now();
-    let db = Db::open(dir, opts).map_err(|e| e.to_string())?;
+    let db = Db::open(dir, opts)?;
     let (tables_before, bytes_before) = shape(&db);
     let disk_before = dir_bytes(dir);
     let total = db.stats().raw_table_bytes + db.stats().memtable_bytes;
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-    bar.set_style(
-        ProgressStyle::with_template("compacting {bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-            .map_err(|e| e.to_string())?,
-    );
+    bar.set_style(ProgressStyle::with_template(
+        "compacting {bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+    )?);
     let base = db.stats().compaction_raw_bytes_processed;
     let result = std::thread::scope(|s| {
         let worker = s.spawn(|| db.compact_range(None, None));
@@ -96,9 +93,9 @@ pub fn compact(dir: &Path, mut opts: Options, a: &CompactArgs) -> Result<(), Str
         worker.join().map_err(|_| "compaction thread panicked".to_string())
     })?;
     bar.finish_and_clear();
-    result.map_err(|e| e.to_string())?;
+    result?;
     let (tables_after, bytes_after) = shape(&db);
-    db.close().map_err(|e| e.to_string())?;
+    db.close()?;
     let disk_after = dir_bytes(dir);
     let secs = started.elapsed().as_secs_f64();
     let reclaimed = disk_before.saturating_sub(disk_after);
@@ -135,11 +132,11 @@ pub fn compact(dir: &Path, mut opts: Options, a: &CompactArgs) -> Result<(), Str
 pub struct RepairArgs {
     /// Print the report as JSON.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
-pub fn repair(dir: &Path, opts: &Options, a: &RepairArgs) -> Result<(), String> {
-    let r = shaledb::tool::repair::repair(dir, opts).map_err(|e| e.to_string())?;
+pub fn repair(dir: &Path, opts: &Options, a: &RepairArgs) -> CliResult<()> {
+    let r = shaledb::tool::repair(dir, opts)?;
     if a.json {
         let kept: Vec<_> = r.tables_kept.iter().map(|(f, n)| json!({"file": f, "entries": n})).collect();
         let aside: Vec<_> = r.set_aside.iter().map(|(f, why)| json!({"file": f, "why": why})).collect();
@@ -170,13 +167,13 @@ pub struct CheckpointArgs {
     dest: PathBuf,
     /// Print the result as JSON.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
-pub fn checkpoint(dir: &Path, opts: Options, a: &CheckpointArgs) -> Result<(), String> {
-    let db = Db::open(dir, opts).map_err(|e| e.to_string())?;
-    let info = db.checkpoint(&a.dest).map_err(|e| e.to_string())?;
-    db.close().map_err(|e| e.to_string())?;
+pub fn checkpoint(dir: &Path, opts: Options, a: &CheckpointArgs) -> CliResult<()> {
+    let db = Db::open(dir, opts)?;
+    let info = db.checkpoint(&a.dest)?;
+    db.close()?;
     if a.json {
         return out(&format!(
             "{}\n",

@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::time::Instant;
 
+use crate::error::{CliError, CliResult};
 use clap::Args;
 use comfy_table::Table;
 use rand::rngs::SmallRng;
@@ -37,7 +38,7 @@ pub struct BenchArgs {
     seed: u64,
     /// Print JSON instead of a table.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 struct Outcome {
@@ -92,10 +93,10 @@ impl Workload<'_> {
 
 /// `threads` readers each do `num` random reads while one writer overwrites random keys
 /// until they finish. Returns (reads that found a value, writes done).
-fn read_while_writing(d: &Db, w: &Workload<'_>, a: &BenchArgs) -> Result<(u64, u64), String> {
+fn read_while_writing(d: &Db, w: &Workload<'_>, a: &BenchArgs) -> CliResult<(u64, u64)> {
     let stop = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|s| {
-        let writer = s.spawn(|| -> Result<u64, String> {
+        let writer = s.spawn(|| -> CliResult<u64> {
             let mut rng = SmallRng::seed_from_u64(a.seed ^ 0x77);
             let mut writes = 0u64;
             let mut pos = 0usize;
@@ -104,7 +105,7 @@ fn read_while_writing(d: &Db, w: &Workload<'_>, a: &BenchArgs) -> Result<(u64, u
                 if pos + a.value_size > w.values.len() {
                     pos = 0;
                 }
-                d.put(&key, &w.values[pos..pos + a.value_size]).map_err(|e| e.to_string())?;
+                d.put(&key, &w.values[pos..pos + a.value_size])?;
                 pos += a.value_size;
                 writes += 1;
             }
@@ -112,12 +113,12 @@ fn read_while_writing(d: &Db, w: &Workload<'_>, a: &BenchArgs) -> Result<(u64, u
         });
         let readers: Vec<_> = (0..a.threads.max(1))
             .map(|t| {
-                s.spawn(move || -> Result<u64, String> {
+                s.spawn(move || -> CliResult<u64> {
                     let mut rng = SmallRng::seed_from_u64(a.seed.wrapping_add(1000 + t as u64));
                     let mut found = 0u64;
                     for _ in 0..a.num {
                         let key = w.key(rng.random_range(0..a.num));
-                        found += u64::from(d.get(&key).map_err(|e| e.to_string())?.is_some());
+                        found += u64::from(d.get(&key)?.is_some());
                     }
                     Ok(found)
                 })
@@ -126,13 +127,13 @@ fn read_while_writing(d: &Db, w: &Workload<'_>, a: &BenchArgs) -> Result<(u64, u
         let mut found = 0;
         let mut first_err = None;
         for r in readers {
-            match r.join().map_err(|_| "reader thread panicked".to_string()).and_then(|x| x) {
+            match r.join().map_err(|_| CliError::from("reader thread panicked")).and_then(|x| x) {
                 Ok(f) => found += f,
                 Err(e) => first_err = first_err.or(Some(e)),
             }
         }
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let writes = writer.join().map_err(|_| "writer thread panicked".to_string())??;
+        let writes = writer.join().map_err(|_| CliError::from("writer thread panicked"))??;
         first_err.map_or(Ok((found, writes)), Err)
     })
 }
@@ -174,8 +175,8 @@ fn dir_usage(dir: &Path) -> (u64, u64) {
     (files, bytes)
 }
 
-pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> Result<(), String> {
-    let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
+pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> CliResult<()> {
+    let tmp = tempfile::tempdir()?;
     let dir = db_dir.map_or_else(|| tmp.path().join("bench-db"), Path::to_path_buf);
     let mut w = Workload { a, values: value_source(a.seed), value_pos: 0 };
     let mut db: Option<Db> = None;
@@ -185,12 +186,12 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> Result<(), St
         let fresh = matches!(name, "fillseq" | "fillrandom");
         if fresh || db.is_none() {
             if let Some(d) = db.take() {
-                d.close().map_err(|e| e.to_string())?;
+                d.close()?;
             }
             if fresh && dir.exists() {
-                std::fs::remove_dir_all(&dir).map_err(|e| e.to_string())?;
+                std::fs::remove_dir_all(&dir)?;
             }
-            db = Some(Db::open(&dir, opts.clone()).map_err(|e| e.to_string())?);
+            db = Some(Db::open(&dir, opts.clone())?);
         }
         let d = db.as_ref().ok_or("no database")?;
         // Each workload draws its own key sequence (db_bench does the same), so that
@@ -212,7 +213,7 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> Result<(), St
                 for i in 0..a.num {
                     let k = if name == "fillseq" { i } else { rng.random_range(0..a.num) };
                     let key = w.key(k);
-                    d.put(&key, w.value()).map_err(|e| e.to_string())?;
+                    d.put(&key, w.value())?;
                     if i % 4096 == 4095 {
                         bar.inc(4096);
                         max_l0 = max_l0.max(d.stats().levels[0].tables);
@@ -225,7 +226,7 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> Result<(), St
                 let mut found = 0u64;
                 for _ in 0..a.num {
                     let key = w.key(rng.random_range(0..a.num));
-                    found += u64::from(d.get(&key).map_err(|e| e.to_string())?.is_some());
+                    found += u64::from(d.get(&key)?.is_some());
                 }
                 note = format!("{found} of {} found", a.num);
                 (a.num, found * entry_bytes)
@@ -236,7 +237,7 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> Result<(), St
                 let it: Box<dyn Iterator<Item = shaledb::Result<_>>> =
                     if name == "readseq" { Box::new(d.iter()) } else { Box::new(d.iter().rev()) };
                 for item in it {
-                    let (k, v): (shaledb::Bytes, shaledb::Bytes) = item.map_err(|e| e.to_string())?;
+                    let (k, v): (shaledb::Bytes, shaledb::Bytes) = item?;
                     n += 1;
                     bytes += (k.len() + v.len()) as u64;
                 }
@@ -244,13 +245,13 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> Result<(), St
             }
             "deleteseq" => {
                 for i in 0..a.num {
-                    d.delete(w.key(i)).map_err(|e| e.to_string())?;
+                    d.delete(w.key(i))?;
                 }
                 (a.num, a.num * a.key_size as u64)
             }
             "compact" => {
                 let before = dir_usage(&dir).1;
-                d.compact_range(None, None).map_err(|e| e.to_string())?;
+                d.compact_range(None, None)?;
                 let after = dir_usage(&dir).1;
                 note = format!("bytes on disk {before} -> {after}");
                 (1, 0)
@@ -264,7 +265,7 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> Result<(), St
                     if let Some(last) = key.last_mut() {
                         *last = b'.';
                     }
-                    found += u64::from(d.get(&key).map_err(|e| e.to_string())?.is_some());
+                    found += u64::from(d.get(&key)?.is_some());
                 }
                 note = format!("{found} of {} found", a.num);
                 (a.num, 0)
@@ -282,7 +283,7 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> Result<(), St
                     }
                 }
                 if let Some(e) = it.status() {
-                    return Err(e.to_string());
+                    return Err(CliError::Failed(e.to_string()));
                 }
                 (a.num, bytes)
             }
@@ -293,7 +294,7 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> Result<(), St
                     let n = (a.num - done).min(100);
                     let keys: Vec<Vec<u8>> = (0..n).map(|_| w.key(rng.random_range(0..a.num))).collect();
                     for r in d.multi_get(&keys) {
-                        found += u64::from(r.map_err(|e| e.to_string())?.is_some());
+                        found += u64::from(r?.is_some());
                     }
                     done += n;
                 }
@@ -309,7 +310,7 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> Result<(), St
                 );
                 (a.num * a.threads as u64, found * entry_bytes)
             }
-            other => return Err(format!("unknown benchmark {other:?}")),
+            other => return Err(CliError::Usage(format!("unknown benchmark {other:?}"))),
         };
         let secs = started.elapsed().as_secs_f64();
         let after = d.stats();
@@ -335,7 +336,7 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> Result<(), St
         });
     }
     if let Some(d) = db.take() {
-        d.close().map_err(|e| e.to_string())?;
+        d.close()?;
     }
     let (files, disk) = dir_usage(&dir);
     if a.json {
@@ -357,7 +358,7 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> Result<(), St
             })
             .collect();
         let v = json!({"results": rows, "files_on_disk": files, "bytes_on_disk": disk, "peak_rss_kib": peak_rss_kib()});
-        crate::data::write_stdout(&[v.to_string().as_bytes(), b"\n"]).map_err(|e| e.to_string())?;
+        crate::output::write_stdout(&[v.to_string().as_bytes(), b"\n"])?;
     } else {
         let mut t = Table::new();
         t.set_header([
@@ -392,7 +393,7 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> Result<(), St
             "{t}\non disk: {files} files, {disk} bytes ({:.1} MiB); peak RSS {rss}\n",
             disk as f64 / f64::from(1u32 << 20)
         );
-        crate::data::write_stdout(&[text.as_bytes()]).map_err(|e| e.to_string())?;
+        crate::output::write_stdout(&[text.as_bytes()])?;
     }
     Ok(())
 }

@@ -1,4 +1,4 @@
-//! `shale crash`: the crash-recovery harness (RELIABILITY.md §3).
+//! `shale crash`: the crash-recovery harness (docs/durability.md §3).
 //!
 //! - `enumerate`: layer 2, simulated power loss on `SimFs` at every few file operations and
 //!   after every sync, each crash image reopened and checked against the oracle.
@@ -23,6 +23,8 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::error::CliResult;
+use crate::output::out;
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget};
 use rand::rngs::SmallRng;
@@ -124,11 +126,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     })
 }
 
-fn out(text: &str) -> Result<(), String> {
-    crate::data::write_stdout(&[text.as_bytes()]).map_err(|e| e.to_string())
-}
-
-pub fn crash(db: Option<&Path>, cmd: &CrashCmd) -> Result<(), String> {
+pub fn crash(db: Option<&Path>, cmd: &CrashCmd) -> CliResult<()> {
     match cmd {
         CrashCmd::Enumerate(a) => enumerate(a),
         CrashCmd::KillLoop(a) => kill_loop(db.ok_or("kill-loop needs --db DIR")?, a),
@@ -136,7 +134,7 @@ pub fn crash(db: Option<&Path>, cmd: &CrashCmd) -> Result<(), String> {
     }
 }
 
-fn enumerate(a: &EnumerateArgs) -> Result<(), String> {
+fn enumerate(a: &EnumerateArgs) -> CliResult<()> {
     let started = Instant::now();
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
     let mut total = shaledb::crash::enumerate::Summary::default();
@@ -218,7 +216,7 @@ fn enumerate(a: &EnumerateArgs) -> Result<(), String> {
     });
     out(&format!("{text}{line}\n"))?;
     if !s.violations.is_empty() {
-        return Err(format!("{} violations", s.violations.len()));
+        return Err(format!("{} violations", s.violations.len()).into());
     }
     if noloss {
         return Err("HARNESS-NOLOSS: the run lost no unsynced write, so it tested nothing".into());
@@ -376,12 +374,12 @@ fn verify_dir(dir: &Path, oracle: &LogOracle) -> (Vec<String>, u64) {
     (v, checked)
 }
 
-fn kill_loop(dir: &Path, a: &KillLoopArgs) -> Result<(), String> {
+fn kill_loop(dir: &Path, a: &KillLoopArgs) -> CliResult<()> {
     let duration = parse_duration(&a.duration)?;
     let oracle_dir = a.oracle.clone().unwrap_or_else(|| dir.with_extension("oracle"));
-    std::fs::create_dir_all(&oracle_dir).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&oracle_dir)?;
     let log = oracle_dir.join("ops.log");
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let exe = std::env::current_exe()?;
     let mut rng = SmallRng::seed_from_u64(a.seed);
     let started = Instant::now();
     let (mut cycles, mut kills, mut during_open, mut offline, mut clean, mut recoveries) =
@@ -422,15 +420,15 @@ fn kill_loop(dir: &Path, a: &KillLoopArgs) -> Result<(), String> {
         } else {
             Duration::from_millis(rng.random_range(50..1500))
         };
-        let mut child = cmd.spawn().map_err(|e| e.to_string())?;
+        let mut child = cmd.spawn()?;
         if asked_clean {
-            let status = child.wait().map_err(|e| e.to_string())?;
+            let status = child.wait()?;
             if !status.success() {
                 violations.push(format!("worker asked to close cleanly failed: {status}"));
             }
         } else {
             std::thread::sleep(delay);
-            let exited = child.try_wait().map_err(|e| e.to_string())?;
+            let exited = child.try_wait()?;
             if let Some(status) = exited {
                 if !is_offline || !status.success() {
                     violations.push(format!(
@@ -438,10 +436,10 @@ fn kill_loop(dir: &Path, a: &KillLoopArgs) -> Result<(), String> {
                     ));
                 }
             } else {
-                child.kill().map_err(|e| e.to_string())?;
+                child.kill()?;
                 kills += 1;
             }
-            child.wait().map_err(|e| e.to_string())?;
+            child.wait()?;
         }
         let t = Instant::now();
         let oracle = read_oracle(&log);
@@ -482,12 +480,12 @@ fn kill_loop(dir: &Path, a: &KillLoopArgs) -> Result<(), String> {
         "ops_acked": acked, "verified": verified, "violations": violations});
     out(&format!("{text}{line}\n"))?;
     if !violations.is_empty() {
-        return Err(format!("{} violations", violations.len()));
+        return Err(format!("{} violations", violations.len()).into());
     }
     Ok(())
 }
 
-fn worker(dir: &Path, a: &WorkerArgs) -> Result<(), String> {
+fn worker(dir: &Path, a: &WorkerArgs) -> CliResult<()> {
     let mut rng = SmallRng::seed_from_u64(a.seed ^ a.cycle.wrapping_mul(0x9e37_79b9));
     let opts = Options::default()
         .write_buffer_size(rng.random_range(64 << 10..=1 << 20))
@@ -499,8 +497,8 @@ fn worker(dir: &Path, a: &WorkerArgs) -> Result<(), String> {
         .block_size(rng.random_range(1 << 10..=16 << 10))
         .block_restart_interval(rng.random_range(1..=16))
         .bits_per_key(rng.random_range(0..=20));
-    let db = Db::open(dir, opts).map_err(|e| e.to_string())?;
-    let log = OpenOptions::new().create(true).append(true).open(&a.oracle).map_err(|e| e.to_string())?;
+    let db = Db::open(dir, opts)?;
+    let log = OpenOptions::new().create(true).append(true).open(&a.oracle)?;
     let next = AtomicU64::new(0);
     let failed = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|s| {
@@ -594,5 +592,5 @@ fn worker(dir: &Path, a: &WorkerArgs) -> Result<(), String> {
     if failed.load(Ordering::Relaxed) {
         return Err("a write failed".into());
     }
-    db.close().map_err(|e| e.to_string())
+    Ok(db.close()?)
 }

@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use shaledb::{Db, WriteBatch, WriteOptions};
 
 use crate::codec;
+use crate::error::CliResult;
 
 /// Options of `shale scan`.
 #[derive(Args, Debug)]
@@ -31,7 +32,7 @@ pub struct ScanArgs {
     keys_only: bool,
     /// Print JSON Lines, the format `load --format jsonl` reads.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
     /// Walk the range backwards, from the last key to the first.
     #[arg(long)]
     reverse: bool,
@@ -69,15 +70,7 @@ pub struct LoadArgs {
 }
 
 /// Writes `parts` to stdout.
-pub fn write_stdout(parts: &[&[u8]]) -> io::Result<()> {
-    let mut out = io::stdout().lock();
-    for p in parts {
-        out.write_all(p)?;
-    }
-    out.flush()
-}
-
-pub fn scan(db: &Db, a: &ScanArgs) -> Result<(), String> {
+pub fn scan(db: &Db, a: &ScanArgs) -> CliResult<()> {
     let iter = match (&a.prefix, &a.from, &a.to) {
         (Some(p), None, None) => db.prefix(p),
         (None, from, to) => {
@@ -96,7 +89,7 @@ pub fn scan(db: &Db, a: &ScanArgs) -> Result<(), String> {
         if a.limit.is_some_and(|l| n as u64 >= l) {
             break;
         }
-        let (k, v) = item.map_err(|e| e.to_string())?;
+        let (k, v) = item?;
         line.clear();
         if a.json {
             line.extend_from_slice(codec::json_line(&k, (!a.keys_only).then_some(&v[..])).as_bytes());
@@ -108,9 +101,9 @@ pub fn scan(db: &Db, a: &ScanArgs) -> Result<(), String> {
             }
         }
         line.push(b'\n');
-        out.write_all(&line).map_err(|e| e.to_string())?;
+        out.write_all(&line)?;
     }
-    out.flush().map_err(|e| e.to_string())
+    Ok(out.flush()?)
 }
 
 /// Magic number of an LZ4 frame, as its first four bytes.
@@ -130,7 +123,7 @@ impl<R: Read> Read for Counted<R> {
     }
 }
 
-fn open_input(a: &LoadArgs, bar: &ProgressBar) -> Result<Box<dyn BufRead>, String> {
+fn open_input(a: &LoadArgs, bar: &ProgressBar) -> CliResult<Box<dyn BufRead>> {
     let raw: Box<dyn Read> = if a.file.as_os_str() == "-" {
         Box::new(io::stdin())
     } else {
@@ -141,7 +134,7 @@ fn open_input(a: &LoadArgs, bar: &ProgressBar) -> Result<Box<dyn BufRead>, Strin
         Box::new(f)
     };
     let mut r = BufReader::with_capacity(1 << 20, Counted { inner: raw, bar: bar.clone() });
-    let head = r.fill_buf().map_err(|e| e.to_string())?;
+    let head = r.fill_buf()?;
     if head.starts_with(&LZ4_FRAME_MAGIC) {
         Ok(Box::new(BufReader::with_capacity(1 << 20, lz4_flex::frame::FrameDecoder::new(r))))
     } else {
@@ -197,23 +190,18 @@ pub fn deb822_key(stanza: &[u8]) -> Option<Vec<u8>> {
 /// A loaded record: key and value.
 type Record = (Vec<u8>, Vec<u8>);
 
-fn next_record(
-    fmt: Format,
-    r: &mut dyn BufRead,
-    buf: &mut Vec<u8>,
-    n: u64,
-) -> Result<Option<Record>, String> {
+fn next_record(fmt: Format, r: &mut dyn BufRead, buf: &mut Vec<u8>, n: u64) -> CliResult<Option<Record>> {
     let at = |e: String| format!("record {}: {e}", n + 1);
     match fmt {
         Format::Deb822 => {
-            let Some(stanza) = next_stanza(r, buf).map_err(|e| e.to_string())? else { return Ok(None) };
+            let Some(stanza) = next_stanza(r, buf)? else { return Ok(None) };
             let key = deb822_key(&stanza)
                 .ok_or_else(|| at("stanza lacks Package, Version or Architecture".into()))?;
             Ok(Some((key, stanza)))
         }
         Format::Tsv | Format::Jsonl => loop {
             buf.clear();
-            if r.read_until(b'\n', buf).map_err(|e| e.to_string())? == 0 {
+            if r.read_until(b'\n', buf)? == 0 {
                 return Ok(None);
             }
             let line = buf.strip_suffix(b"\n").unwrap_or(buf);
@@ -221,7 +209,7 @@ fn next_record(
                 continue;
             }
             if fmt == Format::Jsonl {
-                return codec::parse_json_line(line).map(Some).map_err(at);
+                return Ok(Some(codec::parse_json_line(line).map_err(at)?));
             }
             let tab = line.iter().position(|&b| b == b'\t').ok_or_else(|| at("no TAB".into()))?;
             return Ok(Some((
@@ -232,13 +220,12 @@ fn next_record(
     }
 }
 
-pub fn load(db: &Db, a: &LoadArgs) -> Result<(), String> {
+pub fn load(db: &Db, a: &LoadArgs) -> CliResult<()> {
     let fmt = guess_format(a);
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}")
-            .map_err(|e| e.to_string())?,
-    );
+    bar.set_style(ProgressStyle::with_template(
+        "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}",
+    )?);
     let mut input = open_input(a, &bar)?;
     let started = Instant::now();
     let (mut records, mut bytes) = (0u64, 0u64);
@@ -246,13 +233,13 @@ pub fn load(db: &Db, a: &LoadArgs) -> Result<(), String> {
     let wopts = WriteOptions { sync: a.sync };
     let mut buf = Vec::new();
     let batch_size = a.batch.max(1);
-    let commit = |batch: &mut WriteBatch, records: u64| -> Result<(), String> {
+    let commit = |batch: &mut WriteBatch, records: u64| -> CliResult<()> {
         if batch.is_empty() {
             return Ok(());
         }
-        db.write_opt(std::mem::take(batch), &wopts).map_err(|e| e.to_string())?;
+        db.write_opt(std::mem::take(batch), &wopts)?;
         if a.print_acks {
-            write_stdout(&[format!("acked {records}\n").as_bytes()]).map_err(|e| e.to_string())?;
+            crate::output::write_stdout(&[format!("acked {records}\n").as_bytes()])?;
         }
         Ok(())
     };

@@ -3,18 +3,16 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use comfy_table::Table;
 use serde_json::json;
 use shaledb::fs::RealFs;
-use shaledb::iterator::InternalIterator;
-use shaledb::key::{ParsedInternalKey, ValueType};
-use shaledb::sstable::{BlockReadOptions, Table as SsTable};
-use shaledb::{Db, Options};
+use shaledb::{tool, Db, Options, ValueType};
 
 use crate::codec;
+use crate::error::{CliError, CliResult};
+use crate::output::out;
 
 /// What `shale dump` reads.
 #[derive(Subcommand, Debug)]
@@ -61,13 +59,9 @@ fn kind(t: ValueType) -> &'static str {
     }
 }
 
-fn out(text: &str) -> Result<(), String> {
-    crate::data::write_stdout(&[text.as_bytes()]).map_err(|e| e.to_string())
-}
-
 /// `shale verify`: returns Err if any file has a problem.
-pub fn verify(dir: &Path, as_json: bool) -> Result<(), String> {
-    let checks = shaledb::tool::verify::verify(&RealFs, dir);
+pub fn verify(dir: &Path, as_json: bool) -> CliResult<()> {
+    let checks = tool::verify(&RealFs, dir);
     let bad = checks.iter().filter(|c| !c.ok).count();
     if as_json {
         let rows: Vec<_> = checks
@@ -89,18 +83,18 @@ pub fn verify(dir: &Path, as_json: bool) -> Result<(), String> {
         out(&format!("{t}\n{} files checked, {bad} problems\n", checks.len()))?;
     }
     if bad > 0 {
-        return Err(format!("verify found {bad} problem(s)"));
+        return Err(CliError::Problems(format!("verify found {bad} problem(s)")));
     }
     Ok(())
 }
 
-pub fn dump(db: Option<&Path>, what: &DumpWhat) -> Result<(), String> {
+pub fn dump(db: Option<&Path>, what: &DumpWhat) -> CliResult<()> {
     let mut o = std::io::BufWriter::new(std::io::stdout().lock());
-    let w = |o: &mut std::io::BufWriter<_>, s: String| writeln!(o, "{s}").map_err(|e| e.to_string());
+    let w = |o: &mut std::io::BufWriter<_>, s: String| writeln!(o, "{s}");
     match what {
         DumpWhat::Sst { file, properties, raw } => {
-            let table = Arc::new(SsTable::open(&RealFs, file).map_err(|e| e.to_string())?);
-            let p = table.properties();
+            let t = tool::dump_table(&RealFs, file, *raw)?;
+            let p = &t.properties;
             w(
                 &mut o,
                 format!(
@@ -121,43 +115,43 @@ pub fn dump(db: Option<&Path>, what: &DumpWhat) -> Result<(), String> {
                     p.raw_value_size,
                     p.smallest_seqno,
                     p.largest_seqno,
-                    table.filter().map_or("none".into(), |f| format!("{} B", f.size()))
+                    t.filter_bytes.map_or("none".into(), |n| format!("{n} B"))
                 ),
             )?;
             if *properties {
-                return o.flush().map_err(|e| e.to_string());
+                return Ok(o.flush()?);
             }
-            if *raw {
-                for (sep, h) in table.index_entries().map_err(|e| e.to_string())? {
-                    let k = ParsedInternalKey::decode(&sep).ok_or("bad separator")?;
-                    w(
-                        &mut o,
-                        format!(
-                            "index {}#{},{} -> block @{} size {}",
-                            esc(k.user_key),
-                            k.seqno,
-                            kind(k.value_type),
-                            h.offset,
-                            h.size
-                        ),
-                    )?;
-                }
-            }
-            let mut it = table.iter(BlockReadOptions { fill_cache: false, verify_checksums: true });
-            it.seek_to_first().map_err(|e| e.to_string())?;
-            while it.valid() {
-                let k = ParsedInternalKey::decode(it.key()).ok_or("bad internal key")?;
+            for e in &t.index {
                 w(
                     &mut o,
-                    format!("{}#{},{} {}", esc(k.user_key), k.seqno, kind(k.value_type), esc(&it.value())),
+                    format!(
+                        "index {}#{},{} -> block @{} size {}",
+                        esc(&e.user_key),
+                        e.seqno,
+                        kind(e.value_type),
+                        e.handle.offset,
+                        e.handle.size
+                    ),
                 )?;
-                it.next().map_err(|e| e.to_string())?;
+            }
+            let mut err = None;
+            tool::for_each_table_entry(&RealFs, file, &mut |k, seq, t, v| match w(
+                &mut o,
+                format!("{}#{},{} {}", esc(k), seq, kind(t), esc(v)),
+            ) {
+                Ok(()) => true,
+                Err(e) => {
+                    err = Some(e);
+                    false
+                }
+            })?;
+            if let Some(e) = err {
+                return Err(e.into());
             }
         }
         DumpWhat::Wal { file } => {
-            let n = shaledb::tool::dump::wal_number(file).map_err(|e| e.to_string())?;
-            let (records, damage) =
-                shaledb::tool::dump::wal_records(&RealFs, file, n).map_err(|e| e.to_string())?;
+            let n = tool::wal_number(file)?;
+            let (records, damage) = tool::wal_records(&RealFs, file, n)?;
             for r in &records {
                 w(&mut o, format!("record @{} seqno {} ({} ops)", r.offset, r.first_seqno, r.ops.len()))?;
                 for (i, (t, k, v)) in r.ops.iter().enumerate() {
@@ -178,13 +172,10 @@ pub fn dump(db: Option<&Path>, what: &DumpWhat) -> Result<(), String> {
             w(&mut o, format!("{} records", records.len()))?;
         }
         DumpWhat::Manifest => {
-            let dir = db.ok_or("no database: pass --db DIR")?;
-            use shaledb::version::manifest::{read_current, replay, ManifestState};
-            let number = read_current(&RealFs, dir).map_err(|e| e.to_string())?;
-            let r = replay(&RealFs, dir, number).map_err(|e| e.to_string())?;
-            w(&mut o, format!("MANIFEST-{number:06}: {} version edits", r.edits.len()))?;
-            let mut state = ManifestState::default();
-            for (i, e) in r.edits.into_iter().enumerate() {
+            let dir = db.ok_or(CliError::Usage("no database: pass --db DIR".into()))?;
+            let m = tool::dump_manifest(&RealFs, dir)?;
+            w(&mut o, format!("MANIFEST-{:06}: {} version edits", m.number, m.edits.len()))?;
+            for (i, e) in m.edits.iter().enumerate() {
                 let mut parts = Vec::new();
                 if let Some(n) = e.log_number {
                     parts.push(format!("log_number {n}"));
@@ -202,16 +193,13 @@ pub fn dump(db: Option<&Path>, what: &DumpWhat) -> Result<(), String> {
                     parts.push(format!("+L{l}:{} ({} B)", f.number, f.file_size));
                 }
                 w(&mut o, format!("edit {i}: {}", parts.join(" ")))?;
-                state.apply(e);
             }
-            if r.tail_bytes_dropped > 0 {
-                w(&mut o, format!("torn tail of {} bytes ignored", r.tail_bytes_dropped))?;
+            if m.tail_bytes_dropped > 0 {
+                w(&mut o, format!("torn tail of {} bytes ignored", m.tail_bytes_dropped))?;
             }
             let mut t = Table::new();
             t.set_header(["level", "table", "bytes", "smallest", "largest", "seqno"]);
-            let mut files: Vec<_> = state.files.values().collect();
-            files.sort_by_key(|(l, f)| (*l, f.number));
-            for (l, f) in files {
+            for (l, f) in &m.tables {
                 t.add_row([
                     format!("L{l}"),
                     f.number.to_string(),
@@ -225,16 +213,16 @@ pub fn dump(db: Option<&Path>, what: &DumpWhat) -> Result<(), String> {
                 &mut o,
                 format!(
                     "{t}\nlog_number {}, next_file_number {}, last_sequence {}",
-                    state.log_number, state.next_file_number, state.last_sequence
+                    m.log_number, m.next_file_number, m.last_sequence
                 ),
             )?;
         }
     }
-    o.flush().map_err(|e| e.to_string())
+    Ok(o.flush()?)
 }
 
-pub fn idump(dir: &Path, opts: Options, a: &IdumpArgs) -> Result<(), String> {
-    let db = Db::open_read_only(dir, opts).map_err(|e| e.to_string())?;
+pub fn idump(dir: &Path, opts: Options, a: &IdumpArgs) -> CliResult<()> {
+    let db = Db::open_read_only(dir, opts)?;
     let mut o = std::io::BufWriter::new(std::io::stdout().lock());
     let mut n = 0u64;
     let mut err = None;
@@ -252,10 +240,9 @@ pub fn idump(dir: &Path, opts: Options, a: &IdumpArgs) -> Result<(), String> {
             return false;
         }
         true
-    })
-    .map_err(|e| e.to_string())?;
+    })?;
     if let Some(e) = err {
-        return Err(e);
+        return Err(e.into());
     }
-    o.flush().map_err(|e| e.to_string())
+    Ok(o.flush()?)
 }

@@ -1,20 +1,26 @@
-//! `shale`: the shaledb command line. It is a client of the library's public API.
+//! `shale`: the shaledb command line. It is a client of the library's public API only.
 //!
-//! Commands: `put`, `get`, `delete`, `scan`, `load` (data.rs), `bench` (bench.rs) and
-//! `stats` (stats.rs). Every failure prints `error: …` on stderr and exits non-zero.
+//! Commands: `put`, `get`, `delete`, `scan`, `load` (data.rs), `bench` (bench.rs),
+//! `stats` (stats.rs), `verify`, `dump`, `idump` (inspect.rs), `compact`, `repair`,
+//! `checkpoint` (admin.rs) and `crash` (crash.rs). Every failure prints `error: …` on
+//! stderr (and, with `--json`, a JSON error object on stdout) and exits with the code
+//! [`error::CliError::exit_code`] gives.
 
 mod admin;
 mod bench;
 mod codec;
 mod crash;
 mod data;
+mod error;
 mod inspect;
+mod output;
 mod stats;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use error::{CliError, CliResult};
 use shaledb::{Compression, Db, Options};
 
 /// shaledb: a persistent LSM-tree key-value store.
@@ -87,13 +93,17 @@ enum Command {
 }
 
 impl Cli {
-    fn options(&self) -> Result<Options, String> {
+    fn options(&self) -> CliResult<Options> {
         let mut o = Options::default();
         if let Some(n) = self.write_buffer_size {
-            o = o.write_buffer_size(usize::try_from(n).map_err(|_| "--write-buffer-size too large")?);
+            o = o.write_buffer_size(
+                usize::try_from(n).map_err(|_| CliError::Usage("--write-buffer-size too large".into()))?,
+            );
         }
         if let Some(n) = self.block_size {
-            o = o.block_size(usize::try_from(n).map_err(|_| "--block-size too large")?);
+            o = o.block_size(
+                usize::try_from(n).map_err(|_| CliError::Usage("--block-size too large".into()))?,
+            );
         }
         if let Some(c) = self.compression {
             o = o.compression(match c {
@@ -104,28 +114,29 @@ impl Cli {
         Ok(o)
     }
 
-    fn dir(&self) -> Result<&std::path::Path, String> {
-        self.db.as_deref().ok_or_else(|| "no database: pass --db DIR or set SHALE_DB".to_string())
+    fn dir(&self) -> CliResult<&std::path::Path> {
+        self.db.as_deref().ok_or_else(|| CliError::Usage("no database: pass --db DIR or set SHALE_DB".into()))
     }
 
-    fn open(&self) -> Result<Db, String> {
-        Db::open(self.dir()?, self.options()?).map_err(|e| e.to_string())
+    fn open(&self) -> CliResult<Db> {
+        Ok(Db::open(self.dir()?, self.options()?)?)
+    }
+
+    /// True if the command was asked for JSON output.
+    fn wants_json(&self) -> bool {
+        match &self.command {
+            Command::Stats { json } | Command::Verify { json } => *json,
+            Command::Scan(a) => a.json,
+            Command::Bench(a) => a.json,
+            Command::Compact(a) => a.json,
+            Command::Repair(a) => a.json,
+            Command::Checkpoint(a) => a.json,
+            _ => false,
+        }
     }
 }
 
-/// A failed command: what to print, and whether it is the quiet "not found" of `get`.
-pub(crate) enum Failure {
-    NotFound,
-    Error(String),
-}
-
-impl<E: std::fmt::Display> From<E> for Failure {
-    fn from(e: E) -> Self {
-        Failure::Error(e.to_string())
-    }
-}
-
-fn run(cli: &Cli) -> Result<(), Failure> {
+fn run(cli: &Cli) -> CliResult<()> {
     match &cli.command {
         Command::Put { key, value } => {
             let db = cli.open()?;
@@ -139,8 +150,8 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         }
         Command::Get { key } => {
             let db = cli.open()?;
-            let v = db.get(key)?.ok_or(Failure::NotFound)?;
-            data::write_stdout(&[&v, b"\n"])?;
+            let v = db.get(key)?.ok_or(CliError::NotFound)?;
+            output::write_stdout(&[&v, b"\n"])?;
         }
         Command::Scan(args) => data::scan(&cli.open()?, args)?,
         Command::Load(args) => data::load(&cli.open()?, args)?,
@@ -161,14 +172,22 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::NotFound) => {
+        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
+        Err(CliError::NotFound) => {
             eprintln!("not found");
             ExitCode::from(1)
         }
-        Err(Failure::Error(e)) if e.contains("Broken pipe") => ExitCode::SUCCESS,
-        Err(Failure::Error(e)) => {
+        Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::from(2)
+            // `verify` has printed its JSON report already; other failures print one
+            // JSON error object instead of their output.
+            if cli.wants_json() && !matches!(e, CliError::Problems(_)) {
+                let j = serde_json::json!({
+                    "error": {"kind": e.kind(), "message": e.to_string(), "exit_code": e.exit_code()}
+                });
+                let _ = output::out(&format!("{j}\n"));
+            }
+            ExitCode::from(e.exit_code())
         }
     }
 }

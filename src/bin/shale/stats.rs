@@ -1,5 +1,6 @@
 //! `shale stats`: the database's shape and counters as tables, or `--json`.
 
+use crate::error::CliResult;
 use comfy_table::Table;
 use shaledb::Db;
 
@@ -7,11 +8,11 @@ fn mib(b: u64) -> String {
     format!("{:.1}", b as f64 / f64::from(1u32 << 20))
 }
 
-pub fn print(db: &Db, as_json: bool) -> Result<(), String> {
+pub fn print(db: &Db, as_json: bool) -> CliResult<()> {
     let s = db.stats();
     if as_json {
-        let v = serde_json::to_string(&s).map_err(|e| e.to_string())?;
-        return crate::data::write_stdout(&[v.as_bytes(), b"\n"]).map_err(|e| e.to_string());
+        let v = serde_json::to_string(&s)?;
+        return Ok(crate::output::write_stdout(&[v.as_bytes(), b"\n"])?);
     }
     let mut t = Table::new();
     t.set_header([
@@ -77,5 +78,5 @@ pub fn print(db: &Db, as_json: bool) -> Result<(), String> {
         t.add_row([k.to_owned(), v]);
     }
     let text = format!("{levels}\n{t}\n");
-    crate::data::write_stdout(&[text.as_bytes()]).map_err(|e| e.to_string())
+    Ok(crate::output::write_stdout(&[text.as_bytes()])?)
 }

@@ -1,4 +1,28 @@
-//! Picker tests on synthetic levels: no disk, no engine.
+//! Data-driven picker tests, after Pebble's `datadriven` package: each file in
+//! `testdata/compaction_picker/` describes levels of synthetic tables and the plans the
+//! pure picker must produce for them. No disk, no engine.
+//!
+//! A case is a command line, optional input lines, a `----` line, and the expected output
+//! up to a blank line. Lines starting with `#` are comments. Commands:
+//!
+//! - `define` with lines `L<n>: <number>:<smallest>-<largest>:<size>[MiB|GiB] ...`: replaces
+//!   the levels (sizes in bytes unless suffixed). Prints `ok`.
+//! - `pick [busy=<n>,<n>...]`: the background picker's plan, or `none`.
+//! - `pick_manual level=<n> [start=<key>] [end=<key>] [busy=...]`: a manual compaction's
+//!   plan, `none`, or `busy`.
+//! - `targets`: the base level and the target bytes of each level, in MiB.
+//! - `scores`: each level's score, two decimals.
+//! - `claim files=<n>,... level=<n> range=<lo>-<hi>` / `release ...`: change the claims
+//!   that later `pick`s see. `claims` prints whether any claim is left.
+//!
+//! A plan prints as `L<in> -> L<out> inputs=[..] output_inputs=[..] grandparents=[..]
+//! bottommost=<b> trivial_move=<b> score=<s>`. With `SHALE_REWRITE=1` the runner writes the
+//! actual outputs back into the files instead of comparing (review the diff).
+//! Picker options are fixed: L0 trigger 4, base level 256 MiB, multiplier 10, target file
+//! size 64 MiB.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 
@@ -7,7 +31,12 @@ use crate::key::{encode_internal_key, ValueType};
 
 const MIB: u64 = 1 << 20;
 
-fn f(number: u64, lo: &str, hi: &str, size: u64) -> FileMetaData {
+fn opts() -> PickerOptions {
+    PickerOptions { level0_trigger: 4, base_bytes: 256 * MIB, multiplier: 10, target_file_size: 64 * MIB }
+}
+
+/// A table `number` over `[lo, hi]` of `size` bytes.
+fn table(number: u64, lo: &str, hi: &str, size: u64) -> FileMetaData {
     FileMetaData {
         number,
         file_size: size,
@@ -18,161 +47,169 @@ fn f(number: u64, lo: &str, hi: &str, size: u64) -> FileMetaData {
     }
 }
 
-fn opts() -> PickerOptions {
-    PickerOptions { level0_trigger: 4, base_bytes: 256 * MIB, multiplier: 10, target_file_size: 64 * MIB }
-}
-
-fn empty() -> Vec<Vec<FileMetaData>> {
-    vec![Vec::new(); NUM_LEVELS]
-}
-
-fn never_busy() -> Claims {
-    Claims::default()
-}
-
-fn busy_file(n: u64) -> Claims {
-    let mut c = Claims::default();
-    c.files.insert(n);
-    c
-}
-
-#[test]
-fn small_database_compacts_l0_straight_into_the_last_level() {
-    let mut levels = empty();
-    for n in 1..=3 {
-        levels[0].push(f(n, "a", "z", MIB));
+fn parse_size(s: &str) -> u64 {
+    let num = |t: &str| t.parse::<u64>().unwrap_or_else(|_| panic!("bad size {s:?}"));
+    if let Some(n) = s.strip_suffix("GiB") {
+        num(n) * 1024 * MIB
+    } else if let Some(n) = s.strip_suffix("MiB") {
+        num(n) * MIB
+    } else {
+        num(s)
     }
-    assert_eq!(pick(&levels, &opts(), &never_busy()), None, "3 tables are below the trigger");
-    levels[0].push(f(4, "a", "z", MIB));
-    let p = pick(&levels, &opts(), &never_busy()).expect("L0 at its trigger");
-    assert_eq!((p.level, p.output_level), (0, LAST_LEVEL));
-    assert_eq!(p.inputs, vec![1, 2, 3, 4]);
-    assert!((p.score - 1.0).abs() < 1e-9);
-    assert!(p.bottommost);
-    assert!(!p.trivial_move, "four inputs must be merged");
 }
 
-#[test]
-fn dynamic_targets_grow_upward_from_the_last_level() {
-    let mut levels = empty();
-    levels[6].push(f(1, "a", "z", 3 * 1024 * MIB));
-    let t = level_targets(&levels, &opts());
-    assert_eq!(t.base_level, 5);
-    assert_eq!(t.targets[5], 3 * 1024 * MIB / 10);
-    assert_eq!(t.targets[4], 0);
-    levels[6][0].file_size = 30 * 1024 * MIB;
-    let t = level_targets(&levels, &opts());
-    assert_eq!(t.base_level, 4);
-    assert_eq!(t.targets[4], 30 * 1024 * MIB / 100);
-    let t = level_targets(&empty(), &opts());
-    assert_eq!(t.base_level, LAST_LEVEL, "an empty database has its base level at the bottom");
+/// `<number>:<lo>-<hi>:<size>`.
+fn parse_table(spec: &str) -> FileMetaData {
+    let parts: Vec<&str> = spec.split(':').collect();
+    assert_eq!(parts.len(), 3, "table spec {spec:?}");
+    let (lo, hi) = parts[1].split_once('-').unwrap_or_else(|| panic!("range in {spec:?}"));
+    table(parts[0].parse().unwrap_or_else(|_| panic!("number in {spec:?}")), lo, hi, parse_size(parts[2]))
 }
 
-#[test]
-fn over_target_level_picks_the_table_with_least_overlap() {
-    let mut levels = empty();
-    levels[6] = vec![f(10, "a", "f", 1000 * MIB), f(11, "g", "m", 1000 * MIB), f(12, "n", "z", 1000 * MIB)];
-    // Base level 5 with a target of 300 MiB holds 400 MiB: score 4/3.
-    levels[5] = vec![f(20, "b", "c", 100 * MIB), f(21, "h", "i", 100 * MIB), f(22, "u", "v", 200 * MIB)];
-    let s = scores(&levels, &opts());
-    assert!(s[5] > 1.3 && s[5] < 1.34, "score {}", s[5]);
-    let p = pick(&levels, &opts(), &never_busy()).expect("L5 over target");
-    // Table 22 overlaps 1000 MiB for 200 MiB of its own (ratio 5); the others ratio 10.
-    assert_eq!((p.level, p.inputs.clone(), p.output_level), (5, vec![22], 6));
-    assert_eq!(p.output_inputs, vec![12]);
-    assert!(p.bottommost);
-    assert!(!p.trivial_move);
+fn numbers(s: &str) -> Vec<u64> {
+    s.split(',').filter(|x| !x.is_empty()).map(|x| x.parse().unwrap_or_else(|_| panic!("number {x:?}"))).collect()
 }
 
-#[test]
-fn table_with_nothing_below_moves_trivially() {
-    let mut levels = empty();
-    levels[6] = vec![f(10, "a", "c", 3000 * MIB)];
-    levels[5] = vec![f(20, "x", "y", 400 * MIB)];
-    let p = pick(&levels, &opts(), &never_busy()).expect("L5 over target");
-    assert_eq!(p.inputs, vec![20]);
-    assert!(p.output_inputs.is_empty());
-    assert!(p.trivial_move);
+fn show_plan(p: &Plan) -> String {
+    format!(
+        "L{} -> L{} inputs={:?} output_inputs={:?} grandparents={:?} bottommost={} trivial_move={} score={:.2}",
+        p.level, p.output_level, p.inputs, p.output_inputs, p.grandparents, p.bottommost, p.trivial_move, p.score
+    )
 }
 
-#[test]
-fn large_grandparent_overlap_forbids_a_trivial_move() {
-    let mut levels = empty();
-    levels[6] = (0..30).map(|i| f(100 + i, &format!("k{i:02}"), &format!("k{i:02}z"), 1000 * MIB)).collect();
-    let t = level_targets(&levels, &opts());
-    assert_eq!(t.base_level, 4);
-    // An L4 table over target, with nothing in L5 but 30 GiB of L6 below it.
-    levels[4] = vec![f(50, "k00", "k29", 400 * MIB)];
-    let p = pick(&levels, &opts(), &never_busy()).expect("L4 over target");
-    assert_eq!((p.level, p.output_level), (4, 5));
-    assert_eq!(p.grandparents.len(), 30);
-    assert!(!p.trivial_move, "it would overlap 30 GiB of grandparents");
-    assert!(!p.bottommost, "L6 holds keys of the range");
+/// The state one file's cases share.
+struct Harness {
+    levels: Vec<Vec<FileMetaData>>,
+    claims: Claims,
 }
 
-#[test]
-fn busy_tables_are_never_picked() {
-    let mut levels = empty();
-    for n in 1..=4 {
-        levels[0].push(f(n, "a", "z", MIB));
+impl Harness {
+    fn run(&mut self, cmd: &str, input: &[&str]) -> String {
+        let mut words = cmd.split_whitespace();
+        let name = words.next().unwrap_or_default();
+        let args: std::collections::BTreeMap<&str, &str> =
+            words.map(|w| w.split_once('=').unwrap_or_else(|| panic!("argument {w:?} in {cmd:?}"))).collect();
+        let busy = || {
+            let mut c = self.claims.clone();
+            c.files.extend(args.get("busy").map_or_else(Vec::new, |b| numbers(b)));
+            c
+        };
+        match name {
+            "define" => {
+                self.levels = vec![Vec::new(); NUM_LEVELS];
+                for line in input {
+                    let (l, specs) = line.split_once(':').unwrap_or_else(|| panic!("level line {line:?}"));
+                    let l: usize = l.trim().trim_start_matches('L').parse().expect("level number");
+                    self.levels[l] = specs.split_whitespace().map(parse_table).collect();
+                }
+                "ok".into()
+            }
+            "pick" => pick(&self.levels, &opts(), &busy()).map_or("none".into(), |p| show_plan(&p)),
+            "pick_manual" => {
+                let level: usize = args.get("level").expect("level=").parse().expect("level");
+                let start = args.get("start").map(|s| s.as_bytes());
+                let end = args.get("end").map(|s| s.as_bytes());
+                match pick_manual(&self.levels, &opts(), &busy(), level, start, end) {
+                    Ok(Some(p)) => show_plan(&p),
+                    Ok(None) => "none".into(),
+                    Err(Busy) => "busy".into(),
+                }
+            }
+            "targets" => {
+                let t = level_targets(&self.levels, &opts());
+                let mut s = format!("base_level={}", t.base_level);
+                for (l, b) in t.targets.iter().enumerate() {
+                    let _ = write!(s, " L{l}={}MiB", b / MIB);
+                }
+                s
+            }
+            "scores" => {
+                let s = scores(&self.levels, &opts());
+                s.iter().enumerate().map(|(l, x)| format!("L{l}={x:.2}")).collect::<Vec<_>>().join(" ")
+            }
+            "claim" | "release" => {
+                let files = numbers(args.get("files").expect("files="));
+                let level: usize = args.get("level").expect("level=").parse().expect("level");
+                let (lo, hi) = args.get("range").and_then(|r| r.split_once('-')).expect("range=lo-hi");
+                if name == "claim" {
+                    self.claims.claim(files, level, lo.as_bytes(), hi.as_bytes());
+                } else {
+                    self.claims.release(files, level, lo.as_bytes(), hi.as_bytes());
+                }
+                "ok".into()
+            }
+            "claims" => if self.claims == Claims::default() { "none" } else { "some" }.into(),
+            other => panic!("unknown command {other:?}"),
+        }
     }
-    assert_eq!(pick(&levels, &opts(), &busy_file(3)), None, "L0 takes all of L0, and one is busy");
-    let mut levels = empty();
-    levels[6] = vec![f(10, "a", "f", 2000 * MIB), f(12, "n", "z", 1000 * MIB)];
-    levels[5] = vec![f(20, "b", "c", 200 * MIB), f(22, "u", "v", 200 * MIB)];
-    let p = pick(&levels, &opts(), &never_busy()).expect("a table");
-    assert_eq!(p.inputs, vec![22], "the smaller overlap ratio wins");
-    let p = pick(&levels, &opts(), &busy_file(12)).expect("the other table");
-    assert_eq!(p.inputs, vec![20], "table 22 overlaps busy table 12");
 }
 
-#[test]
-fn manual_compaction_rewrites_the_last_level_in_place() {
-    let mut levels = empty();
-    levels[6] = vec![f(10, "a", "f", MIB), f(11, "g", "m", MIB)];
-    let p =
-        pick_manual(&levels, &opts(), &never_busy(), 6, Some(b"h"), None).expect("not busy").expect("a plan");
-    assert_eq!((p.level, p.output_level, p.inputs.clone()), (6, 6, vec![11]));
-    assert!(p.bottommost && !p.trivial_move);
-    assert_eq!(pick_manual(&levels, &opts(), &never_busy(), 6, Some(b"n"), None), Ok(None));
-    assert_eq!(pick_manual(&levels, &opts(), &busy_file(11), 6, None, None), Err(Busy));
-    levels[0] = vec![f(1, "a", "b", MIB), f(2, "x", "y", MIB)];
-    let p =
-        pick_manual(&levels, &opts(), &never_busy(), 0, Some(b"a"), Some(b"a")).expect("ok").expect("plan");
-    assert_eq!(p.inputs, vec![1, 2], "L0 is compacted whole");
-    assert_eq!(p.output_level, LAST_LEVEL);
-    assert_eq!(p.output_inputs, vec![10, 11]);
-}
-
-#[test]
-fn base_level_never_falls_below_a_non_empty_level() {
-    let mut levels = empty();
-    // L6 shrank (say, deletes were dropped) while L5 still holds a table.
-    levels[6] = vec![f(10, "a", "c", 100 * MIB)];
-    levels[5] = vec![f(20, "m", "n", 10 * MIB)];
-    let t = level_targets(&levels, &opts());
-    assert_eq!(t.base_level, 5, "L0 must compact into L5, above the older data in L6");
-    assert_eq!(t.targets[5], 256 * MIB);
-    for n in 1..=4 {
-        levels[0].push(f(n, "a", "z", MIB));
+/// Runs one file; returns its text with actual outputs (for rewriting) and the mismatches.
+fn run_file(path: &Path) -> (String, Vec<String>) {
+    let text = std::fs::read_to_string(path).expect("testdata readable");
+    let lines: Vec<&str> = text.lines().collect();
+    let mut h = Harness { levels: vec![Vec::new(); NUM_LEVELS], claims: Claims::default() };
+    let (mut out, mut failures, mut i) = (String::new(), Vec::new(), 0);
+    while i < lines.len() {
+        let line = lines[i];
+        if line.trim().is_empty() || line.starts_with('#') {
+            out.push_str(line);
+            out.push('\n');
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let sep = (i..lines.len()).find(|&j| lines[j] == "----").expect("---- after a command");
+        let end = (sep + 1..lines.len()).find(|&j| lines[j].trim().is_empty()).unwrap_or(lines.len());
+        let actual = h.run(line, &lines[start + 1..sep]);
+        let expected = lines[sep + 1..end].join("\n");
+        if actual != expected {
+            failures.push(format!(
+                "{}:{}: {line}\n  expected: {expected}\n  actual:   {actual}",
+                path.display(),
+                start + 1
+            ));
+        }
+        for l in &lines[start..=sep] {
+            out.push_str(l);
+            out.push('\n');
+        }
+        out.push_str(&actual);
+        out.push('\n');
+        i = end;
     }
-    let p = pick(&levels, &opts(), &never_busy()).expect("L0 at trigger");
-    assert_eq!(p.output_level, 5);
-    assert_eq!(p.output_inputs, vec![20]);
-    assert!(!p.bottommost, "L6 holds keys of the range");
+    (out, failures)
 }
 
 #[test]
-fn claimed_output_ranges_exclude_overlapping_plans() {
-    let mut levels = empty();
-    levels[6] = vec![f(10, "a", "c", 1000 * MIB), f(11, "x", "z", 2000 * MIB)];
-    levels[5] = vec![f(20, "m", "n", 400 * MIB)];
-    assert!(pick(&levels, &opts(), &never_busy()).expect("L5 over target").trivial_move);
-    // A rewrite of L6 in place claims [a, z] of L6: moving table 20 into the gap would
-    // overlap its outputs.
-    let mut claims = Claims::default();
-    claims.claim([10, 11], 6, b"a", b"z");
-    assert_eq!(pick(&levels, &opts(), &claims), None);
-    claims.release([10, 11], 6, b"a", b"z");
-    assert_eq!(claims, Claims::default());
+fn picker_testdata() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/compaction_picker");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("testdata/compaction_picker exists")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 5, "found only {} testdata files", files.len());
+    let rewrite = std::env::var_os("SHALE_REWRITE").is_some();
+    let mut failures = Vec::new();
+    for f in &files {
+        let (text, fails) = run_file(f);
+        if rewrite {
+            std::fs::write(f, text).expect("rewrite testdata");
+        } else {
+            failures.extend(fails);
+        }
+    }
+    assert!(failures.is_empty(), "{} case(s) differ:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn the_runner_reports_a_wrong_expectation() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join("case.txt");
+    std::fs::write(&p, "define\nL0: 1:a-z:1MiB\n----\nok\n\npick\n----\nL0 -> L6 inputs=[1]\n").expect("write");
+    let (_, failures) = run_file(&p);
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(failures[0].contains("actual:   none"), "{}", failures[0]);
 }

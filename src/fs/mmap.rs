@@ -13,7 +13,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use memmap2::Mmap;
 
-use crate::fs::RandomAccessFile;
+use super::RandomAccessFile;
 
 /// A read-only mapping of a whole table file.
 struct MmapFile {

@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::InternalIterator;
+use crate::iterator::InternalIterator;
 use crate::error::Result;
-use crate::memtable::{MemKey, MemTable};
+use super::{MemKey, MemTable};
 
 /// Entries copied per lock acquisition once a scan is under way.
 const RUN_LEN: usize = 64;

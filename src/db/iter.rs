@@ -4,22 +4,23 @@
 //!
 //! Both pin the `Version` they were created on, so every table they may read stays open
 //! and on disk until they are dropped, whatever compaction does meanwhile
-//! (RELIABILITY.md INV-26). Each has one owner.
+//! (docs/durability.md INV-26). Each has one owner.
 
 use std::ops::Bound;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::level::LevelIter;
-use super::memtable::MemTableIter;
-use super::merging::MergingIterator;
-use super::InternalIterator;
 use crate::error::{CorruptionKind, Error, Result};
+use crate::iterator::merging::MergingIterator;
+use crate::iterator::InternalIterator;
 use crate::key::{
     encode_internal_key, seek_key, ParsedInternalKey, SequenceNumber, ValueType, MAX_SEQUENCE_NUMBER,
 };
+use crate::memtable::iter::MemTableIter;
 use crate::sstable::BlockReadOptions;
+use crate::version::level_iter::LevelIter;
 use crate::version::Version;
 
 /// A merging cursor over every memtable and table of `version`.
@@ -136,6 +137,10 @@ pub struct DbIterator {
     front_key: Option<Bytes>,
     back_key: Option<Bytes>,
     done: bool,
+    /// The database's closed flag: once set, the next item is `Error::Closed`.
+    closed: Arc<AtomicBool>,
+    /// An error to yield first (a bad argument found when the iterator was built).
+    pending: Option<Error>,
 }
 
 impl DbIterator {
@@ -145,6 +150,7 @@ impl DbIterator {
         ro: BlockReadOptions,
         start: Bound<Bytes>,
         end: Bound<Bytes>,
+        closed: Arc<AtomicBool>,
     ) -> Self {
         DbIterator {
             version,
@@ -157,7 +163,27 @@ impl DbIterator {
             front_key: None,
             back_key: None,
             done: false,
+            closed,
+            pending: None,
         }
+    }
+
+    /// Reads as of `seqno` instead. **Requires:** no item was taken yet.
+    pub(crate) fn set_seqno(&mut self, seqno: SequenceNumber) {
+        self.seqno = seqno;
+    }
+
+    /// Makes the first item `Err(e)` and ends the iterator after it.
+    pub(crate) fn fail_with(&mut self, e: Error) {
+        self.pending = Some(e);
+    }
+
+    /// The error to yield instead of stepping, if any: a pending one, or `Closed`.
+    fn blocked(&mut self) -> Option<Error> {
+        if let Some(e) = self.pending.take() {
+            return Some(e);
+        }
+        self.closed.load(Ordering::Acquire).then_some(Error::Closed)
     }
 
     fn below_start(&self, k: &[u8]) -> bool {
@@ -257,6 +283,9 @@ impl Iterator for DbIterator {
         if self.done {
             return None;
         }
+        if let Some(e) = self.blocked() {
+            return self.finish(Err(e), true);
+        }
         let r = self.step_front();
         self.finish(r, true)
     }
@@ -266,6 +295,9 @@ impl DoubleEndedIterator for DbIterator {
     fn next_back(&mut self) -> Option<Self::Item> {
         if self.done {
             return None;
+        }
+        if let Some(e) = self.blocked() {
+            return self.finish(Err(e), false);
         }
         let r = self.step_back();
         self.finish(r, false)
@@ -284,12 +316,53 @@ pub struct RawIterator {
     /// sits before all versions of the current key (after a backward move).
     forward: bool,
     status: Option<Error>,
+    /// The database's closed flag: once set, every seek and move fails with `Closed`.
+    closed: Arc<AtomicBool>,
+    /// Builds the error every seek reports, for a bad argument found at construction.
+    failure: Option<fn() -> Error>,
 }
 
 impl RawIterator {
-    pub(crate) fn new(version: Arc<Version>, seqno: SequenceNumber, ro: BlockReadOptions) -> Self {
+    pub(crate) fn new(
+        version: Arc<Version>,
+        seqno: SequenceNumber,
+        ro: BlockReadOptions,
+        closed: Arc<AtomicBool>,
+    ) -> Self {
         let inner = merge_version(&version, ro);
-        RawIterator { _version: version, inner, seqno, current: None, forward: true, status: None }
+        RawIterator {
+            _version: version,
+            inner,
+            seqno,
+            current: None,
+            forward: true,
+            status: None,
+            closed,
+            failure: None,
+        }
+    }
+
+    /// Reads as of `seqno` instead. **Requires:** not yet positioned.
+    pub(crate) fn set_seqno(&mut self, seqno: SequenceNumber) {
+        self.seqno = seqno;
+    }
+
+    /// Makes every seek and move fail with `f()` as the status.
+    pub(crate) fn fail_with(&mut self, f: fn() -> Error) {
+        self.failure = Some(f);
+    }
+
+    /// True (and the cursor invalidated, with the status set) when the database is
+    /// closed or the iterator was built with a bad argument.
+    fn blocked(&mut self) -> bool {
+        let e = match self.failure {
+            Some(f) => f(),
+            None if self.closed.load(Ordering::Acquire) => Error::Closed,
+            None => return false,
+        };
+        self.current = None;
+        self.status = Some(e);
+        true
     }
 
     fn settle(&mut self, r: Result<Option<(Bytes, Bytes)>>, forward: bool) {
@@ -337,6 +410,9 @@ impl RawIterator {
     /// Moves to the first entry.
     pub fn seek_to_first(&mut self) {
         self.status = None;
+        if self.blocked() {
+            return;
+        }
         match self.inner.seek_to_first() {
             Ok(()) => self.forward_from_here(None),
             Err(e) => self.settle(Err(e), true),
@@ -346,6 +422,9 @@ impl RawIterator {
     /// Moves to the last entry.
     pub fn seek_to_last(&mut self) {
         self.status = None;
+        if self.blocked() {
+            return;
+        }
         match self.inner.seek_to_last() {
             Ok(()) => self.backward_from_here(),
             Err(e) => self.settle(Err(e), false),
@@ -355,6 +434,9 @@ impl RawIterator {
     /// Moves to the first entry whose key is `>= key`.
     pub fn seek(&mut self, key: impl AsRef<[u8]>) {
         self.status = None;
+        if self.blocked() {
+            return;
+        }
         match self.inner.seek(&before_all_versions(key.as_ref())) {
             Ok(()) => self.forward_from_here(None),
             Err(e) => self.settle(Err(e), true),
@@ -364,6 +446,9 @@ impl RawIterator {
     /// Moves to the last entry whose key is `<= key`.
     pub fn seek_for_prev(&mut self, key: impl AsRef<[u8]>) {
         self.status = None;
+        if self.blocked() {
+            return;
+        }
         match self.inner.seek_for_prev(&after_all_versions(key.as_ref())) {
             Ok(()) => self.backward_from_here(),
             Err(e) => self.settle(Err(e), false),
@@ -373,6 +458,9 @@ impl RawIterator {
     /// Moves to the next entry. **Requires:** `valid()`.
     pub fn next(&mut self) {
         let Some((k, _)) = self.current.clone() else { return };
+        if self.blocked() {
+            return;
+        }
         if self.forward {
             self.forward_from_here(Some(&k));
         } else {
@@ -386,6 +474,9 @@ impl RawIterator {
     /// Moves to the previous entry. **Requires:** `valid()`.
     pub fn prev(&mut self) {
         let Some((k, _)) = self.current.clone() else { return };
+        if self.blocked() {
+            return;
+        }
         if self.forward {
             match self.inner.seek_for_prev(&before_all_versions(&k)) {
                 Ok(()) => self.backward_from_here(),

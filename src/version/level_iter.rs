@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::InternalIterator;
+use crate::iterator::InternalIterator;
 use crate::error::Result;
 use crate::key::compare_internal_keys;
 use crate::sstable::{BlockReadOptions, TableIter};
-use crate::version::TableHandle;
+use super::TableHandle;
 
 /// See the module docs.
 pub struct LevelIter {

@@ -15,10 +15,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::batch::decode_rep;
-use crate::db_support::{write_memtable, TableWriter};
-use crate::error::{Error, Result};
-use crate::filename::{lock_path, manifest_path, parse_file_name, FileType};
+use super::builder::{write_memtable, TableWriter};
+use super::recovery::{install_manifest, lock_dir};
+use crate::batch::{decode_rep, insert_into};
+use crate::error::Result;
+use crate::filename::{manifest_path, parse_file_name, FileType};
 use crate::fs::FileSystem;
 use crate::iterator::InternalIterator;
 use crate::key::{compare_internal_keys, ParsedInternalKey, SequenceNumber};
@@ -26,7 +27,7 @@ use crate::memtable::MemTable;
 use crate::options::Options;
 use crate::sstable::{BlockReadOptions, Table, TableContext};
 use crate::version::edit::VersionEdit;
-use crate::version::manifest::{set_current, ManifestWriter};
+use crate::version::manifest::ManifestWriter;
 use crate::version::FileMetaData;
 use crate::wal::LogReader;
 
@@ -89,17 +90,11 @@ fn scan_table(
 /// Repairs the database in `dir` (see the module docs).
 ///
 /// # Errors
-/// [`Error::Locked`] if it is open elsewhere; [`Error::Io`] if a move, write or fsync
+/// [`crate::error::Error::Locked`] if it is open elsewhere; [`crate::error::Error::Io`] if a move, write or fsync
 /// fails (nothing is deleted either way, so the repair can be run again).
 pub fn repair(dir: &Path, opts: &Options) -> Result<RepairReport> {
     let fs: &Arc<dyn FileSystem> = &opts.fs;
-    let _lock = fs.lock(&lock_path(dir)).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::WouldBlock {
-            Error::Locked(dir.to_path_buf())
-        } else {
-            Error::Io(e)
-        }
-    })?;
+    let _lock = lock_dir(fs.as_ref(), dir)?;
     let lost = dir.join("lost");
     fs.create_dir_all(&lost)?;
     let set_aside = |name: &str, why: String, report: &mut RepairReport| -> Result<()> {
@@ -151,14 +146,7 @@ pub fn repair(dir: &Path, opts: &Options) -> Result<RepairReport> {
             }
             let rec = bytes::Bytes::copy_from_slice(&rec);
             let Ok((first, ops)) = decode_rep(&rec, &path, offset) else { break };
-            mem.insert_many(ops.iter().enumerate().map(|(i, op)| {
-                (
-                    rec.slice(op.key.0..op.key.1),
-                    first + i as u64,
-                    op.value_type,
-                    rec.slice(op.value.0..op.value.1),
-                )
-            }));
+            insert_into(&mem, &rec, first, ops.iter().copied());
             report.wal_records += 1;
             report.wal_ops += ops.len() as u64;
             if !ops.is_empty() {
@@ -192,8 +180,7 @@ pub fn repair(dir: &Path, opts: &Options) -> Result<RepairReport> {
         new_files: kept.into_iter().map(|m| (0, m)).collect(),
     };
     drop(ManifestWriter::create(fs.as_ref(), dir, manifest_number, &edit)?);
-    fs.sync_dir(dir)?;
-    set_current(fs.as_ref(), dir, manifest_number)?;
+    install_manifest(fs.as_ref(), dir, manifest_number)?;
     for name in manifests {
         set_aside(&name, "replaced by the repaired MANIFEST".into(), &mut report)?;
     }

@@ -1,0 +1,109 @@
+//! The table writer shared by flush, recovery, compaction, repair and checkpoint (after
+//! LevelDB's `db/builder.cc`): it cuts a stream of internal entries into tables, fsyncs
+//! each, opens it for reading and collects its metadata for the version edit.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::compaction::job::TableSink;
+use crate::error::Result;
+use crate::filename::table_path;
+use crate::fs::FileSystem;
+use crate::iterator::InternalIterator;
+use crate::memtable::iter::MemTableIter;
+use crate::memtable::MemTable;
+use crate::options::Options;
+use crate::sstable::{Table, TableBuilder, TableContext, TableSummary};
+use crate::version::{FileMetaData, TableHandle};
+
+/// Writes tables for a flush, a recovery flush or a compaction, allocating file numbers
+/// from the `VersionSet` (or a plain counter during recovery).
+pub(crate) struct TableWriter<'a> {
+    fs: &'a Arc<dyn FileSystem>,
+    dir: &'a Path,
+    opts: &'a Options,
+    next_number: &'a mut dyn FnMut() -> u64,
+    ctx: TableContext,
+    open: Option<(u64, TableBuilder)>,
+    /// Finished tables, fsynced; the directory is not yet synced.
+    pub outputs: Vec<Arc<TableHandle>>,
+    /// Bytes written to finished tables.
+    pub bytes_written: u64,
+}
+
+impl<'a> TableWriter<'a> {
+    pub(crate) fn new(
+        fs: &'a Arc<dyn FileSystem>,
+        dir: &'a Path,
+        opts: &'a Options,
+        next_number: &'a mut dyn FnMut() -> u64,
+        ctx: TableContext,
+    ) -> Self {
+        TableWriter { fs, dir, opts, next_number, ctx, open: None, outputs: Vec::new(), bytes_written: 0 }
+    }
+
+    /// Fsyncs the directory so every output's name is durable (docs/durability.md R2).
+    ///
+    /// # Errors
+    /// [`crate::error::Error::Io`].
+    pub(crate) fn sync_dir(&self) -> Result<()> {
+        if !self.outputs.is_empty() && !cfg!(feature = "bug-skip-table-dir-fsync") {
+            self.fs.sync_dir(self.dir)?;
+        }
+        Ok(())
+    }
+}
+
+impl TableSink for TableWriter<'_> {
+    fn add(&mut self, ikey: &[u8], value: &[u8]) -> Result<()> {
+        if self.open.is_none() {
+            let number = (self.next_number)();
+            let path = table_path(self.dir, number);
+            let file = self.fs.create(&path)?;
+            let b = TableBuilder::new(file, path, self.opts.table_options());
+            self.open = Some((number, b));
+        }
+        match self.open.as_mut() {
+            Some((_, b)) => b.add(ikey, value),
+            None => Ok(()),
+        }
+    }
+
+    fn current_size(&self) -> u64 {
+        self.open.as_ref().map_or(0, |(_, b)| b.estimated_file_size())
+    }
+
+    fn finish_table(&mut self) -> Result<()> {
+        let Some((number, builder)) = self.open.take() else { return Ok(()) };
+        let path = builder.path().to_path_buf();
+        let s: TableSummary = builder.finish()?;
+        let table = Table::open_in(&self.ctx, self.fs.as_ref(), &path, number)?;
+        let meta = FileMetaData {
+            number,
+            file_size: s.file_size,
+            smallest: s.smallest,
+            largest: s.largest,
+            smallest_seqno: s.smallest_seqno,
+            largest_seqno: s.largest_seqno,
+        };
+        self.bytes_written += s.file_size;
+        self.outputs.push(Arc::new(TableHandle::new(meta, table, Arc::clone(self.fs), path)));
+        Ok(())
+    }
+}
+
+/// Writes every entry of `mem` into one table (no entry is dropped: a memtable holds no
+/// tombstone that could be discarded safely at L0).
+///
+/// # Errors
+/// [`crate::error::Error::Io`] from writing or syncing.
+pub(crate) fn write_memtable(writer: &mut TableWriter<'_>, mem: &Arc<MemTable>) -> Result<()> {
+    let mut it = MemTableIter::new(Arc::clone(mem));
+    it.seek_to_first()?;
+    while it.valid() {
+        writer.add(it.key(), &it.value())?;
+        it.next()?;
+    }
+    writer.finish_table()?;
+    writer.sync_dir()
+}

@@ -1,0 +1,88 @@
+//! Ties docs/format.md to the code: every `| constant | value |` table row there must name
+//! a constant listed here with the same value, and every constant listed here must appear
+//! in the document. Changing an on-disk constant without its documentation (or the other
+//! way round) fails this test.
+
+use std::collections::BTreeMap;
+
+/// The on-disk constants, by the name docs/format.md gives them.
+fn code_constants() -> BTreeMap<&'static str, u128> {
+    let c: [(&str, u128); 19] = [
+        ("TABLE_MAGIC", crate::sstable::format::TABLE_MAGIC.into()),
+        ("FORMAT_VERSION", crate::sstable::format::FORMAT_VERSION.into()),
+        ("FOOTER_LEN", crate::sstable::format::FOOTER_LEN as u128),
+        ("BLOCK_TRAILER_LEN", crate::sstable::format::BLOCK_TRAILER_LEN as u128),
+        ("MAX_BLOCK_BYTES", crate::sstable::format::MAX_BLOCK_BYTES as u128),
+        ("WAL_BLOCK_SIZE_BYTES", crate::wal::WAL_BLOCK_SIZE_BYTES as u128),
+        ("HEADER_LEN", crate::wal::HEADER_LEN as u128),
+        ("SYNC_PREFIX_LEN", crate::wal::SYNC_PREFIX_LEN as u128),
+        ("BATCH_HEADER_LEN", crate::batch::BATCH_HEADER_LEN as u128),
+        ("TRAILER_LEN", crate::key::TRAILER_LEN as u128),
+        ("MAX_SEQUENCE_NUMBER", crate::key::MAX_SEQUENCE_NUMBER.into()),
+        ("VALUE_TYPE_FOR_SEEK", crate::key::VALUE_TYPE_FOR_SEEK.into()),
+        ("MASK_DELTA", crate::checksum::MASK_DELTA.into()),
+        ("TAG_LOG_NUMBER", crate::version::edit::TAG_LOG_NUMBER.into()),
+        ("TAG_NEXT_FILE_NUMBER", crate::version::edit::TAG_NEXT_FILE_NUMBER.into()),
+        ("TAG_LAST_SEQUENCE", crate::version::edit::TAG_LAST_SEQUENCE.into()),
+        ("TAG_DELETED_FILE", crate::version::edit::TAG_DELETED_FILE.into()),
+        ("TAG_NEW_FILE", crate::version::edit::TAG_NEW_FILE.into()),
+        ("NUM_LEVELS", crate::version::NUM_LEVELS as u128),
+    ];
+    c.into_iter().collect()
+}
+
+/// Parses `48`, `0x30` or `268435456`.
+fn parse_value(s: &str) -> Option<u128> {
+    let s = s.trim().replace('_', "");
+    match s.strip_prefix("0x") {
+        Some(h) => u128::from_str_radix(h, 16).ok(),
+        None => s.parse().ok(),
+    }
+}
+
+/// The rows of every `| constant | value |` table in `doc`.
+fn doc_constants(doc: &str) -> Vec<(String, String)> {
+    let mut rows = Vec::new();
+    let mut in_table = false;
+    for line in doc.lines() {
+        let cells: Vec<&str> = line.trim().trim_matches('|').split('|').map(str::trim).collect();
+        if !line.trim_start().starts_with('|') {
+            in_table = false;
+        } else if cells == ["constant", "value"] {
+            in_table = true;
+        } else if in_table && !cells[0].starts_with("---") && cells.len() >= 2 {
+            rows.push((cells[0].trim_matches('`').to_owned(), cells[1].to_owned()));
+        }
+    }
+    rows
+}
+
+#[test]
+fn format_doc_constants_match_the_code() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/format.md");
+    let doc = std::fs::read_to_string(&path).expect("docs/format.md is readable");
+    let code = code_constants();
+    let rows = doc_constants(&doc);
+    assert!(!rows.is_empty(), "no `| constant | value |` table in docs/format.md");
+    let mut seen = std::collections::BTreeSet::new();
+    for (name, value) in &rows {
+        let want = code
+            .get(name.as_str())
+            .unwrap_or_else(|| panic!("docs/format.md names {name}, unknown to the code"));
+        let got = parse_value(value).unwrap_or_else(|| panic!("{name}: bad value {value:?}"));
+        assert_eq!(got, *want, "{name}: docs/format.md says {value}, the code {want:#x}");
+        seen.insert(name.as_str());
+    }
+    for name in code.keys() {
+        assert!(seen.contains(name), "{name} is missing from docs/format.md's constant tables");
+    }
+}
+
+#[test]
+fn the_parser_reads_tables_and_values() {
+    let doc = "x\n| constant | value |\n|---|---|\n| `A` | 0x10 |\n| `B` | 7 |\n\n| other | value |\n|---|---|\n| `C` | 1 |\n";
+    assert_eq!(doc_constants(doc), vec![("A".into(), "0x10".into()), ("B".into(), "7".into())]);
+    assert_eq!(parse_value("0x10"), Some(16));
+    assert_eq!(parse_value("268435456"), Some(256 << 20));
+    assert_eq!(parse_value("big"), None);
+}
