@@ -17,11 +17,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{generate, run_workload, verify, Oracle, WorkloadSpec};
+use super::{generate, probe_liveness, run_workload, verify, Oracle, WorkloadSpec};
 use crate::db::Db;
 use crate::fs::sim::{CrashMode, OpKind, SimFs, SimRng};
 use crate::fs::FileSystem as _;
-use crate::options::{Options, WriteOptions};
+use crate::options::Options;
 
 /// Where the simulated database lives.
 pub const DB_DIR: &str = "/db";
@@ -135,9 +135,7 @@ fn check_image(
         }
         Err(e) => s.violations.push(format!("INV-08 reading the recovered database failed: {e} ({what})")),
     }
-    let mut b = crate::batch::WriteBatch::new();
-    b.put(b"liveness", b"after recovery");
-    if let Err(e) = db.write_opt(b, &WriteOptions { sync: true }) {
+    if let Err(e) = probe_liveness(&db) {
         s.violations.push(format!("INV-23 no write progress after recovery: {e} ({what})"));
     }
     Some(recovery_ops)
@@ -178,8 +176,9 @@ pub fn run(cfg: &EnumerateConfig, progress: &mut dyn FnMut(u64, u64)) -> Summary
         let fs = fresh_fs();
         fs.crash_after(k);
         let (oracle, bad) = run_once(&fs, &cfg.spec, &ops);
-        s.acked_writes += oracle.acked.len() as u64;
-        s.synced_writes += oracle.acked.iter().filter(|a| a.sync).count() as u64;
+        let (acked, synced) = oracle.acked_counts();
+        s.acked_writes += acked;
+        s.synced_writes += synced;
         if let Some(b) = bad {
             s.violations.push(format!("{b} (seed {:#x}, crash after op {k}, during the run)", cfg.spec.seed));
         }

@@ -10,6 +10,9 @@
 //! (open failed on a legal crash image), INV-23 (no write progress after recovery).
 
 pub mod enumerate;
+pub mod oracle;
+
+pub use oracle::{probe_liveness, verify, Commit, Oracle};
 
 use std::collections::BTreeMap;
 
@@ -17,9 +20,7 @@ use crate::batch::WriteBatch;
 use crate::checksum::masked_crc;
 use crate::coding::{get_u32, get_u64, put_u32, put_u64};
 use crate::db::Db;
-use crate::error::Result;
 use crate::fs::sim::SimRng;
-use crate::key::SequenceNumber;
 use crate::options::WriteOptions;
 
 /// One operation of a workload.
@@ -146,46 +147,6 @@ pub fn parse_value(v: &[u8]) -> Option<(u32, u64)> {
     (n == 16 + len).then_some((key, op))
 }
 
-/// A write the database acknowledged.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Acked {
-    /// Sequence numbers of its first and last operation.
-    pub seqs: (SequenceNumber, SequenceNumber),
-    /// Whether it was synced.
-    pub sync: bool,
-    /// Its operations: key, and the op id of the value (`None` for a delete).
-    pub ops: Vec<(u32, Option<u64>)>,
-}
-
-/// What was acknowledged, and the one write in flight when the crash came.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Oracle {
-    /// Acknowledged writes in order.
-    pub acked: Vec<Acked>,
-    /// A write that failed because of the crash: it may or may not have been made durable.
-    pub pending: Option<Vec<(u32, Option<u64>)>>,
-}
-
-impl Oracle {
-    /// The highest sequence number of a synced acknowledged write.
-    pub fn synced_floor(&self) -> SequenceNumber {
-        self.acked.iter().filter(|a| a.sync).map(|a| a.seqs.1).max().unwrap_or(0)
-    }
-    /// The highest acknowledged sequence number.
-    pub fn last_acked(&self) -> SequenceNumber {
-        self.acked.last().map_or(0, |a| a.seqs.1)
-    }
-}
-
-fn apply(model: &mut BTreeMap<u32, u64>, ops: &[(u32, Option<u64>)]) {
-    for &(k, v) in ops {
-        match v {
-            Some(op) => model.insert(k, op),
-            None => model.remove(&k),
-        };
-    }
-}
-
 /// Runs `ops` against `db`, recording acknowledgements in `oracle`. Stops at the first
 /// failed write (a crash or an injected fault poisons the database), which becomes the
 /// pending write. Reads are checked against the acknowledged state as they go.
@@ -193,10 +154,8 @@ fn apply(model: &mut BTreeMap<u32, u64>, ops: &[(u32, Option<u64>)]) {
 /// # Errors
 /// A read that disagrees with the model is reported as `Err(description)`.
 pub fn run_workload(db: &Db, ops: &[Op], oracle: &mut Oracle) -> std::result::Result<(), String> {
+    // Key -> op id of its acknowledged value, for the reads the workload checks.
     let mut model: BTreeMap<u32, u64> = BTreeMap::new();
-    for a in &oracle.acked {
-        apply(&mut model, &a.ops);
-    }
     for (op_id, op) in ops.iter().enumerate() {
         let op_id = op_id as u64 + 1;
         let (mut batch, mut items, sync) = (
@@ -210,11 +169,11 @@ pub fn run_workload(db: &Db, ops: &[Op], oracle: &mut Oracle) -> std::result::Re
         match op {
             Op::Put { key, len, .. } => {
                 batch.put(key_bytes(*key), make_value(*key, op_id, *len));
-                items.push((*key, Some(op_id)));
+                items.push((*key, true));
             }
             Op::Delete { key, .. } => {
                 batch.delete(key_bytes(*key));
-                items.push((*key, None));
+                items.push((*key, false));
             }
             Op::Batch { items: its, .. } => {
                 for &(k, len) in its {
@@ -222,12 +181,11 @@ pub fn run_workload(db: &Db, ops: &[Op], oracle: &mut Oracle) -> std::result::Re
                         Some(l) => batch.put(key_bytes(k), make_value(k, op_id, l)),
                         None => batch.delete(key_bytes(k)),
                     }
-                    items.push((k, len.map(|_| op_id)));
+                    items.push((k, len.is_some()));
                 }
             }
             Op::Get { key } => {
-                let got = db.get(key_bytes(*key)).map_err(|e| e.to_string());
-                match got {
+                match db.get(key_bytes(*key)) {
                     Ok(v) => {
                         let want = model.get(key).copied();
                         let have = v.as_deref().map(|v| parse_value(v).map(|p| p.1));
@@ -255,96 +213,20 @@ pub fn run_workload(db: &Db, ops: &[Op], oracle: &mut Oracle) -> std::result::Re
             }
         }
         let n = batch.len() as u64;
+        oracle.record_intent(op_id, items.clone());
         match db.write_opt(batch, &WriteOptions { sync }) {
             Ok(last) => {
-                apply(&mut model, &items);
-                oracle.acked.push(Acked { seqs: (last + 1 - n, last), sync, ops: items });
+                for &(k, put) in &items {
+                    if put {
+                        model.insert(k, op_id);
+                    } else {
+                        model.remove(&k);
+                    }
+                }
+                oracle.record_commit(op_id, Commit { first: last + 1 - n, last, sync });
             }
-            Err(_) => {
-                oracle.pending = Some(items);
-                return Ok(());
-            }
+            Err(_) => return Ok(()), // the write in flight stays a pending intent
         }
     }
     Ok(())
-}
-
-/// Checks a recovered database against the oracle. `keeps_unsynced` says whether every
-/// acknowledged write must have survived (a process kill) or only the synced ones (a power
-/// loss). Returns the violations found, each starting with its invariant ID, and whether an
-/// acknowledged write was (legally) lost.
-pub fn verify(db: &Db, oracle: &Oracle, keys: u32, keeps_unsynced: bool) -> Result<(Vec<String>, bool)> {
-    let m = db.last_seqno();
-    let mut v = Vec::new();
-    if m < oracle.synced_floor() {
-        v.push(format!("INV-01 recovered seqno {m} below the last synced write {}", oracle.synced_floor()));
-    }
-    if keeps_unsynced && m < oracle.last_acked() {
-        v.push(format!(
-            "INV-02 recovered seqno {m} below the last acknowledged write {}",
-            oracle.last_acked()
-        ));
-    }
-    let mut model: BTreeMap<u32, u64> = BTreeMap::new();
-    for a in oracle.acked.iter().filter(|a| a.seqs.1 <= m) {
-        apply(&mut model, &a.ops);
-    }
-    if let Some(a) = oracle.acked.iter().find(|a| a.seqs.0 <= m && m < a.seqs.1) {
-        v.push(format!("INV-04 recovered seqno {m} falls inside the batch {:?}", a.seqs));
-    }
-    let lost = m < oracle.last_acked();
-    let beyond = m.saturating_sub(oracle.last_acked());
-    let mut alternatives = vec![model.clone()];
-    if beyond > 0 {
-        // Only the write in flight may follow the acknowledged ones, whole.
-        match &oracle.pending {
-            Some(p) if p.len() as u64 == beyond => {
-                let mut with = model;
-                apply(&mut with, p);
-                alternatives = vec![with];
-            }
-            _ => v.push(format!(
-                "INV-07 recovered seqno {m} beyond anything written ({})",
-                oracle.last_acked()
-            )),
-        }
-    }
-    // The database's contents: every key, by scan and by point reads.
-    let mut got: BTreeMap<u32, u64> = BTreeMap::new();
-    for item in db.iter() {
-        let (k, val) = item?;
-        let Some((key, op)) = parse_value(&val) else {
-            v.push(format!("INV-05 key {} holds a value no write supplied", String::from_utf8_lossy(&k)));
-            continue;
-        };
-        if key_bytes(key) != k.as_ref() {
-            v.push(format!("INV-05 key {} holds the value of key {key}", String::from_utf8_lossy(&k)));
-        }
-        got.insert(key, op);
-    }
-    for k in 0..keys {
-        let point = db.get(key_bytes(k))?.and_then(|val| parse_value(&val).map(|p| p.1));
-        if point != got.get(&k).copied() {
-            v.push(format!("INV-05 key {k}: get says {point:?}, scan says {:?}", got.get(&k)));
-        }
-    }
-    if !alternatives.contains(&got) {
-        let want = &alternatives[0];
-        for k in 0..keys {
-            let (w, g) = (want.get(&k), got.get(&k));
-            if w != g {
-                let id = match (w, g) {
-                    (None, Some(_))
-                        if oracle.acked.iter().any(|a| a.ops.iter().any(|o| o.0 == k && o.1.is_none())) =>
-                    {
-                        "INV-06"
-                    }
-                    _ => "INV-03",
-                };
-                v.push(format!("{id} key {k}: expected op {w:?}, found op {g:?} (recovered seqno {m})"));
-                break;
-            }
-        }
-    }
-    Ok((v, lost))
 }

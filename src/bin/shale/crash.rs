@@ -15,7 +15,7 @@
 //! kill. Both modes end with a summary block and one JSON line, and exit non-zero on any
 //! violation; `enumerate` also on HARNESS-NOLOSS.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -31,9 +31,8 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 use shaledb::crash::enumerate::{run, EnumerateConfig};
-use shaledb::crash::{key_bytes, make_value, parse_value, WorkloadSpec};
+use shaledb::crash::{key_bytes, make_value, probe_liveness, verify, Commit, Oracle, WorkloadSpec};
 use shaledb::fs::sim::CrashMode;
-use shaledb::key::ValueType;
 use shaledb::{Db, Options, WriteBatch, WriteOptions};
 
 /// `shale crash` subcommands.
@@ -224,154 +223,44 @@ fn enumerate(a: &EnumerateArgs) -> CliResult<()> {
     Ok(())
 }
 
-/// The oracle as the ops log describes it.
-#[derive(Default)]
-struct LogOracle {
-    /// op id -> its items (key, Some(op) for a put, None for a delete).
-    intents: HashMap<u64, Vec<(u32, bool)>>,
-    /// op id -> (first seq, last seq, sync).
-    commits: HashMap<u64, (u64, u64, bool)>,
+/// Reads the ops log (a missing one is an empty oracle).
+fn read_oracle(path: &Path) -> Oracle {
+    Oracle::parse_log(&std::fs::read_to_string(path).unwrap_or_default())
 }
 
-fn read_oracle(path: &Path) -> LogOracle {
-    let mut o = LogOracle::default();
-    let Ok(text) = std::fs::read_to_string(path) else { return o };
-    for line in text.lines() {
-        let mut f = line.split_whitespace();
-        match f.next() {
-            Some("I") => {
-                let Some(op) = f.next().and_then(|v| v.parse().ok()) else { continue };
-                let items = f
-                    .filter_map(|it| it.split_once(':'))
-                    .filter_map(|(k, v)| Some((k.parse().ok()?, v != "-")))
-                    .collect();
-                o.intents.insert(op, items);
-            }
-            Some("C") => {
-                let v: Vec<u64> = f.filter_map(|x| x.parse().ok()).collect();
-                if v.len() == 4 {
-                    o.commits.insert(v[0], (v[1], v[2], v[3] == 1));
-                }
-            }
-            _ => {}
-        }
-    }
-    o
-}
-
-/// Checks the database in `dir` against the ops log (see the module docs). Returns the
-/// violations and the number of keys checked.
-fn verify_dir(dir: &Path, oracle: &LogOracle) -> (Vec<String>, u64) {
-    let mut v = Vec::new();
+/// Checks the database in `dir` against the ops log with the harness's one oracle
+/// (`shaledb::crash::verify`), then probes liveness, recording the probe in the log so its
+/// sequence number is accounted for. Returns the violations and the keys checked.
+fn verify_dir(dir: &Path, oracle: &Oracle, log: &Path, cycle: u64) -> (Vec<String>, u64) {
     let db = match Db::open(dir, Options::default()) {
         Ok(db) => db,
         Err(e) => return (vec![format!("INV-20 open failed after a kill: {e}")], 0),
     };
-    let m = db.last_seqno();
-    let max_committed = oracle.commits.values().map(|c| c.1).max().unwrap_or(0);
-    if m < max_committed {
-        v.push(format!("INV-02 recovered seqno {m} below an acknowledged write's {max_committed}"));
-    }
-    // The newest visible entry of every key, with its sequence number.
-    let mut newest: BTreeMap<Vec<u8>, (u64, ValueType, Vec<u8>)> = BTreeMap::new();
-    let r = db.for_each_internal_entry(&mut |k, seq, t, val| {
-        if !newest.contains_key(k) {
-            newest.insert(k.to_vec(), (seq, t, val.to_vec()));
-        }
-        true
-    });
-    if let Err(e) = r {
-        v.push(format!("INV-08 reading the recovered database failed: {e}"));
-    }
-    // The committed op that last wrote each key, by sequence number.
-    let mut last_committed: HashMap<u32, (u64, bool)> = HashMap::new();
-    let mut by_seq: Vec<(u64, u64, u64)> = Vec::new();
-    for (&op, &(first, last, _)) in &oracle.commits {
-        by_seq.push((first, last, op));
-        if let Some(items) = oracle.intents.get(&op) {
-            for (i, &(k, put)) in items.iter().enumerate() {
-                let s = first + i as u64;
-                let e = last_committed.entry(k).or_insert((0, false));
-                if s >= e.0 {
-                    *e = (s, put);
-                }
+    let mut v = match verify(&db, oracle, KEYS, true) {
+        Ok((found, _)) => found,
+        Err(e) => vec![format!("INV-08 reading the recovered database failed: {e}")],
+    };
+    match probe_liveness(&db) {
+        Ok(seq) => {
+            let line = Oracle::commit_line(liveness_op(cycle), Commit { first: seq, last: seq, sync: true });
+            let appended = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log)
+                .and_then(|mut f| f.write_all(line.as_bytes()));
+            if let Err(e) = appended {
+                v.push(format!("HARNESS cannot append to the ops log: {e}"));
             }
         }
+        Err(e) => v.push(format!("INV-23 no write progress after recovery: {e}")),
     }
-    by_seq.sort_unstable();
-    let pending: HashSet<u64> =
-        oracle.intents.keys().filter(|op| !oracle.commits.contains_key(op)).copied().collect();
-    let pending_deletes: HashSet<u32> = pending
-        .iter()
-        .filter_map(|op| oracle.intents.get(op))
-        .flat_map(|items| items.iter().filter(|(_, put)| !put).map(|(k, _)| *k))
-        .collect();
-    let mut checked = 0;
-    for k in 0..KEYS {
-        checked += 1;
-        let kb = key_bytes(k);
-        let Some((seq, t, val)) = newest.get(&kb).map(|(s, t, val)| (*s, *t, val.clone())) else {
-            // No entry at all: fine unless the last acknowledged write of the key was a put
-            // (a tombstone at the bottom level is dropped with what it hides).
-            // (or an unacknowledged delete in flight at a kill took effect).
-            if let Some(&(c, true)) = last_committed.get(&k) {
-                if !pending_deletes.contains(&k) {
-                    v.push(format!("INV-03 key {k}: the acknowledged put at seqno {c} is missing"));
-                }
-            }
-            continue;
-        };
-        if let Some(&(c, put)) = last_committed.get(&k) {
-            if seq < c {
-                let id = if put { "INV-03" } else { "INV-06" };
-                v.push(format!(
-                    "{id} key {k}: newest entry has seqno {seq}, the acknowledged write at {c} is missing"
-                ));
-                continue;
-            }
-        }
-        let i = by_seq.partition_point(|&(f, _, _)| f <= seq);
-        let covering = i.checked_sub(1).map(|i| &by_seq[i]).filter(|&&(_, l, _)| seq <= l);
-        let value_op = parse_value(&val).map(|p| p.1);
-        if t == ValueType::Value && value_op.is_none() {
-            v.push(format!("INV-05 key {k} holds a value no write supplied"));
-            continue;
-        }
-        match covering {
-            Some(&(first, _, op)) => {
-                let item = oracle.intents.get(&op).and_then(|it| it.get((seq - first) as usize)).copied();
-                let ok = match (item, t) {
-                    (Some((ik, true)), ValueType::Value) => ik == k && value_op == Some(op),
-                    (Some((ik, false)), ValueType::Deletion) => ik == k,
-                    _ => false,
-                };
-                if !ok {
-                    v.push(format!(
-                        "INV-03 key {k}: entry at seqno {seq} does not match acknowledged op {op}"
-                    ));
-                }
-            }
-            None => {
-                // Only an unacknowledged write in flight at a kill may be there.
-                let from_pending = match t {
-                    ValueType::Value => value_op.is_some_and(|op| pending.contains(&op)),
-                    ValueType::Deletion => true,
-                };
-                if !from_pending {
-                    v.push(format!(
-                        "INV-07 key {k}: seqno {seq} belongs to no acknowledged or pending write"
-                    ));
-                }
-            }
-        }
-    }
-    // Liveness.
-    let mut b = WriteBatch::new();
-    b.put(b"liveness", b"x");
-    if let Err(e) = db.write_opt(b, &WriteOptions { sync: true }) {
-        v.push(format!("INV-23 no write progress after recovery: {e}"));
-    }
-    (v, checked)
+    (v, u64::from(KEYS))
+}
+
+/// The op id of cycle `cycle`'s liveness probe: outside every worker's op ids
+/// (`cycle << 32 | n` with `n` far below `u32::MAX`).
+fn liveness_op(cycle: u64) -> u64 {
+    (cycle << 32) | u64::from(u32::MAX)
 }
 
 fn kill_loop(dir: &Path, a: &KillLoopArgs) -> CliResult<()> {
@@ -443,7 +332,7 @@ fn kill_loop(dir: &Path, a: &KillLoopArgs) -> CliResult<()> {
         }
         let t = Instant::now();
         let oracle = read_oracle(&log);
-        let (found, checked) = verify_dir(dir, &oracle);
+        let (found, checked) = verify_dir(dir, &oracle, &log, cycles);
         recovery_ms.push(t.elapsed().as_secs_f64() * 1000.0);
         recoveries += 1;
         verified += checked;
@@ -452,8 +341,7 @@ fn kill_loop(dir: &Path, a: &KillLoopArgs) -> CliResult<()> {
     }
     bar.finish_and_clear();
     let oracle = read_oracle(&log);
-    let acked = oracle.commits.len();
-    let synced = oracle.commits.values().filter(|c| c.2).count();
+    let (acked, synced) = oracle.acked_counts();
     recovery_ms.sort_by(f64::total_cmp);
     let pct =
         |p: f64| recovery_ms.get(((recovery_ms.len() as f64 - 1.0) * p) as usize).copied().unwrap_or(0.0);
@@ -470,7 +358,7 @@ fn kill_loop(dir: &Path, a: &KillLoopArgs) -> CliResult<()> {
         pct(0.5),
         pct(0.99),
         recovery_ms.last().copied().unwrap_or(0.0),
-        oracle.intents.len().saturating_sub(acked),
+        oracle.pending().count(),
         violations.len()
     );
     for v in &violations {
@@ -562,19 +450,16 @@ fn worker(dir: &Path, a: &WorkerArgs) -> CliResult<()> {
                             continue;
                         }
                     }
-                    let intent: Vec<String> = items
-                        .iter()
-                        .map(|(k, put)| if *put { format!("{k}:p") } else { format!("{k}:-") })
-                        .collect();
                     let mut w = log;
-                    if w.write_all(format!("I {op_id} {}\n", intent.join(" ")).as_bytes()).is_err() {
+                    if w.write_all(Oracle::intent_line(op_id, &items).as_bytes()).is_err() {
                         failed.store(true, Ordering::Relaxed);
                         return;
                     }
                     let n_ops = batch.len() as u64;
                     match db.write_opt(batch, &WriteOptions { sync }) {
                         Ok(last) => {
-                            let line = format!("C {op_id} {} {last} {}\n", last + 1 - n_ops, u8::from(sync));
+                            let line =
+                                Oracle::commit_line(op_id, Commit { first: last + 1 - n_ops, last, sync });
                             if w.write_all(line.as_bytes()).is_err() {
                                 failed.store(true, Ordering::Relaxed);
                                 return;
