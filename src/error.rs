@@ -65,9 +65,26 @@ pub enum Error {
         kind: CorruptionKind,
     },
 
-    /// The table was written by a newer format version than this build reads.
-    #[error("unsupported format version {0}")]
-    UnsupportedFormatVersion(u32),
+    /// The table `file` was written by a format version this build does not read (a newer
+    /// one, or 0).
+    #[error("unsupported table format version {version} in {}", file.display())]
+    UnsupportedFormatVersion {
+        /// The table.
+        file: PathBuf,
+        /// The format version its footer gives.
+        version: u32,
+    },
+
+    /// A read-only open lost its race with a writer more times than it retries: CURRENT,
+    /// a MANIFEST, a WAL or a table it was reading was replaced or removed meanwhile.
+    /// Nothing is wrong with the database; open it again.
+    #[error("database {} is busy: {reason}", dir.display())]
+    Busy {
+        /// The database directory.
+        dir: PathBuf,
+        /// What changed under the open.
+        reason: String,
+    },
 
     /// A caller-supplied argument breaks a documented limit (key or value too large, an
     /// option out of range, a missing database without `create_if_missing`).
@@ -105,6 +122,6 @@ impl Error {
 
     /// True for [`Error::Corruption`] and [`Error::UnsupportedFormatVersion`].
     pub fn is_corruption(&self) -> bool {
-        matches!(self, Error::Corruption { .. } | Error::UnsupportedFormatVersion(_))
+        matches!(self, Error::Corruption { .. } | Error::UnsupportedFormatVersion { .. })
     }
 }

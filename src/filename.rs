@@ -49,7 +49,17 @@ pub fn lock_path(dir: &Path) -> PathBuf {
     dir.join("LOCK")
 }
 
-/// Classifies a file name; `None` for names shaledb does not own.
+/// File numbers are below this (2^40). A name with a larger number cannot have been
+/// created by shaledb, so it is not ours: never replayed, reserved or deleted.
+pub const MAX_FILE_NUMBER: u64 = 1 << 40;
+
+/// Numbers this close below [`MAX_FILE_NUMBER`] leave no room to allocate from: open
+/// refuses a database that holds one (2^32).
+pub const FILE_NUMBER_HEADROOM: u64 = 1 << 32;
+
+/// Classifies a file name; `None` for names shaledb does not own: another form, a number
+/// with more than 6 digits and a leading zero (shaledb writes `{n:06}`), or a number at or
+/// above [`MAX_FILE_NUMBER`].
 pub fn parse_file_name(name: &str) -> Option<FileType> {
     if name == "CURRENT" {
         return Some(FileType::Current);
@@ -80,10 +90,10 @@ pub fn parse_file_name(name: &str) -> Option<FileType> {
 }
 
 fn parse_number(s: &str) -> Option<u64> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+    if s.len() < 6 || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 6 && s.starts_with('0')) {
         return None;
     }
-    s.parse().ok()
+    s.parse().ok().filter(|&n| n < MAX_FILE_NUMBER)
 }
 
 /// What the durable state of a database still needs: the one place that decides which
@@ -135,6 +145,15 @@ mod tests {
         assert_eq!(parse_file_name("CURRENT.tmp"), Some(FileType::Temp));
         assert_eq!(parse_file_name("notes.tmp"), None);
         assert_eq!(parse_file_name("000001.tmp"), None);
+        // Names shaledb cannot have written.
+        assert_eq!(parse_file_name("18446744073709551614.log"), None);
+        assert_eq!(parse_file_name("0000001.log"), None);
+        assert_eq!(parse_file_name("1.log"), None);
+        assert_eq!(parse_file_name(&format!("{}.sst", MAX_FILE_NUMBER)), None);
+        assert_eq!(
+            parse_file_name(&format!("{}.sst", MAX_FILE_NUMBER - 1)),
+            Some(FileType::Table(MAX_FILE_NUMBER - 1))
+        );
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! The harness's mutation gate (docs/durability.md §3.3). Without a planted bug, this seed and
 //! configuration run clean; built with one (`.ci/run` runs
 //! `cargo test --features bug-skip-wal-sync --test crash_sim_planted_bugs` and likewise
-//! `bug-skip-table-dir-fsync`), the layer-2 enumeration must report the violation that
-//! bug causes.
+//! `bug-skip-table-dir-fsync` and `bug-skip-wal-tracking`), the layer-2 enumeration must
+//! report the violation that bug causes.
 
 use shaledb::crash::enumerate::{run, EnumerateConfig};
 use shaledb::crash::WorkloadSpec;
@@ -39,7 +39,17 @@ fn planted_bug_is_caught_and_clean_build_is_clean() {
             has("INV-20") || has("INV-01"),
             "a lost table must fail the open or lose synced data"
         );
+    } else if cfg!(feature = "bug-skip-wal-tracking") {
+        assert!(
+            has("INV-01") || has("INV-03"),
+            "an untracked WAL removed must lose synced data silently, and be reported"
+        );
     } else {
+        assert!(
+            s.wal_removed.1 > 0,
+            "some WAL-removed images are refused by name: {:?}",
+            s.wal_removed
+        );
         assert!(
             s.violations.is_empty(),
             "baseline: {:?}",

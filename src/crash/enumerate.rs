@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use super::{generate, probe_liveness, run_workload, verify, Oracle, WorkloadSpec};
 use crate::db::Db;
+use crate::error::Error;
 use crate::fs::sim::{CrashMode, OpKind, SimFs, SimRng};
 use crate::fs::FileSystem as _;
 use crate::options::Options;
@@ -64,6 +65,10 @@ pub struct Summary {
     pub acked_writes: u64,
     /// Synced acknowledged writes over all runs.
     pub synced_writes: u64,
+    /// Durable images whose newest non-empty WAL was then removed, and of those, the
+    /// ones whose open refused with `Corruption` naming it (the rest opened and must
+    /// still hold every synced write).
+    pub wal_removed: (u64, u64),
     /// Violations, each with its invariant ID, crash point and mode.
     pub violations: Vec<String>,
 }
@@ -141,6 +146,46 @@ fn check_image(
     Some(recovery_ops)
 }
 
+/// Removes the newest non-empty WAL of `img`, then opens it: a refusal must name that WAL
+/// (or the MANIFEST), and a successful open must hold every synced write.
+fn check_wal_removed(img: &SimFs, oracle: &Oracle, keys: u32, what: &str, s: &mut Summary) {
+    let dir = Path::new(DB_DIR);
+    let Ok(names) = img.list(dir) else { return };
+    let mut wals: Vec<(u64, String)> = names
+        .iter()
+        .filter_map(|n| match crate::filename::parse_file_name(n) {
+            Some(crate::filename::FileType::Wal(w)) => Some((w, n.clone())),
+            _ => None,
+        })
+        .filter(|(_, n)| img.open(&dir.join(n)).is_ok_and(|f| f.size() > 0))
+        .collect();
+    wals.sort();
+    let Some((_, victim)) = wals.pop() else { return };
+    let victim = dir.join(victim);
+    if img.remove(&victim).is_err() {
+        return;
+    }
+    s.wal_removed.0 += 1;
+    *s.images.entry("wal-removed").or_insert(0) += 1;
+    match Db::open(DB_DIR, sim_options(img)) {
+        Err(Error::Corruption { file, .. })
+            if file == victim
+                || file.file_name().is_some_and(|n| n.to_string_lossy().starts_with("MANIFEST-")) =>
+        {
+            s.wal_removed.1 += 1;
+        }
+        Err(e) => {
+            s.violations.push(format!("INV-20 open without a WAL failed without naming it: {e} ({what})"))
+        }
+        Ok(db) => match verify(&db, oracle, keys, false) {
+            Ok((found, _)) => s.violations.extend(found.into_iter().map(|v| format!("{v} ({what})"))),
+            Err(e) => {
+                s.violations.push(format!("INV-08 reading the recovered database failed: {e} ({what})"))
+            }
+        },
+    }
+}
+
 /// Runs the enumeration; `progress(done, total)` is called after each crash point.
 pub fn run(cfg: &EnumerateConfig, progress: &mut dyn FnMut(u64, u64)) -> Summary {
     let ops = generate(&cfg.spec);
@@ -214,6 +259,15 @@ pub fn run(cfg: &EnumerateConfig, progress: &mut dyn FnMut(u64, u64)) -> Summary
                     check_image(&img2, &oracle, cfg.spec.keys, false, &what2, &mut s);
                 }
             }
+        }
+        // 4. Every third point: a durable image that then loses its newest non-empty WAL
+        //    (an operator's mistake, a faulty disk). Open must refuse naming it, or open
+        //    with every synced write: the MANIFEST tracks live WALs.
+        if k.is_multiple_of(3) {
+            let img = fs.crash_image(CrashMode::Durable, &mut SimRng::new(cfg.spec.seed ^ (k << 8) ^ 0x77));
+            let what =
+                format!("seed {:#x}, crash after op {k}, image durable, newest WAL removed", cfg.spec.seed);
+            check_wal_removed(&img, &oracle, cfg.spec.keys, &what, &mut s);
         }
         s.crash_points += 1;
         progress(i as u64 + 1, total);

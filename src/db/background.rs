@@ -129,6 +129,7 @@ impl DbInner {
             &self.opts,
             &mut alloc,
             self.table_ctx.clone(),
+            self.table_id,
         );
         let snapshots = self.live_snapshots();
         let po = self.picker_options();

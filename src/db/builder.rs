@@ -6,14 +6,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::compaction::job::TableSink;
-use crate::error::Result;
+use crate::error::{CorruptionKind, Error, Result};
 use crate::filename::table_path;
 use crate::fs::FileSystem;
 use crate::iterator::InternalIterator;
 use crate::memtable::iter::MemTableIter;
 use crate::memtable::MemTable;
 use crate::options::Options;
-use crate::sstable::{Table, TableBuilder, TableContext, TableSummary};
+use crate::sstable::{Table, TableBuilder, TableContext, TableId, TableSummary};
 use crate::version::{FileMetaData, TableHandle};
 
 /// Writes tables for a flush, a recovery flush or a compaction, allocating file numbers
@@ -24,6 +24,8 @@ pub(crate) struct TableWriter<'a> {
     opts: &'a Options,
     next_number: &'a mut dyn FnMut() -> u64,
     ctx: TableContext,
+    /// The identity every table written gets (with its file number).
+    id: TableId,
     open: Option<(u64, TableBuilder)>,
     /// Finished tables, fsynced; the directory is not yet synced.
     pub outputs: Vec<Arc<TableHandle>>,
@@ -38,8 +40,9 @@ impl<'a> TableWriter<'a> {
         opts: &'a Options,
         next_number: &'a mut dyn FnMut() -> u64,
         ctx: TableContext,
+        id: TableId,
     ) -> Self {
-        TableWriter { fs, dir, opts, next_number, ctx, open: None, outputs: Vec::new(), bytes_written: 0 }
+        TableWriter { fs, dir, opts, next_number, ctx, id, open: None, outputs: Vec::new(), bytes_written: 0 }
     }
 
     /// Fsyncs the directory so every output's name is durable (docs/durability.md R2).
@@ -59,8 +62,14 @@ impl TableSink for TableWriter<'_> {
         if self.open.is_none() {
             let number = (self.next_number)();
             let path = table_path(self.dir, number);
+            // Invariant: file numbers are never reused (recovery step 4 reserves every
+            // number seen on disk), so a table being created cannot exist yet.
+            if self.fs.exists(&path) {
+                return Err(Error::corruption(&path, 0, CorruptionKind::Malformed("file number reused")));
+            }
             let file = self.fs.create(&path)?;
-            let b = TableBuilder::new(file, path, self.opts.table_options());
+            let mut b = TableBuilder::new(file, path, self.opts.table_options());
+            b.set_identity(self.id, number);
             self.open = Some((number, b));
         }
         match self.open.as_mut() {
@@ -85,6 +94,7 @@ impl TableSink for TableWriter<'_> {
             largest: s.largest,
             smallest_seqno: s.smallest_seqno,
             largest_seqno: s.largest_seqno,
+            table_id: Some(self.id),
         };
         self.bytes_written += s.file_size;
         self.outputs.push(Arc::new(TableHandle::new(meta, table, Arc::clone(self.fs), path)));

@@ -88,7 +88,8 @@ impl DbInner {
         it.seek_to_first()?;
         let versions = &self.versions;
         let mut alloc = || versions.new_file_number();
-        let mut writer = TableWriter::new(fs, dest, &self.opts, &mut alloc, TableContext::default());
+        let mut writer =
+            TableWriter::new(fs, dest, &self.opts, &mut alloc, TableContext::default(), self.table_id);
         while it.valid() {
             if ParsedInternalKey::decode(it.key()).is_some_and(|p| p.seqno <= seqno) {
                 writer.add(it.key(), &it.value())?;

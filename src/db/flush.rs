@@ -84,8 +84,14 @@ impl DbInner {
         let started = Instant::now();
         let versions: &VersionSet = &self.versions;
         let mut alloc = || versions.new_file_number();
-        let mut writer =
-            TableWriter::new(&self.fs, &self.dir, &self.opts, &mut alloc, self.table_ctx.clone());
+        let mut writer = TableWriter::new(
+            &self.fs,
+            &self.dir,
+            &self.opts,
+            &mut alloc,
+            self.table_ctx.clone(),
+            self.table_id,
+        );
         write_memtable(&mut writer, imm)?;
         let bytes = writer.bytes_written;
         let added: Vec<NewTable> = writer.outputs.drain(..).map(|t| (0, t)).collect();

@@ -101,6 +101,8 @@ pub(crate) struct DbInner {
     snapshots: Mutex<std::collections::BTreeMap<SequenceNumber, usize>>,
     /// The block cache and file cache shared by every open table.
     table_ctx: crate::sstable::TableContext,
+    /// The identity of the tables this handle writes: the database id and this session's.
+    table_id: crate::sstable::TableId,
 }
 
 /// An open shaledb database. See the crate docs for an example.
@@ -134,10 +136,14 @@ impl Db {
     /// Opens an existing database without changing anything on disk: no lock is taken, the
     /// WALs are replayed into memory only, no background thread runs, and writes,
     /// `flush` and `compact_range` return [`Error::ReadOnly`]. For inspection tools
-    /// (RocksDB's `OpenForReadOnly`); another process may have it open for writing.
+    /// (RocksDB's `OpenForReadOnly`); another process may have it open for writing. An
+    /// open that fails while a writer changed CURRENT or the MANIFEST meanwhile (a file
+    /// it read was legitimately replaced or removed) starts again from CURRENT, up to 200
+    /// times.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] if there is no database; as [`Db::open`] for damage.
+    /// [`Error::InvalidArgument`] if there is no database; [`Error::Busy`] if every
+    /// attempt lost its race with a writer; as [`Db::open`] for damage.
     pub fn open_read_only(path: impl AsRef<Path>, opts: Options) -> Result<Db> {
         Self::open_impl(path.as_ref(), opts, true)
     }
@@ -145,7 +151,11 @@ impl Db {
     fn open_impl(path: &Path, opts: Options, read_only: bool) -> Result<Db> {
         opts.validate()?;
         let dir = path.to_path_buf();
-        let rec = recovery::recover(&dir, &opts, read_only)?;
+        let rec = if read_only {
+            recovery::recover_read_only(&dir, &opts)?
+        } else {
+            recovery::recover(&dir, &opts, false)?
+        };
         let (flush_tx, flush_rx) = crossbeam_channel::unbounded();
         let (compact_tx, compact_rx) = crossbeam_channel::unbounded();
         let inner = Arc::new(DbInner {
@@ -166,6 +176,7 @@ impl Db {
             stats: stats::Counters::default(),
             recovery: rec.report,
             table_ctx: rec.table_ctx,
+            table_id: rec.table_id,
             snapshots: Mutex::new(std::collections::BTreeMap::new()),
             closed: Arc::new(AtomicBool::new(false)),
             read_only,

@@ -15,14 +15,14 @@ use crate::batch::{decode_rep, insert_into};
 use crate::error::{CorruptionKind, Error, Result};
 use crate::filename::{
     current_path, is_obsolete, lock_path, manifest_path, parse_file_name, table_path, wal_path, FileType,
-    LiveFiles,
+    LiveFiles, FILE_NUMBER_HEADROOM, MAX_FILE_NUMBER,
 };
-use crate::fs::{FileLock, FileSystem, ReadOnlyFile};
+use crate::fs::{FileLock, FileSystem, RandomAccessFile, ReadOnlyFile};
 use crate::key::SequenceNumber;
 use crate::memtable::MemTable;
 use crate::options::{Options, WalRecoveryMode};
 use crate::sstable::cache::{BlockCache, FileCache};
-use crate::sstable::{Table, TableContext};
+use crate::sstable::{random_id, Table, TableContext, TableId};
 use crate::version::edit::VersionEdit;
 use crate::version::manifest::{read_current, replay, set_current, ManifestState, ManifestWriter};
 use crate::version::set::{sort_levels, VersionSet};
@@ -49,6 +49,10 @@ pub struct RecoveryReport {
     pub tail_records_dropped: u64,
     /// Bytes of WAL dropped from the first damaged record on.
     pub tail_bytes_dropped: u64,
+    /// The WAL and byte offset where dropping began, if a damaged or torn tail was
+    /// dropped (DESIGN.md §8 G1: a flipped bit in the last synced record reads as a torn
+    /// tail; `WalRecoveryMode::AbsoluteConsistency` refuses to open instead).
+    pub tail_dropped_from: Option<(std::path::PathBuf, u64)>,
     /// Files no MANIFEST referenced (crashed flush or compaction outputs, temp files,
     /// old MANIFESTs) that were deleted.
     pub orphans_removed: u64,
@@ -70,6 +74,8 @@ pub(super) struct Recovered {
     pub wal: LogWriter,
     pub last_seqno: SequenceNumber,
     pub report: RecoveryReport,
+    /// The identity of the tables this session writes.
+    pub table_id: TableId,
 }
 
 /// What recovery has established so far, carried from one step to the next.
@@ -92,8 +98,17 @@ struct Recovery<'a> {
     next_file: u64,
     /// What the WALs held.
     mem: Arc<MemTable>,
+    /// The MANIFEST replayed in step 2 and the bytes of its tail that were dropped.
+    manifest: Option<(u64, u64)>,
     /// The sequence number new writes continue after.
     last_seqno: SequenceNumber,
+    /// The database id (from the MANIFEST, or new) and this session's id.
+    table_id: TableId,
+    /// Read-only opens: the referenced tables' files, opened right after the MANIFEST was
+    /// read, so a writer that deletes one later cannot take it away mid-open.
+    pinned_tables: std::collections::HashMap<u64, Arc<dyn RandomAccessFile>>,
+    /// Read-only opens: the contents of the WALs to replay, read right after the MANIFEST.
+    wal_data: std::collections::BTreeMap<u64, bytes::Bytes>,
 }
 
 /// Recovers the database in `dir` by running the steps of DESIGN.md §6 in order. With
@@ -110,24 +125,32 @@ pub(super) fn recover(dir: &Path, opts: &Options, read_only: bool) -> Result<Rec
         table_ctx: TableContext {
             block_cache: (opts.block_cache_size > 0)
                 .then(|| Arc::new(BlockCache::new(opts.block_cache_size))),
-            file_cache: Some(Arc::new(FileCache::new(
-                Arc::clone(&opts.fs),
-                opts.max_open_files,
-                opts.mmap_reads,
-            ))),
+            // A read-only handle pins every table's file instead: a writer beside it may
+            // delete a table after a compaction, and an open descriptor keeps it readable.
+            file_cache: (!read_only).then(|| {
+                Arc::new(FileCache::new(Arc::clone(&opts.fs), opts.max_open_files, opts.mmap_reads))
+            }),
         },
         lock: None,
         listing: Vec::new(),
+        manifest: None,
         state: ManifestState::default(),
         tables: Vec::new(),
         next_file: 0,
         mem: Arc::new(MemTable::new(0)),
         last_seqno: 0,
+        table_id: TableId { db_id: 0, session_id: random_id() & 0xffff_ffff | 1 },
+        pinned_tables: std::collections::HashMap::new(),
+        wal_data: std::collections::BTreeMap::new(),
     };
     r.lock_directory()?; // 1
     r.read_current_and_replay_manifest()?; // 2
+    if read_only {
+        r.pin_files()?; // 2b
+    }
     r.open_tables()?; // 3
-    r.reserve_file_numbers(); // 4
+    r.reserve_file_numbers()?; // 4
+    r.check_tracked_wals()?; // 5, first half
     r.replay_wals()?; // 5
     if read_only {
         return Ok(r.finish_read_only());
@@ -136,6 +159,53 @@ pub(super) fn recover(dir: &Path, opts: &Options, read_only: bool) -> Result<Rec
     let (wal, manifest, wal_number, manifest_number) = r.install_fresh_wal_and_manifest()?; // 7
     r.delete_obsolete_files(wal_number, manifest_number)?; // 8
     Ok(r.finish(wal, manifest, wal_number))
+}
+
+/// Attempts of a read-only open before it gives up with [`Error::Busy`].
+const READ_ONLY_ATTEMPTS: u32 = 200;
+
+/// What a read-only open saw of CURRENT and the MANIFEST it names: a writer changed the
+/// database if this changes.
+fn metadata_fingerprint(fs: &dyn FileSystem, dir: &Path) -> Option<(u64, u64)> {
+    let number = read_current(fs, dir).ok()?;
+    let size = fs.open(&manifest_path(dir, number)).ok()?.size();
+    Some((number, size))
+}
+
+/// A read-only recovery that retries while a live writer changes the database under it
+/// (CURRENT swapped, MANIFEST appended, WALs and tables removed). A failure with the
+/// metadata unchanged is real and returned as is.
+///
+/// # Errors
+/// As [`recover`]; [`Error::Busy`] after `READ_ONLY_ATTEMPTS` lost races.
+pub(super) fn recover_read_only(dir: &Path, opts: &Options) -> Result<Recovered> {
+    let fs = opts.fs.as_ref();
+    let mut last_err = None;
+    for attempt in 0..READ_ONLY_ATTEMPTS {
+        let before = metadata_fingerprint(fs, dir);
+        match recover(dir, opts, true) {
+            Ok(r) => return Ok(r),
+            Err(e) => {
+                if before.is_none() || metadata_fingerprint(fs, dir) == before {
+                    return Err(e);
+                }
+                log::debug!(
+                    "read-only open of {} raced a writer (attempt {}): {e}",
+                    dir.display(),
+                    attempt + 1
+                );
+                last_err = Some(e);
+                std::thread::sleep(std::time::Duration::from_millis(u64::from(attempt.min(10))));
+            }
+        }
+    }
+    Err(Error::Busy {
+        dir: dir.to_path_buf(),
+        reason: format!(
+            "{READ_ONLY_ATTEMPTS} read-only opens raced a writer; last: {}",
+            last_err.map_or_else(String::new, |e| e.to_string())
+        ),
+    })
 }
 
 /// Takes the directory lock, mapping "already held" to [`Error::Locked`].
@@ -202,6 +272,7 @@ impl Recovery<'_> {
                 self.state.apply(e);
             }
             self.state.next_file_number = self.state.next_file_number.max(number + 1);
+            self.manifest = Some((number, r.tail_bytes_dropped));
         } else if self.listing.iter().any(|(name, t)| match t {
             FileType::Table(_) => true,
             // An empty WAL is what a crash during the very first open leaves behind: no
@@ -216,6 +287,30 @@ impl Recovery<'_> {
         } else {
             self.report.created = true;
         }
+        self.table_id.db_id = self.state.db_id.unwrap_or_else(random_id);
+        Ok(())
+    }
+
+    /// Step 2b, read-only opens only: open every referenced table and read every WAL to
+    /// replay at once, before the slow work, so a writer beside us has the least time to
+    /// retire one (a race lost anyway makes the open start again from CURRENT).
+    fn pin_files(&mut self) -> Result<()> {
+        let (fs, dir) = (self.fs, self.dir);
+        for meta in self.state.files.values().map(|(_, m)| m) {
+            let path = table_path(dir, meta.number);
+            let f = fs.open(&path).map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => Error::corruption(&path, 0, CorruptionKind::MissingFile),
+                _ => Error::Io(e),
+            })?;
+            self.pinned_tables.insert(meta.number, f);
+        }
+        for (_, t) in &self.listing {
+            if let FileType::Wal(n) = *t {
+                if n >= self.state.log_number {
+                    self.wal_data.insert(n, bytes::Bytes::from(fs.read_all(&wal_path(dir, n))?));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -224,21 +319,51 @@ impl Recovery<'_> {
         let (fs, dir) = (self.fs, self.dir);
         for (level, meta) in self.state.files.values() {
             let path = table_path(dir, meta.number);
-            let size = fs.open(&path).map(|f| f.size()).map_err(|e| match e.kind() {
-                std::io::ErrorKind::NotFound => Error::corruption(&path, 0, CorruptionKind::MissingFile),
-                _ => Error::Io(e),
-            })?;
+            let pinned = self.pinned_tables.get(&meta.number).cloned();
+            let size = match &pinned {
+                Some(f) => f.size(),
+                None => fs.open(&path).map(|f| f.size()).map_err(|e| match e.kind() {
+                    std::io::ErrorKind::NotFound => Error::corruption(&path, 0, CorruptionKind::MissingFile),
+                    _ => Error::Io(e),
+                })?,
+            };
             if size != meta.file_size {
                 return Err(Error::corruption(&path, size, CorruptionKind::MissingFile));
             }
-            let table = Table::open_in(&self.table_ctx, fs.as_ref(), &path, meta.number)?;
+            let table = match pinned {
+                Some(f) => Table::open_with_file(&self.table_ctx, &path, meta.number, f)?,
+                None => Table::open_in(&self.table_ctx, fs.as_ref(), &path, meta.number)?,
+            };
+            meta.check_identity(&path, table.properties())?;
             self.tables.push((*level, Arc::new(TableHandle::new(meta.clone(), table, Arc::clone(fs), path))));
         }
         Ok(())
     }
 
-    /// Step 4: never reuse a number that ever appeared on disk (R11).
-    fn reserve_file_numbers(&mut self) {
+    /// Step 4: never reuse a number that ever appeared on disk (R11), and refuse numbers
+    /// that leave no room below `MAX_FILE_NUMBER` (names above it are not ours: step 2's
+    /// listing never holds them).
+    fn reserve_file_numbers(&mut self) -> Result<()> {
+        let limit = MAX_FILE_NUMBER - FILE_NUMBER_HEADROOM;
+        for (name, t) in &self.listing {
+            if let FileType::Wal(n) | FileType::Table(n) | FileType::Manifest(n) = t {
+                if *n >= limit {
+                    return Err(Error::corruption(
+                        self.dir.join(name),
+                        0,
+                        CorruptionKind::Malformed("file number leaves no room below MAX_FILE_NUMBER"),
+                    ));
+                }
+            }
+        }
+        if self.state.next_file_number >= limit {
+            let (number, _) = self.manifest.unwrap_or_default();
+            return Err(Error::corruption(
+                manifest_path(self.dir, number),
+                0,
+                CorruptionKind::Malformed("next file number leaves no room below MAX_FILE_NUMBER"),
+            ));
+        }
         let max_on_disk = self
             .listing
             .iter()
@@ -249,6 +374,55 @@ impl Recovery<'_> {
             .max()
             .unwrap_or(0);
         self.next_file = self.state.next_file_number.max(max_on_disk + 1).max(2);
+        Ok(())
+    }
+
+    /// Step 5, first half: every WAL the MANIFEST tracks as live must exist, and a sealed
+    /// one must be at least its recorded size (after RocksDB's
+    /// `track_and_verify_wals_in_manifest`). Skipped in `PointInTimeRecovery`, which does
+    /// not promise to keep synced writes. When the MANIFEST's last record was dropped as
+    /// torn and a WAL it tracked is gone, that record was acted on (a flush retired the
+    /// WAL): the error names the MANIFEST, and `shale repair` recovers the flushed table.
+    fn check_tracked_wals(&self) -> Result<()> {
+        if self.opts.wal_recovery_mode == WalRecoveryMode::PointInTimeRecovery {
+            return Ok(());
+        }
+        let (fs, dir) = (self.fs, self.dir);
+        for (&n, &sealed) in &self.state.wals {
+            let path = wal_path(dir, n);
+            let size = match (self.wal_data.get(&n), fs.open(&path)) {
+                (Some(data), _) => Some(data.len() as u64),
+                (None, Ok(f)) => Some(f.size()),
+                (None, Err(e)) if e.kind() == std::io::ErrorKind::NotFound => None,
+                (None, Err(e)) => return Err(Error::Io(e)),
+            };
+            let short = match (size, sealed) {
+                (None, _) => true,
+                (Some(have), Some(want)) => have < want,
+                (Some(_), None) => false,
+            };
+            if !short {
+                continue;
+            }
+            if let Some((number, dropped)) = self.manifest.filter(|&(_, dropped)| dropped > 0) {
+                log::error!(
+                    "{}: the MANIFEST's damaged last record ({dropped} bytes) retired {}, which is gone",
+                    dir.display(),
+                    path.display()
+                );
+                let m = manifest_path(dir, number);
+                let at = fs.open(&m).map(|f| f.size().saturating_sub(dropped)).unwrap_or(0);
+                return Err(Error::corruption(
+                    m,
+                    at,
+                    CorruptionKind::Malformed(
+                        "damaged last MANIFEST record was acted on: a WAL it retired is gone",
+                    ),
+                ));
+            }
+            return Err(Error::corruption(&path, size.unwrap_or(0), CorruptionKind::MissingFile));
+        }
+        Ok(())
     }
 
     /// Step 5: replay the WALs at or above the watermark, oldest first, into one memtable.
@@ -264,8 +438,14 @@ impl Recovery<'_> {
             .collect();
         wals.sort_unstable();
         let mut last_seqno = self.state.last_sequence;
-        let sizes: Vec<u64> =
-            wals.iter().map(|&n| fs.open(&wal_path(dir, n)).map(|f| f.size())).collect::<Result<_, _>>()?;
+        let datas: Vec<bytes::Bytes> = wals
+            .iter()
+            .map(|&n| match self.wal_data.remove(&n) {
+                Some(d) => Ok(d),
+                None => fs.read_all(&wal_path(dir, n)).map(bytes::Bytes::from),
+            })
+            .collect::<Result<_, _>>()?;
+        let sizes: Vec<u64> = datas.iter().map(|d| d.len() as u64).collect();
         let mut stopped = false;
         let mut max_seen_seqno = 0;
         for (i, &number) in wals.iter().enumerate() {
@@ -280,9 +460,8 @@ impl Recovery<'_> {
             // previous recovery can leave a new, empty WAL behind the one whose tail was
             // torn).
             let is_last = sizes[i + 1..].iter().all(|&s| s == 0);
-            let replay =
-                WalReplay { fs: fs.as_ref(), dir, mode: self.opts.wal_recovery_mode, mem: &self.mem };
-            stopped = replay.replay(number, is_last, &mut last_seqno, &mut self.report)?;
+            let replay = WalReplay { dir, mode: self.opts.wal_recovery_mode, mem: &self.mem };
+            stopped = replay.replay(number, &datas[i], is_last, &mut last_seqno, &mut self.report)?;
         }
         self.report.recovered_seqno = last_seqno;
         self.last_seqno = last_seqno.max(max_seen_seqno);
@@ -311,6 +490,7 @@ impl Recovery<'_> {
             wal: LogWriter::new(Box::new(ReadOnlyFile), 0),
             last_seqno: self.last_seqno,
             report: self.report,
+            table_id: self.table_id,
         }
     }
 
@@ -325,7 +505,8 @@ impl Recovery<'_> {
             *next_file += 1;
             *next_file - 1
         };
-        let mut writer = TableWriter::new(self.fs, self.dir, self.opts, &mut alloc, self.table_ctx.clone());
+        let mut writer =
+            TableWriter::new(self.fs, self.dir, self.opts, &mut alloc, self.table_ctx.clone(), self.table_id);
         write_memtable(&mut writer, &self.mem)?;
         for t in writer.outputs.drain(..) {
             self.tables.push((0, t));
@@ -343,6 +524,12 @@ impl Recovery<'_> {
         let wal_number = self.next_file;
         let manifest_number = self.next_file + 1;
         self.next_file += 2;
+        for path in [wal_path(dir, wal_number), manifest_path(dir, manifest_number)] {
+            // Invariant: step 4 reserved every number on disk.
+            if fs.exists(&path) {
+                return Err(Error::corruption(&path, 0, CorruptionKind::Malformed("file number reused")));
+            }
+        }
         let wal_file = fs.create(&wal_path(dir, wal_number))?;
         fs.sync_dir(dir)?;
         let snapshot = VersionEdit {
@@ -351,6 +538,9 @@ impl Recovery<'_> {
             last_sequence: Some(self.last_seqno),
             deleted_files: Vec::new(),
             new_files: self.tables.iter().map(|(l, t)| (*l, t.meta.clone())).collect(),
+            db_id: Some(self.table_id.db_id),
+            wals_added: vec![wal_number],
+            wals_sealed: Vec::new(),
         };
         let manifest = ManifestWriter::create(fs.as_ref(), dir, manifest_number, &snapshot)?;
         install_manifest(fs.as_ref(), dir, manifest_number)?;
@@ -425,13 +615,13 @@ impl Recovery<'_> {
             wal: LogWriter::new(wal, wal_number),
             last_seqno: self.last_seqno,
             report: self.report,
+            table_id: self.table_id,
         }
     }
 }
 
 /// Replays WALs into one memtable under one recovery mode.
 struct WalReplay<'a> {
-    fs: &'a dyn FileSystem,
     dir: &'a Path,
     mode: WalRecoveryMode,
     mem: &'a MemTable,
@@ -443,15 +633,15 @@ impl WalReplay<'_> {
     fn replay(
         &self,
         number: u64,
+        data: &bytes::Bytes,
         is_last: bool,
         last_seqno: &mut SequenceNumber,
         report: &mut RecoveryReport,
     ) -> Result<bool> {
-        let (fs, dir, mode, mem) = (self.fs, self.dir, self.mode, self.mem);
+        let (dir, mode, mem) = (self.dir, self.mode, self.mem);
         let path = wal_path(dir, number);
-        let data = bytes::Bytes::from(fs.read_all(&path)?);
         report.wals_replayed += 1;
-        let mut reader = LogReader::new(&data, number);
+        let mut reader = LogReader::new(data, number);
         loop {
             match reader.next_record() {
                 Ok(None) => return Ok(false),
@@ -492,6 +682,7 @@ impl WalReplay<'_> {
                     );
                     report.tail_records_dropped += 1;
                     report.tail_bytes_dropped += d.bytes_after;
+                    report.tail_dropped_from.get_or_insert_with(|| (path.clone(), d.offset));
                     return Ok(mode == WalRecoveryMode::PointInTimeRecovery);
                 }
             }

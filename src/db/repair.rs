@@ -25,7 +25,7 @@ use crate::iterator::InternalIterator;
 use crate::key::{compare_internal_keys, ParsedInternalKey, SequenceNumber};
 use crate::memtable::MemTable;
 use crate::options::Options;
-use crate::sstable::{BlockReadOptions, Table, TableContext};
+use crate::sstable::{random_id, BlockReadOptions, Table, TableContext, TableId};
 use crate::version::edit::VersionEdit;
 use crate::version::manifest::ManifestWriter;
 use crate::version::FileMetaData;
@@ -76,6 +76,10 @@ fn scan_table(
         it.next().map_err(|e| e.to_string())?;
     }
     let smallest = smallest.ok_or("no entries")?;
+    let props = table.properties();
+    if props.file_number != 0 && props.file_number != number {
+        return Err(format!("its properties say it was written as table {}", props.file_number));
+    }
     let meta = FileMetaData {
         number,
         file_size: size,
@@ -83,6 +87,7 @@ fn scan_table(
         largest: largest.into(),
         smallest_seqno: lo,
         largest_seqno: hi,
+        table_id: props.table_id(),
     };
     Ok((meta, n))
 }
@@ -103,6 +108,8 @@ pub fn repair(dir: &Path, opts: &Options) -> Result<RepairReport> {
         Ok(())
     };
     let mut report = RepairReport::default();
+    // The repaired database is a new one: a new database id, and this run's session.
+    let repair_id = TableId { db_id: random_id(), session_id: random_id() & 0xffff_ffff | 1 };
     let mut names = fs.list(dir)?;
     names.sort();
     let mut max_number = 0;
@@ -160,7 +167,7 @@ pub fn repair(dir: &Path, opts: &Options) -> Result<RepairReport> {
             next += 1;
             next - 1
         };
-        let mut writer = TableWriter::new(fs, dir, opts, &mut alloc, TableContext::default());
+        let mut writer = TableWriter::new(fs, dir, opts, &mut alloc, TableContext::default(), repair_id);
         write_memtable(&mut writer, &mem)?;
         for t in &writer.outputs {
             report
@@ -178,6 +185,9 @@ pub fn repair(dir: &Path, opts: &Options) -> Result<RepairReport> {
         last_sequence: Some(report.last_sequence),
         deleted_files: Vec::new(),
         new_files: kept.into_iter().map(|m| (0, m)).collect(),
+        db_id: Some(repair_id.db_id),
+        wals_added: Vec::new(),
+        wals_sealed: Vec::new(),
     };
     drop(ManifestWriter::create(fs.as_ref(), dir, manifest_number, &edit)?);
     install_manifest(fs.as_ref(), dir, manifest_number)?;

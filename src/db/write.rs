@@ -18,7 +18,7 @@ use parking_lot::Mutex;
 use super::stats::StallCause;
 use super::{BgMsg, DbInner};
 use crate::batch::{insert_into, set_header, WriteBatch, BATCH_HEADER_LEN};
-use crate::error::{Error, Result};
+use crate::error::{CorruptionKind, Error, Result};
 use crate::filename::wal_path;
 use crate::key::SequenceNumber;
 use crate::memtable::MemTable;
@@ -214,10 +214,23 @@ impl DbInner {
             // R6: the old WAL is durable before a newer one can hold acknowledged data; its
             // seal record proves that to a reader that finds damage in it.
             wal.log.seal().map_err(|e| self.poison(e.into()))?;
+            let sealed = (wal.log.log_number(), wal.log.file_size());
             let number = self.versions.new_file_number();
-            let file = self.fs.create(&wal_path(&self.dir, number)).map_err(|e| self.poison(e.into()))?;
+            let path = wal_path(&self.dir, number);
+            // Invariant: file numbers are never reused.
+            if self.fs.exists(&path) {
+                return Err(self.poison(Error::corruption(
+                    &path,
+                    0,
+                    CorruptionKind::Malformed("file number reused"),
+                )));
+            }
+            let file = self.fs.create(&path).map_err(|e| self.poison(e.into()))?;
             // R2: the new WAL's directory entry is durable before a write is acked in it.
             self.fs.sync_dir(&self.dir).map_err(|e| self.poison(e.into()))?;
+            // The MANIFEST tracks the sealed WAL's size and the new WAL, so open can tell a
+            // missing or cut WAL from one that never held data.
+            self.versions.log_wal_switch(sealed, number).map_err(|e| self.poison(e))?;
             wal.log = LogWriter::new(file, number);
             let old = Arc::clone(&v.mem);
             self.versions.switch_memtable(Arc::new(MemTable::new(number)));

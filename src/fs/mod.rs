@@ -124,26 +124,34 @@ pub trait FileSystem: Send + Sync + Debug {
     }
 }
 
-/// The real file system, through `std::fs`.
+/// The real file system, through `std::fs`. Every error it returns names the operation
+/// and the path (`open /db/LOCK: Is a directory (os error 21)`) and keeps the original
+/// `io::ErrorKind`, so callers can still tell `NotFound` and `WouldBlock` apart.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct RealFs;
+
+/// `e` with the operation and path in front of its message; the kind is kept.
+pub(crate) fn annotate(e: io::Error, op: &str, path: &Path) -> io::Error {
+    io::Error::new(e.kind(), format!("{op} {}: {e}", path.display()))
+}
 
 struct RealWritable {
     file: File,
     len: u64,
+    path: PathBuf,
 }
 
 impl WritableFile for RealWritable {
     fn append(&mut self, data: &[u8]) -> io::Result<()> {
-        self.file.write_all(data)?;
+        self.file.write_all(data).map_err(|e| annotate(e, "write", &self.path))?;
         self.len += data.len() as u64;
         Ok(())
     }
     fn sync_data(&mut self) -> io::Result<()> {
-        self.file.sync_data()
+        self.file.sync_data().map_err(|e| annotate(e, "fdatasync", &self.path))
     }
     fn sync_all(&mut self) -> io::Result<()> {
-        self.file.sync_all()
+        self.file.sync_all().map_err(|e| annotate(e, "fsync", &self.path))
     }
     fn len(&self) -> u64 {
         self.len
@@ -153,11 +161,14 @@ impl WritableFile for RealWritable {
 struct RealRandomAccess {
     file: File,
     size: u64,
+    path: PathBuf,
 }
 
 impl RandomAccessFile for RealRandomAccess {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
-        self.file.read_exact_at(buf, offset)
+        self.file
+            .read_exact_at(buf, offset)
+            .map_err(|e| annotate(e, &format!("read {} bytes at offset {offset} of", buf.len()), &self.path))
     }
     fn size(&self) -> u64 {
         self.size
@@ -191,30 +202,35 @@ impl Drop for RealLock {
 
 impl FileSystem for RealFs {
     fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
-        std::fs::create_dir_all(dir)
+        std::fs::create_dir_all(dir).map_err(|e| annotate(e, "create directory", dir))
     }
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
-        let file = OpenOptions::new().write(true).create(true).truncate(true).open(path)?;
-        Ok(Box::new(RealWritable { file, len: 0 }))
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)
+            .map_err(|e| annotate(e, "create", path))?;
+        Ok(Box::new(RealWritable { file, len: 0, path: path.to_path_buf() }))
     }
     fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
-        let file = File::open(path)?;
-        let size = file.metadata()?.len();
-        Ok(Arc::new(RealRandomAccess { file, size }))
+        let file = File::open(path).map_err(|e| annotate(e, "open", path))?;
+        let size = file.metadata().map_err(|e| annotate(e, "stat", path))?.len();
+        Ok(Arc::new(RealRandomAccess { file, size, path: path.to_path_buf() }))
     }
     fn open_mmap(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
-        mmap::open(path)
+        mmap::open(path).map_err(|e| annotate(e, "map", path))
     }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        std::fs::rename(from, to)
+        std::fs::rename(from, to).map_err(|e| annotate(e, &format!("rename to {} from", to.display()), from))
     }
     fn remove(&self, path: &Path) -> io::Result<()> {
-        std::fs::remove_file(path)
+        std::fs::remove_file(path).map_err(|e| annotate(e, "remove", path))
     }
     fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
         let mut names = Vec::new();
-        for entry in std::fs::read_dir(dir)? {
-            if let Ok(name) = entry?.file_name().into_string() {
+        for entry in std::fs::read_dir(dir).map_err(|e| annotate(e, "list", dir))? {
+            if let Ok(name) = entry.map_err(|e| annotate(e, "list", dir))?.file_name().into_string() {
                 names.push(name);
             }
         }
@@ -224,19 +240,26 @@ impl FileSystem for RealFs {
         path.exists()
     }
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        File::open(dir)?.sync_all()
+        File::open(dir).and_then(|d| d.sync_all()).map_err(|e| annotate(e, "fsync directory", dir))
     }
     fn hard_link_or_copy(&self, from: &Path, to: &Path) -> io::Result<()> {
         match std::fs::hard_link(from, to) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::CrossesDevices => {
-                std::fs::copy(from, to)?;
-                File::open(to)?.sync_all()
+                std::fs::copy(from, to)
+                    .map_err(|e| annotate(e, &format!("copy to {} from", to.display()), from))?;
+                File::open(to).and_then(|f| f.sync_all()).map_err(|e| annotate(e, "fsync", to))
             }
-            Err(e) => Err(e),
+            Err(e) => Err(annotate(e, &format!("hard-link {} to", to.display()), from)),
         }
     }
     fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
+        self.lock_inner(path).map_err(|e| annotate(e, "lock", path))
+    }
+}
+
+impl RealFs {
+    fn lock_inner(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
         let canonical = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => std::fs::canonicalize(p)?
                 .join(path.file_name().ok_or_else(|| io::Error::other("lock path has no file name"))?),

@@ -75,9 +75,17 @@ pub struct TableBuilder {
     num_data_blocks: u64,
     raw_key_size: u64,
     raw_value_size: u64,
+    /// Identity written into the properties: table id and file number.
+    id: Option<(super::TableId, u64)>,
 }
 
 impl TableBuilder {
+    /// Records `id` and `file_number` in the properties block (see
+    /// [`super::TableId`]).
+    pub fn set_identity(&mut self, id: super::TableId, file_number: u64) {
+        self.id = Some((id, file_number));
+    }
+
     /// A builder writing to `file` (new and empty) at `path`.
     pub fn new(file: Box<dyn WritableFile>, path: PathBuf, opts: TableOptions) -> Self {
         let block_size = opts.block_size;
@@ -100,6 +108,7 @@ impl TableBuilder {
             num_data_blocks: 0,
             raw_key_size: 0,
             raw_value_size: 0,
+            id: None,
         }
     }
 
@@ -197,8 +206,12 @@ impl TableBuilder {
 
         let mut props = BlockBuilder::new(1);
         let smallest_seqno = if self.num_entries == 0 { 0 } else { self.smallest_seqno };
-        let fields: [(&str, u64); 9] = [
+        let (id, file_number) = self.id.map_or((None, 0), |(id, n)| (Some(id), n));
+        // In name order, as a block requires; identity fields only when known (0 = none).
+        let fields: [(&str, u64); 12] = [
             ("data.size", data_size),
+            ("db.id", id.map_or(0, |i| i.db_id)),
+            ("file.number", file_number),
             ("index.size", index_raw.len() as u64),
             ("largest.seqno", self.largest_seqno),
             ("num.data.blocks", self.num_data_blocks),
@@ -206,9 +219,13 @@ impl TableBuilder {
             ("num.entries", self.num_entries),
             ("raw.key.size", self.raw_key_size),
             ("raw.value.size", self.raw_value_size),
+            ("session.id", id.map_or(0, |i| i.session_id)),
             ("smallest.seqno", smallest_seqno),
         ];
         for (name, v) in fields {
+            if v == 0 && matches!(name, "db.id" | "file.number" | "session.id") {
+                continue;
+            }
             let mut val = Vec::new();
             crate::coding::put_varint(&mut val, v);
             props.add(format!("shaledb.{name}").as_bytes(), &val);

@@ -121,7 +121,7 @@ impl Footer {
         let u = |i: usize| get_u64(&src[i..]).unwrap_or(0);
         let format_version = get_u32(&src[32..]).unwrap_or(0);
         if format_version == 0 || format_version > FORMAT_VERSION {
-            return Err(Error::UnsupportedFormatVersion(format_version));
+            return Err(Error::UnsupportedFormatVersion { file: file.to_path_buf(), version: format_version });
         }
         Ok(Footer {
             metaindex: BlockHandle { offset: u(0), size: u(8) },

@@ -59,6 +59,19 @@ pub struct TableProperties {
     pub smallest_seqno: u64,
     /// Largest sequence number.
     pub largest_seqno: u64,
+    /// The id of the database that wrote it (0 for tables written before table ids).
+    pub db_id: u64,
+    /// The id of the session that wrote it (0 if none).
+    pub session_id: u64,
+    /// The file number it was written as (0 if none).
+    pub file_number: u64,
+}
+
+impl TableProperties {
+    /// The table's identity, if it was written with one.
+    pub fn table_id(&self) -> Option<super::TableId> {
+        (self.db_id != 0).then_some(super::TableId { db_id: self.db_id, session_id: self.session_id })
+    }
 }
 
 /// An open table; see the module docs.
@@ -125,6 +138,15 @@ impl Table {
         Self::open_file(path, number, file, ctx)
     }
 
+    /// Opens table `number` at `path` from an already open `file` (a read-only database
+    /// pins its files this way), using the block cache of `ctx`.
+    ///
+    /// # Errors
+    /// As [`Table::open`].
+    pub fn open_with_file(ctx: &TableContext, path: &Path, number: u64, file: Arc<dyn RandomAccessFile>) -> Result<Table> {
+        Self::open_file(path, number, file, ctx)
+    }
+
     fn open_file(
         path: &Path,
         number: u64,
@@ -182,6 +204,9 @@ impl Table {
                     b"shaledb.raw.value.size" => &mut properties.raw_value_size,
                     b"shaledb.smallest.seqno" => &mut properties.smallest_seqno,
                     b"shaledb.largest.seqno" => &mut properties.largest_seqno,
+                    b"shaledb.db.id" => &mut properties.db_id,
+                    b"shaledb.session.id" => &mut properties.session_id,
+                    b"shaledb.file.number" => &mut properties.file_number,
                     _ => {
                         it.next().map_err(bad)?;
                         continue;

@@ -131,6 +131,21 @@ pub fn verify(fs: &dyn FileSystem, dir: &Path) -> Vec<FileCheck> {
         let path = wal_path(dir, w);
         out.push(check(&name_of(&path), "WAL", check_wal(fs, &path, w, i + 1 == wals.len())));
     }
+    // WALs the MANIFEST tracks: each must exist, and a sealed one be at least its size.
+    for (&w, &sealed) in &state.wals {
+        let path = wal_path(dir, w);
+        let size = fs.open(&path).map(|f| f.size()).ok();
+        let problem = match (size, sealed) {
+            (None, _) => Some("the MANIFEST tracks this live WAL, but it is missing".to_owned()),
+            (Some(have), Some(want)) if have < want => {
+                Some(format!("{have} bytes, but the MANIFEST recorded it sealed at {want}"))
+            }
+            _ => None,
+        };
+        if let Some(p) = problem {
+            out.push(check(&name_of(&path), "WAL", Err(p)));
+        }
+    }
     // Orphans.
     let is_live_table = |t: u64| state.files.contains_key(&t);
     let live =
@@ -157,6 +172,7 @@ fn check_table(
         return Err(format!("size {size} bytes, MANIFEST says {}", meta.file_size));
     }
     let table = Arc::new(Table::open(fs, path).map_err(|e| e.to_string())?);
+    meta.check_identity(path, table.properties()).map_err(|e| e.to_string())?;
     let mut it = table.iter(crate::sstable::BlockReadOptions { fill_cache: false, verify_checksums: true });
     it.seek_to_first().map_err(|e| e.to_string())?;
     let mut prev: Option<Vec<u8>> = None;

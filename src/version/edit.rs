@@ -18,6 +18,10 @@ pub(crate) const TAG_NEXT_FILE_NUMBER: u64 = 2;
 pub(crate) const TAG_LAST_SEQUENCE: u64 = 3;
 pub(crate) const TAG_DELETED_FILE: u64 = 4;
 pub(crate) const TAG_NEW_FILE: u64 = 5;
+pub(crate) const TAG_DB_ID: u64 = 6;
+pub(crate) const TAG_WAL_ADDED: u64 = 7;
+pub(crate) const TAG_WAL_SEALED: u64 = 8;
+pub(crate) const TAG_NEW_FILE_WITH_ID: u64 = 9;
 
 /// A change to the set of live files and counters, applied atomically.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -32,6 +36,14 @@ pub struct VersionEdit {
     pub deleted_files: Vec<(usize, u64)>,
     /// Tables added: `(level, metadata)`.
     pub new_files: Vec<(usize, FileMetaData)>,
+    /// The database's id (in the snapshot edit that starts a MANIFEST).
+    pub db_id: Option<u64>,
+    /// WALs created: from now on each must exist until a log number retires it (after
+    /// RocksDB's `track_and_verify_wals_in_manifest`).
+    pub wals_added: Vec<u64>,
+    /// WALs sealed: `(number, size in bytes)`; each must be at least that long until a
+    /// log number retires it.
+    pub wals_sealed: Vec<(u64, u64)>,
 }
 
 impl VersionEdit {
@@ -52,8 +64,21 @@ impl VersionEdit {
             put_varint(&mut v, level as u64);
             put_varint(&mut v, number);
         }
+        if let Some(id) = self.db_id {
+            put_varint(&mut v, TAG_DB_ID);
+            put_varint(&mut v, id);
+        }
+        for &n in &self.wals_added {
+            put_varint(&mut v, TAG_WAL_ADDED);
+            put_varint(&mut v, n);
+        }
+        for &(n, size) in &self.wals_sealed {
+            put_varint(&mut v, TAG_WAL_SEALED);
+            put_varint(&mut v, n);
+            put_varint(&mut v, size);
+        }
         for (level, f) in &self.new_files {
-            put_varint(&mut v, TAG_NEW_FILE);
+            put_varint(&mut v, if f.table_id.is_some() { TAG_NEW_FILE_WITH_ID } else { TAG_NEW_FILE });
             put_varint(&mut v, *level as u64);
             put_varint(&mut v, f.number);
             put_varint(&mut v, f.file_size);
@@ -61,6 +86,10 @@ impl VersionEdit {
             put_length_prefixed(&mut v, &f.largest);
             put_varint(&mut v, f.smallest_seqno);
             put_varint(&mut v, f.largest_seqno);
+            if let Some(id) = f.table_id {
+                put_varint(&mut v, id.db_id);
+                put_varint(&mut v, id.session_id);
+            }
         }
         v
     }
@@ -89,7 +118,13 @@ impl VersionEdit {
                     let l = level(&mut r)?;
                     e.deleted_files.push((l, num(&mut r)?));
                 }
-                TAG_NEW_FILE => {
+                TAG_DB_ID => e.db_id = Some(num(&mut r)?),
+                TAG_WAL_ADDED => e.wals_added.push(num(&mut r)?),
+                TAG_WAL_SEALED => {
+                    let n = num(&mut r)?;
+                    e.wals_sealed.push((n, num(&mut r)?));
+                }
+                TAG_NEW_FILE | TAG_NEW_FILE_WITH_ID => {
                     let l = level(&mut r)?;
                     let number = num(&mut r)?;
                     let file_size = num(&mut r)?;
@@ -102,9 +137,15 @@ impl VersionEdit {
                     let largest = key()?;
                     let smallest_seqno = num(&mut r)?;
                     let largest_seqno = num(&mut r)?;
+                    let table_id = if tag == TAG_NEW_FILE_WITH_ID {
+                        let db_id = num(&mut r)?;
+                        Some(crate::sstable::TableId { db_id, session_id: num(&mut r)? })
+                    } else {
+                        None
+                    };
                     e.new_files.push((
                         l,
-                        FileMetaData { number, file_size, smallest, largest, smallest_seqno, largest_seqno },
+                        FileMetaData { number, file_size, smallest, largest, smallest_seqno, largest_seqno, table_id },
                     ));
                 }
                 _ => return Err(bad("unknown version edit tag")),
@@ -135,8 +176,12 @@ mod tests {
                     largest: Bytes::from(encode_internal_key(b"z", 9, ValueType::Deletion)),
                     smallest_seqno: 5,
                     largest_seqno: 9,
+                    table_id: Some(crate::sstable::TableId { db_id: 77, session_id: 78 }),
                 },
             )],
+            db_id: Some(42),
+            wals_added: vec![13],
+            wals_sealed: vec![(12, 4096)],
         };
         let enc = e.encode();
         assert_eq!(VersionEdit::decode(&enc, Path::new("M"), 0).expect("decodes"), e);

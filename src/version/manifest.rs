@@ -121,6 +121,11 @@ pub struct ManifestState {
     pub next_file_number: u64,
     /// The largest sequence number held in tables.
     pub last_sequence: crate::key::SequenceNumber,
+    /// The database's id, once a snapshot edit recorded one.
+    pub db_id: Option<u64>,
+    /// Tracked live WALs (at or above `log_number`): number -> sealed size, `None` while
+    /// the WAL is still being written.
+    pub wals: std::collections::BTreeMap<u64, Option<u64>>,
 }
 
 impl ManifestState {
@@ -141,6 +146,17 @@ impl ManifestState {
         for (level, f) in e.new_files {
             self.files.insert(f.number, (level, f));
         }
+        if e.db_id.is_some() {
+            self.db_id = e.db_id;
+        }
+        for n in e.wals_added {
+            self.wals.entry(n).or_insert(None);
+        }
+        for (n, size) in e.wals_sealed {
+            self.wals.insert(n, Some(size));
+        }
+        let floor = self.log_number;
+        self.wals.retain(|&n, _| n >= floor);
     }
 }
 

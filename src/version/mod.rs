@@ -42,9 +42,33 @@ pub struct FileMetaData {
     pub smallest_seqno: SequenceNumber,
     /// Largest sequence number in the table.
     pub largest_seqno: SequenceNumber,
+    /// The identity written into the table's properties (`None` for tables recorded
+    /// before table ids): checked against the table when it is opened.
+    pub table_id: Option<crate::sstable::TableId>,
 }
 
 impl FileMetaData {
+    /// Checks the identity a table's properties carry against this record: the table id
+    /// the MANIFEST recorded (if any) and the file number it is named by (if the
+    /// properties give one).
+    ///
+    /// # Errors
+    /// [`crate::error::Error::Corruption`] naming the table at `path`.
+    pub fn check_identity(&self, path: &std::path::Path, props: &crate::sstable::TableProperties) -> Result<()> {
+        let named_ok = props.file_number == 0 || props.file_number == self.number;
+        let id_ok = self.table_id.is_none() || self.table_id == props.table_id();
+        if named_ok && id_ok {
+            return Ok(());
+        }
+        Err(crate::error::Error::corruption(
+            path,
+            0,
+            crate::error::CorruptionKind::Malformed(
+                "table identity differs from the MANIFEST's (a table swapped for another)",
+            ),
+        ))
+    }
+
     /// Smallest user key.
     pub fn smallest_user_key(&self) -> &[u8] {
         user_key_of(&self.smallest)

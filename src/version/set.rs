@@ -96,6 +96,31 @@ impl VersionSet {
         self.install(&base, next);
     }
 
+    /// Makes a WAL switch durable in the MANIFEST: WAL `sealed.0` was sealed at
+    /// `sealed.1` bytes and WAL `added` now takes writes. No Version changes. Called by
+    /// the write path after the new WAL's directory entry is durable and before any write
+    /// goes to it.
+    ///
+    /// # Errors
+    /// As [`VersionSet::log_and_apply`]; the caller must poison the database.
+    pub fn log_wal_switch(&self, sealed: (u64, u64), added: u64) -> Result<()> {
+        let mut inst = self.installer.lock();
+        if inst.failed {
+            return Err(crate::error::Error::Poisoned("an earlier MANIFEST write failed".into()));
+        }
+        // No next file number: the new WAL's own name reserves its number at open.
+        let edit = VersionEdit {
+            wals_sealed: if cfg!(feature = "bug-skip-wal-tracking") { Vec::new() } else { vec![sealed] },
+            wals_added: if cfg!(feature = "bug-skip-wal-tracking") { Vec::new() } else { vec![added] },
+            ..VersionEdit::default()
+        };
+        if let Err(e) = inst.manifest.append(&edit) {
+            inst.failed = true;
+            return Err(e);
+        }
+        Ok(())
+    }
+
     /// Makes `edit` durable in the MANIFEST, then publishes the Version with its tables
     /// added and removed and, if given, the flushed immutable memtable dropped.
     /// Tables removed are marked obsolete and deleted when no Version holds them.

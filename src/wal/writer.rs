@@ -17,6 +17,8 @@ pub struct LogWriter {
     /// Low 32 bits of the file's log number, stamped into every header so that bytes of an
     /// older file can never be read as records of this one.
     log_number: u32,
+    /// The file's full number.
+    number: u64,
     /// File size at the last successful sync: every record starts with it, so a reader
     /// that finds damage can tell whether the damaged bytes had been synced.
     synced_through: u64,
@@ -25,6 +27,11 @@ pub struct LogWriter {
 }
 
 impl LogWriter {
+    /// The file number of the log being written.
+    pub fn log_number(&self) -> u64 {
+        self.number
+    }
+
     /// A writer appending to `file` (which must be empty), stamping `log_number`.
     pub fn new(file: Box<dyn WritableFile>, log_number: u64) -> Self {
         debug_assert!(file.is_empty(), "a log is never appended after an unvalidated tail");
@@ -32,6 +39,7 @@ impl LogWriter {
             file,
             block_offset: 0,
             log_number: log_number as u32,
+            number: log_number,
             synced_through: 0,
             scratch: Vec::new(),
             payload: Vec::new(),

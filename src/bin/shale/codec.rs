@@ -80,6 +80,17 @@ fn get_field(obj: &Map<String, Value>, name: &str) -> Result<Vec<u8>, String> {
     if let Some(Value::String(s)) = obj.get(&format!("{name}_base64")) {
         return STANDARD.decode(s).map_err(|e| format!("bad {name}_base64: {e}"));
     }
+    let kind = |v: &Value| match v {
+        Value::Number(_) => "a number",
+        Value::Bool(_) => "a boolean",
+        Value::Null => "null",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+        Value::String(_) => "a string",
+    };
+    if let Some(v) = obj.get(name).or_else(|| obj.get(&format!("{name}_base64"))) {
+        return Err(format!("\"{name}\" is {}, not a string (write it as a JSON string)", kind(v)));
+    }
     Err(format!("missing \"{name}\" or \"{name}_base64\""))
 }
 

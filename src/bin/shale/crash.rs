@@ -163,6 +163,8 @@ fn enumerate(a: &EnumerateArgs) -> CliResult<()> {
         total.lost_unsynced += s.lost_unsynced;
         total.acked_writes += s.acked_writes;
         total.synced_writes += s.synced_writes;
+        total.wal_removed.0 += s.wal_removed.0;
+        total.wal_removed.1 += s.wal_removed.1;
         total.violations.extend(s.violations);
     }
     bar.finish_and_clear();
@@ -181,6 +183,7 @@ fn enumerate(a: &EnumerateArgs) -> CliResult<()> {
          \x20 crash images .......... {} ({})\n\
          \x20 recoveries ............ {} ok, double crashes {}\n\
          \x20 writes acked .......... {} (synced {}), images that lost an unsynced write {}\n\
+         \x20 WAL removed ........... {} images, {} refused naming it, the rest kept every synced write\n\
          \x20 VIOLATIONS ............ {}\n",
         a.seed,
         a.seeds.max(1),
@@ -197,6 +200,8 @@ fn enumerate(a: &EnumerateArgs) -> CliResult<()> {
         s.acked_writes,
         s.synced_writes,
         s.lost_unsynced,
+        s.wal_removed.0,
+        s.wal_removed.1,
         s.violations.len(),
     );
     for v in s.violations.iter().take(20) {
@@ -211,7 +216,8 @@ fn enumerate(a: &EnumerateArgs) -> CliResult<()> {
     let line = json!({
         "seed": format!("{:#x}", a.seed), "mode": "enumerate", "crash_points": s.crash_points,
         "images": s.total_images(), "recoveries": s.recoveries_ok, "double_crashes": s.double_crashes,
-        "ops_acked": s.acked_writes, "lost_unsynced": s.lost_unsynced, "violations": by_inv,
+        "ops_acked": s.acked_writes, "lost_unsynced": s.lost_unsynced,
+        "wal_removed": s.wal_removed.0, "wal_removed_refused": s.wal_removed.1, "violations": by_inv,
     });
     out(&format!("{text}{line}\n"))?;
     if !s.violations.is_empty() {

@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use shaledb::{Db, WriteBatch, WriteOptions};
 
 use crate::codec;
-use crate::error::CliResult;
+use crate::error::{CliError, CliResult};
 
 /// Options of `shale scan`.
 #[derive(Args, Debug)]
@@ -136,7 +136,8 @@ fn open_input(a: &LoadArgs, bar: &ProgressBar) -> CliResult<Box<dyn BufRead>> {
     let mut r = BufReader::with_capacity(1 << 20, Counted { inner: raw, bar: bar.clone() });
     let head = r.fill_buf()?;
     if head.starts_with(&LZ4_FRAME_MAGIC) {
-        Ok(Box::new(BufReader::with_capacity(1 << 20, lz4_flex::frame::FrameDecoder::new(r))))
+        let checked = crate::lz4check::Lz4FrameCheck::new(r);
+        Ok(Box::new(BufReader::with_capacity(1 << 20, lz4_flex::frame::FrameDecoder::new(checked))))
     } else {
         Ok(Box::new(r))
     }
@@ -157,12 +158,14 @@ fn guess_format(a: &LoadArgs) -> Format {
 }
 
 /// Reads one deb822 stanza (lines up to a blank line); returns its exact bytes without
-/// the separator, or `None` at the end of input.
-fn next_stanza(r: &mut dyn BufRead, buf: &mut Vec<u8>) -> io::Result<Option<Vec<u8>>> {
+/// the separator, or `None` at the end of input. Adds the bytes consumed to `offset`.
+fn next_stanza(r: &mut dyn BufRead, buf: &mut Vec<u8>, offset: &mut u64) -> io::Result<Option<Vec<u8>>> {
     let mut stanza = Vec::new();
     loop {
         buf.clear();
-        if r.read_until(b'\n', buf)? == 0 {
+        let n = r.read_until(b'\n', buf)?;
+        *offset += n as u64;
+        if n == 0 {
             return Ok((!stanza.is_empty()).then_some(stanza));
         }
         if buf.iter().all(u8::is_ascii_whitespace) {
@@ -190,18 +193,31 @@ pub fn deb822_key(stanza: &[u8]) -> Option<Vec<u8>> {
 /// A loaded record: key and value.
 type Record = (Vec<u8>, Vec<u8>);
 
-fn next_record(fmt: Format, r: &mut dyn BufRead, buf: &mut Vec<u8>, n: u64) -> CliResult<Option<Record>> {
-    let at = |e: String| format!("record {}: {e}", n + 1);
+/// Reads record number `n + 1`, starting at byte `*offset` of the (decompressed) input,
+/// and advances `offset` past it. Every error names the record and its byte offset.
+fn next_record(
+    fmt: Format,
+    r: &mut dyn BufRead,
+    buf: &mut Vec<u8>,
+    n: u64,
+    offset: &mut u64,
+) -> CliResult<Option<Record>> {
+    let start = *offset;
+    let at = |e: String| CliError::Failed(format!("record {} at byte offset {start}: {e}", n + 1));
     match fmt {
         Format::Deb822 => {
-            let Some(stanza) = next_stanza(r, buf)? else { return Ok(None) };
+            let Some(stanza) = next_stanza(r, buf, offset).map_err(|e| at(e.to_string()))? else {
+                return Ok(None);
+            };
             let key = deb822_key(&stanza)
                 .ok_or_else(|| at("stanza lacks Package, Version or Architecture".into()))?;
             Ok(Some((key, stanza)))
         }
         Format::Tsv | Format::Jsonl => loop {
             buf.clear();
-            if r.read_until(b'\n', buf)? == 0 {
+            let got = r.read_until(b'\n', buf).map_err(|e| at(e.to_string()))?;
+            *offset += got as u64;
+            if got == 0 {
                 return Ok(None);
             }
             let line = buf.strip_suffix(b"\n").unwrap_or(buf);
@@ -243,7 +259,8 @@ pub fn load(db: &Db, a: &LoadArgs) -> CliResult<()> {
         }
         Ok(())
     };
-    while let Some((k, v)) = next_record(fmt, input.as_mut(), &mut buf, records)? {
+    let mut offset = 0u64;
+    while let Some((k, v)) = next_record(fmt, input.as_mut(), &mut buf, records, &mut offset)? {
         bytes += (k.len() + v.len()) as u64;
         batch.put(&k, &v);
         records += 1;

@@ -38,7 +38,8 @@ impl CliError {
             CliError::Failed(_) => 7,
             CliError::Db(e) => match e {
                 shaledb::Error::InvalidArgument(_) => 2,
-                shaledb::Error::Corruption { .. } | shaledb::Error::UnsupportedFormatVersion(_) => 3,
+                shaledb::Error::Corruption { .. } | shaledb::Error::UnsupportedFormatVersion { .. } => 3,
+                shaledb::Error::Busy { .. } => 4,
                 shaledb::Error::Locked(_) => 4,
                 shaledb::Error::Io(_) => 5,
                 shaledb::Error::Poisoned(_) | shaledb::Error::ReadOnly | shaledb::Error::Closed => 6,
@@ -58,7 +59,8 @@ impl CliError {
             CliError::Db(e) => match e {
                 shaledb::Error::InvalidArgument(_) => "invalid_argument",
                 shaledb::Error::Corruption { .. } => "corruption",
-                shaledb::Error::UnsupportedFormatVersion(_) => "unsupported_format_version",
+                shaledb::Error::UnsupportedFormatVersion { .. } => "unsupported_format_version",
+                shaledb::Error::Busy { .. } => "busy",
                 shaledb::Error::Locked(_) => "locked",
                 shaledb::Error::Io(_) => "io",
                 shaledb::Error::Poisoned(_) => "poisoned",

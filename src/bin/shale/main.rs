@@ -13,6 +13,7 @@ mod crash;
 mod data;
 mod error;
 mod inspect;
+mod lz4check;
 mod output;
 mod stats;
 

@@ -66,6 +66,10 @@ pub fn print(db: &Db, as_json: bool) -> CliResult<()> {
         ("recovery: entries replayed", r.entries_replayed.to_string()),
         ("recovery: tail records dropped", r.tail_records_dropped.to_string()),
         ("recovery: tail bytes dropped", r.tail_bytes_dropped.to_string()),
+        (
+            "recovery: tail dropped from",
+            r.tail_dropped_from.as_ref().map_or("-".into(), |(p, o)| format!("{} at byte {o}", p.display())),
+        ),
         ("recovery: MANIFEST tail bytes dropped", r.manifest_tail_bytes_dropped.to_string()),
         ("recovery: orphans removed", r.orphans_removed.to_string()),
         ("recovery: old WALs removed", r.wals_removed.to_string()),

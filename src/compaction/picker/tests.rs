@@ -44,6 +44,7 @@ fn table(number: u64, lo: &str, hi: &str, size: u64) -> FileMetaData {
         largest: Bytes::from(encode_internal_key(hi.as_bytes(), number * 10, ValueType::Value)),
         smallest_seqno: number * 10,
         largest_seqno: number * 10 + 1,
+        table_id: None,
     }
 }
 
