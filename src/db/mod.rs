@@ -31,6 +31,7 @@ mod recovery;
 mod repair;
 mod snapshot;
 mod stats;
+mod wal_replay;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -247,6 +248,63 @@ impl Db {
     pub fn write_opt(&self, batch: WriteBatch, opts: &WriteOptions) -> Result<SequenceNumber> {
         self.check_writable()?;
         self.inner.write(batch, opts.sync)
+    }
+
+    /// Makes every acknowledged write durable without a write of its own (RocksDB's
+    /// `SyncWAL`): fdatasyncs the live WAL (older WALs were fsynced when they were
+    /// sealed). After `write_opt(.., sync: false)` then `sync_wal()`, the write has the
+    /// guarantees of `sync: true`. It waits for a commit group in progress and shares
+    /// nothing else; a failed fsync poisons the database (docs/durability.md R7).
+    ///
+    /// # Errors
+    /// [`Error::Io`] from the fsync; [`Error::Poisoned`]; [`Error::ReadOnly`];
+    /// [`Error::Closed`].
+    pub fn sync_wal(&self) -> Result<()> {
+        self.check_writable()?;
+        let mut wal = self.inner.wal.lock();
+        self.inner.check_poisoned()?;
+        wal.sync().map_err(|e| self.inner.poison(e.into()))
+    }
+
+    /// An estimate of the number of live keys, in O(1) (RocksDB's
+    /// `rocksdb.estimate-num-keys`): entries in the memtables and tables, minus twice the
+    /// tombstones (a tombstone and the entry it hides). Overwritten keys count once per
+    /// version until compaction merges them and deleted keys may count until then; expect
+    /// the estimate to be high by the share of such versions and never to go below zero.
+    pub fn estimate_num_keys(&self) -> u64 {
+        self.inner.estimate_num_keys()
+    }
+
+    /// The bytes on disk of the tables holding keys in `[start, end)` (`None` leaves that
+    /// end open), after RocksDB's `GetApproximateSizes`: whole tables inside the range
+    /// count fully; a table the range cuts counts from the data block holding `start` to
+    /// the one holding `end`, found through its index block. The error is below one data
+    /// block (`block_size`, 4 KiB by default) per table the range cuts, plus whatever
+    /// memtable data is not yet flushed (not counted).
+    ///
+    /// # Errors
+    /// [`Error::Corruption`] or [`Error::Io`] reading an index block; [`Error::Closed`].
+    pub fn approximate_size(&self, start: Option<&[u8]>, end: Option<&[u8]>) -> Result<u64> {
+        self.check_open()?;
+        let v = self.inner.versions.load();
+        let mut total = 0u64;
+        for t in v.levels.iter().flatten() {
+            let (lo, hi) = (t.meta.smallest_user_key(), t.meta.largest_user_key());
+            if start.is_some_and(|s| hi < s) || end.is_some_and(|e| lo >= e) {
+                continue;
+            }
+            let table = t.table();
+            let from = match start {
+                Some(s) if s > lo => table.approximate_offset_of(s)?,
+                _ => 0,
+            };
+            let to = match end {
+                Some(e) if e <= hi => table.approximate_offset_of(e)?,
+                _ => t.meta.file_size,
+            };
+            total += to.saturating_sub(from);
+        }
+        Ok(total)
     }
 
     /// Turns the memtable (if not empty) into an L0 table and waits until every immutable

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::builder::{write_memtable, TableWriter};
-use crate::batch::{decode_rep, insert_into};
+use super::wal_replay::{max_seqno_in, WalReplay};
 use crate::error::{CorruptionKind, Error, Result};
 use crate::filename::{
     current_path, is_obsolete, lock_path, manifest_path, parse_file_name, table_path, wal_path, FileType,
@@ -27,7 +27,7 @@ use crate::version::edit::VersionEdit;
 use crate::version::manifest::{read_current, replay, set_current, ManifestState, ManifestWriter};
 use crate::version::set::{sort_levels, VersionSet};
 use crate::version::{TableHandle, Version};
-use crate::wal::{LogReader, LogWriter};
+use crate::wal::LogWriter;
 
 /// What recovery did when the database was opened.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -618,90 +618,4 @@ impl Recovery<'_> {
             table_id: self.table_id,
         }
     }
-}
-
-/// Replays WALs into one memtable under one recovery mode.
-struct WalReplay<'a> {
-    dir: &'a Path,
-    mode: WalRecoveryMode,
-    mem: &'a MemTable,
-}
-
-impl WalReplay<'_> {
-    /// Replays WAL `number` into the memtable. Returns true if replay must stop here
-    /// (point-in-time mode met damage).
-    fn replay(
-        &self,
-        number: u64,
-        data: &bytes::Bytes,
-        is_last: bool,
-        last_seqno: &mut SequenceNumber,
-        report: &mut RecoveryReport,
-    ) -> Result<bool> {
-        let (dir, mode, mem) = (self.dir, self.mode, self.mem);
-        let path = wal_path(dir, number);
-        report.wals_replayed += 1;
-        let mut reader = LogReader::new(data, number);
-        loop {
-            match reader.next_record() {
-                Ok(None) => return Ok(false),
-                Ok(Some((_, rec))) if rec.is_empty() => {} // the seal record of a retired WAL
-                Ok(Some((offset, rec))) => {
-                    let rec = bytes::Bytes::copy_from_slice(&rec);
-                    let (first, ops) = decode_rep(&rec, &path, offset)?;
-                    if first <= *last_seqno && !ops.is_empty() && first + ops.len() as u64 - 1 > *last_seqno {
-                        return Err(Error::corruption(
-                            &path,
-                            offset,
-                            CorruptionKind::Malformed("sequence numbers overlap"),
-                        ));
-                    }
-                    if first > *last_seqno {
-                        insert_into(mem, &rec, first, ops.iter().copied());
-                        *last_seqno = first + ops.len() as u64 - 1;
-                        report.entries_replayed += ops.len() as u64;
-                    }
-                    report.records_replayed += 1;
-                }
-                Err(d) => {
-                    let tolerated = match mode {
-                        WalRecoveryMode::TolerateCorruptedTailRecords => d.is_tail && is_last,
-                        WalRecoveryMode::AbsoluteConsistency => false,
-                        WalRecoveryMode::PointInTimeRecovery => true,
-                    };
-                    if !tolerated {
-                        let kind = if d.is_tail { d.kind } else { CorruptionKind::MidLogCorruption };
-                        return Err(Error::corruption(&path, d.offset, kind));
-                    }
-                    log::warn!(
-                        "{}: dropping {} bytes from offset {}: {}",
-                        path.display(),
-                        d.bytes_after,
-                        d.offset,
-                        d.kind
-                    );
-                    report.tail_records_dropped += 1;
-                    report.tail_bytes_dropped += d.bytes_after;
-                    report.tail_dropped_from.get_or_insert_with(|| (path.clone(), d.offset));
-                    return Ok(mode == WalRecoveryMode::PointInTimeRecovery);
-                }
-            }
-        }
-    }
-}
-
-/// The largest sequence number among the readable records of a WAL that is not replayed.
-fn max_seqno_in(fs: &dyn FileSystem, dir: &Path, number: u64) -> Result<SequenceNumber> {
-    let data = fs.read_all(&wal_path(dir, number))?;
-    let mut reader = LogReader::new(&data, number);
-    let mut max = 0;
-    while let Ok(Some((_, rec))) = reader.next_record() {
-        if rec.is_empty() {
-            continue;
-        }
-        let first = crate::coding::get_u64(&rec).unwrap_or(0);
-        let count = rec.get(8..).and_then(crate::coding::get_u32).unwrap_or(0);
-        max = max.max((first + u64::from(count)).saturating_sub(1));
-    }
-    Ok(max)
 }

@@ -140,6 +140,10 @@ pub struct DbStats {
     pub base_level: usize,
     /// Sequence number of the last acknowledged write.
     pub last_seqno: u64,
+    /// `Db::estimate_num_keys` at the time of the call.
+    pub estimated_num_keys: u64,
+    /// `Db::approximate_size` of the whole key space, in bytes (the tables on disk).
+    pub approximate_size_bytes: u64,
     /// Bytes charged to the mutable memtable.
     pub memtable_bytes: u64,
     /// Immutable memtables waiting for flush.
@@ -207,6 +211,23 @@ impl DbStats {
 }
 
 impl DbInner {
+    /// See `Db::estimate_num_keys`.
+    pub(super) fn estimate_num_keys(&self) -> u64 {
+        let v = self.versions.load();
+        let (mut entries, mut deletions) = (0u64, 0u64);
+        for m in std::iter::once(&v.mem).chain(&v.imm) {
+            let (n, d) = m.num_entries();
+            entries += n;
+            deletions += d;
+        }
+        for t in v.levels.iter().flatten() {
+            let p = t.table().properties();
+            entries += p.num_entries;
+            deletions += p.num_deletions;
+        }
+        entries.saturating_sub(2 * deletions)
+    }
+
     pub(super) fn stats(&self) -> DbStats {
         let v = self.versions.current();
         let c = &self.stats;
@@ -240,6 +261,15 @@ impl DbInner {
         DbStats {
             base_level: targets.base_level,
             last_seqno: self.visible_seqno.load(std::sync::atomic::Ordering::Acquire),
+            estimated_num_keys: self.estimate_num_keys(),
+            approximate_size_bytes: self
+                .versions
+                .load()
+                .levels
+                .iter()
+                .flatten()
+                .map(|t| t.meta.file_size)
+                .sum(),
             memtable_bytes: v.mem.approximate_size() as u64,
             immutable_memtables: v.imm.len(),
             user_bytes,

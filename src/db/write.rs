@@ -49,6 +49,11 @@ impl WalState {
         WalState { log, last_seqno }
     }
 
+    /// Fsyncs the WAL (`Db::sync_wal`).
+    pub(crate) fn sync(&mut self) -> std::io::Result<()> {
+        self.log.sync()
+    }
+
     /// Fsyncs the WAL and appends its seal record (see `LogWriter::seal`).
     pub(crate) fn seal(&mut self) -> std::io::Result<()> {
         self.log.seal()

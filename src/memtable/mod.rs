@@ -79,6 +79,9 @@ pub struct MemTable {
     /// Guards the ordered entries. Lock order: taken last; never held during I/O.
     map: Mutex<BTreeMap<MemKey, Bytes>>,
     approximate_size: AtomicUsize,
+    /// Entries inserted, and of those tombstones (for `Db::estimate_num_keys`).
+    num_entries: AtomicU64,
+    num_deletions: AtomicU64,
     /// The WAL that holds this memtable's writes.
     log_number: u64,
     largest_seqno: AtomicU64,
@@ -90,6 +93,8 @@ impl MemTable {
         MemTable {
             map: Mutex::new(BTreeMap::new()),
             approximate_size: AtomicUsize::new(0),
+            num_entries: AtomicU64::new(0),
+            num_deletions: AtomicU64::new(0),
             log_number,
             largest_seqno: AtomicU64::new(0),
         }
@@ -103,6 +108,11 @@ impl MemTable {
     /// Bytes charged so far: keys, values and [`ENTRY_OVERHEAD_BYTES`] per entry.
     pub fn approximate_size(&self) -> usize {
         self.approximate_size.load(AtomicOrdering::Relaxed)
+    }
+
+    /// Entries inserted so far, and how many of them are tombstones.
+    pub fn num_entries(&self) -> (u64, u64) {
+        (self.num_entries.load(AtomicOrdering::Relaxed), self.num_deletions.load(AtomicOrdering::Relaxed))
     }
 
     /// Largest sequence number inserted (0 if empty).
@@ -121,9 +131,12 @@ impl MemTable {
     pub fn insert_many(&self, entries: impl IntoIterator<Item = (Bytes, SequenceNumber, ValueType, Bytes)>) {
         let mut added = 0;
         let mut max_seq = 0;
+        let (mut n, mut dels) = (0u64, 0u64);
         let mut map = self.map.lock();
         for (user_key, seqno, vt, value) in entries {
             added += 2 * user_key.len() + value.len() + ENTRY_OVERHEAD_BYTES;
+            n += 1;
+            dels += u64::from(vt == ValueType::Deletion);
             max_seq = max_seq.max(seqno);
             let ikey = ParsedInternalKey { user_key: &user_key, seqno, value_type: vt };
             let mut enc = Vec::with_capacity(user_key.len() + crate::key::TRAILER_LEN);
@@ -132,6 +145,8 @@ impl MemTable {
         }
         drop(map);
         self.approximate_size.fetch_add(added, AtomicOrdering::Relaxed);
+        self.num_entries.fetch_add(n, AtomicOrdering::Relaxed);
+        self.num_deletions.fetch_add(dels, AtomicOrdering::Relaxed);
         self.largest_seqno.fetch_max(max_seq, AtomicOrdering::Relaxed);
     }
 

@@ -282,6 +282,21 @@ impl Table {
         self.filter.as_ref()
     }
 
+    /// The byte offset in the file of the data block that would hold `user_key` (the
+    /// file's data end if every key is smaller), through the index block.
+    ///
+    /// # Errors
+    /// [`Error::Corruption`] for a damaged index entry.
+    pub fn approximate_offset_of(&self, user_key: &[u8]) -> Result<u64> {
+        let target = seek_key(user_key, crate::key::MAX_SEQUENCE_NUMBER);
+        let mut it = self.index_iter();
+        it.seek(&target).map_err(|w| self.corrupt_block(self.data_end, w))?;
+        if !it.valid() {
+            return Ok(self.data_end);
+        }
+        Ok(self.decode_handle(it.value_slice())?.offset)
+    }
+
     /// The table's properties.
     pub fn properties(&self) -> &TableProperties {
         &self.properties

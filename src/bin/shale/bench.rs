@@ -16,7 +16,8 @@ use shaledb::{Db, Options};
 /// Options of `shale bench`.
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Comma-separated workloads: fillseq, fillrandom, overwrite, deleteseq, compact,
+    /// Comma-separated workloads: fillseq, fillrandom, fillsync (random keys, every write
+    /// fsynced), overwrite, deleteseq, compact,
     /// readrandom, readmissing, readseq, readreverse, seekrandom, multireadrandom,
     /// readwhilewriting.
     #[arg(long, default_value = "fillseq,fillrandom,overwrite,readrandom,readseq")]
@@ -183,7 +184,7 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> CliResult<()>
     let mut results = Vec::new();
     let entry_bytes = (a.key_size + a.value_size) as u64;
     for (position, name) in a.benchmarks.split(',').map(str::trim).filter(|s| !s.is_empty()).enumerate() {
-        let fresh = matches!(name, "fillseq" | "fillrandom");
+        let fresh = matches!(name, "fillseq" | "fillrandom" | "fillsync");
         if fresh || db.is_none() {
             if let Some(d) = db.take() {
                 d.close()?;
@@ -205,7 +206,7 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> CliResult<()>
         let started = Instant::now();
         let mut note = String::new();
         let (ops, bytes) = match name {
-            "fillseq" | "fillrandom" | "overwrite" => {
+            "fillseq" | "fillrandom" | "overwrite" | "fillsync" => {
                 let bar = indicatif::ProgressBar::with_draw_target(
                     Some(a.num),
                     indicatif::ProgressDrawTarget::stderr(),
@@ -213,7 +214,13 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> CliResult<()>
                 for i in 0..a.num {
                     let k = if name == "fillseq" { i } else { rng.random_range(0..a.num) };
                     let key = w.key(k);
-                    d.put(&key, w.value())?;
+                    if name == "fillsync" {
+                        let mut b = shaledb::WriteBatch::new();
+                        b.put(&key, w.value());
+                        d.write_opt(b, &shaledb::WriteOptions { sync: true })?;
+                    } else {
+                        d.put(&key, w.value())?;
+                    }
                     if i % 4096 == 4095 {
                         bar.inc(4096);
                         max_l0 = max_l0.max(d.stats().levels[0].tables);
@@ -316,7 +323,7 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> CliResult<()>
         let after = d.stats();
         let c = after.block_cache;
         let cache = (c.hits - cache_before.hits, c.misses - cache_before.misses);
-        let is_write = matches!(name, "fillseq" | "fillrandom" | "overwrite" | "deleteseq");
+        let is_write = matches!(name, "fillseq" | "fillrandom" | "overwrite" | "deleteseq" | "fillsync");
         let write_amp = match (is_write, written_before, process_write_bytes()) {
             (true, Some(b), Some(e)) => Some((e - b) as f64 / bytes.max(1) as f64),
             _ => None,

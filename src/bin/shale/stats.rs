@@ -44,6 +44,8 @@ pub fn print(db: &Db, as_json: bool) -> CliResult<()> {
     let c = &s.block_cache;
     let rows: Vec<(&str, String)> = vec![
         ("last sequence number", s.last_seqno.to_string()),
+        ("estimated keys", s.estimated_num_keys.to_string()),
+        ("approximate size (tables)", format!("{} bytes", s.approximate_size_bytes)),
         ("user bytes written", s.user_bytes.to_string()),
         ("WAL bytes", s.wal_bytes.to_string()),
         ("flush bytes", s.flush_bytes.to_string()),
