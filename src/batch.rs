@@ -35,6 +35,9 @@ pub struct WriteBatch {
     /// Each operation's byte ranges in `rep`, recorded as it is added, so the write path
     /// inserts into the memtable from what it holds instead of decoding `rep` again.
     ops: Vec<BatchOp>,
+    /// Indexes into `ops` of puts whose expiry header holds a TTL in milliseconds, made
+    /// absolute (clock + TTL) when the batch commits.
+    relative_ttls: Vec<usize>,
 }
 
 impl Default for WriteBatch {
@@ -52,6 +55,7 @@ impl WriteBatch {
             data_bytes: 0,
             oversized: false,
             ops: Vec::new(),
+            relative_ttls: Vec::new(),
         }
     }
 
@@ -64,6 +68,44 @@ impl WriteBatch {
         let key_range = put_range(&mut self.rep, key);
         let value_range = put_range(&mut self.rep, value);
         self.ops.push(BatchOp { value_type: ValueType::Value, key: key_range, value: value_range });
+        self.count += 1;
+        self.data_bytes += (key.len() + value.len()) as u64;
+    }
+
+    /// Adds a put of `value` under `key` that expires `ttl` after the batch commits (by
+    /// the database's clock, millisecond precision): from then on reads treat the key as
+    /// deleted, and compaction reclaims the entry. The expiry is stored as an absolute
+    /// time (docs/format.md §2.3). Limits as [`WriteBatch::put`].
+    pub fn put_with_ttl(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>, ttl: std::time::Duration) {
+        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+        self.put_expiring(key.as_ref(), value.as_ref(), ms, true);
+    }
+
+    /// Adds a put of `value` under `key` that expires at `at` (millisecond precision; a
+    /// time before the epoch counts as the epoch, so the entry is born expired). Limits as
+    /// [`WriteBatch::put`].
+    pub fn put_expire_at(
+        &mut self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        at: std::time::SystemTime,
+    ) {
+        let ms = at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        self.put_expiring(key.as_ref(), value.as_ref(), ms, false);
+    }
+
+    fn put_expiring(&mut self, key: &[u8], value: &[u8], ms: u64, relative: bool) {
+        self.oversized |= key.len() > MAX_KEY_SIZE || value.len() > MAX_VALUE_SIZE;
+        self.rep.push(ValueType::ValueWithExpiry as u8);
+        let key_range = put_range(&mut self.rep, key);
+        let stored = [&crate::coding::u64_bytes(ms)[..], value].concat();
+        let value_range = put_range(&mut self.rep, &stored);
+        self.ops.push(BatchOp { value_type: ValueType::ValueWithExpiry, key: key_range, value: value_range });
+        if relative {
+            self.relative_ttls.push(self.ops.len() - 1);
+        }
         self.count += 1;
         self.data_bytes += (key.len() + value.len()) as u64;
     }
@@ -130,8 +172,23 @@ impl WriteBatch {
         self.ops.iter().map(move |op| BatchOp {
             value_type: op.value_type,
             key: shift(op.key),
-            value: if op.value_type == ValueType::Value { shift(op.value) } else { (base, base) },
+            value: if op.value_type == ValueType::Deletion { (base, base) } else { shift(op.value) },
         })
+    }
+
+    /// The byte offsets, in a rep where `records()` start at `base`, of the expiry
+    /// headers that hold a relative TTL (see [`make_expiries_absolute`]).
+    pub(crate) fn relative_ttl_offsets(&self, base: usize) -> impl Iterator<Item = usize> + '_ {
+        self.relative_ttls.iter().map(move |&i| self.ops[i].value.0 - BATCH_HEADER_LEN + base)
+    }
+}
+
+/// Turns the relative TTLs at `offsets` of `rep` (expiry headers, `u64le` milliseconds)
+/// into absolute expiry times: `now_ms + ttl`, saturating.
+pub(crate) fn make_expiries_absolute(rep: &mut [u8], offsets: impl IntoIterator<Item = usize>, now_ms: u64) {
+    for at in offsets {
+        let ttl = crate::coding::get_u64(&rep[at..]).unwrap_or(0);
+        rep[at..at + 8].copy_from_slice(&crate::coding::u64_bytes(now_ms.saturating_add(ttl)));
     }
 }
 
@@ -202,6 +259,13 @@ pub(crate) fn decode_rep(
         let key = range_of(&mut r).ok_or_else(|| bad("bad key length"))?;
         let value = match ty {
             ValueType::Value => range_of(&mut r).ok_or_else(|| bad("bad value length"))?,
+            ValueType::ValueWithExpiry => {
+                let v = range_of(&mut r).ok_or_else(|| bad("bad value length"))?;
+                if v.1 - v.0 < crate::key::EXPIRY_HEADER_LEN {
+                    return Err(bad("expiring value shorter than its header"));
+                }
+                v
+            }
             ValueType::Deletion => (0, 0),
         };
         let shift = |(a, b): (usize, usize)| (a + BATCH_HEADER_LEN, b + BATCH_HEADER_LEN);

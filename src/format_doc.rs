@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 /// The on-disk constants, by the name docs/format.md gives them.
 fn code_constants() -> BTreeMap<&'static str, u128> {
-    let c: [(&str, u128); 25] = [
+    let c: [(&str, u128); 26] = [
         ("TABLE_MAGIC", crate::sstable::format::TABLE_MAGIC.into()),
         ("FORMAT_VERSION", crate::sstable::format::FORMAT_VERSION.into()),
         ("FOOTER_LEN", crate::sstable::format::FOOTER_LEN as u128),
@@ -27,6 +27,7 @@ fn code_constants() -> BTreeMap<&'static str, u128> {
         ("TAG_DELETED_FILE", crate::version::edit::TAG_DELETED_FILE.into()),
         ("TAG_NEW_FILE", crate::version::edit::TAG_NEW_FILE.into()),
         ("NUM_LEVELS", crate::version::NUM_LEVELS as u128),
+        ("EXPIRY_HEADER_LEN", crate::key::EXPIRY_HEADER_LEN as u128),
         ("TAG_DB_ID", crate::version::edit::TAG_DB_ID.into()),
         ("TAG_WAL_ADDED", crate::version::edit::TAG_WAL_ADDED.into()),
         ("TAG_WAL_SEALED", crate::version::edit::TAG_WAL_SEALED.into()),

@@ -29,6 +29,20 @@ pub enum ValueType {
     Deletion = 0,
     /// A put: the key holds the value as of this sequence number.
     Value = 1,
+    /// A put with an expiry time: the stored value is the expiry (`u64le`, Unix
+    /// milliseconds, [`EXPIRY_HEADER_LEN`] bytes) followed by the user's value. From the
+    /// expiry instant on, reads treat the entry as a tombstone (docs/format.md §2.3).
+    ValueWithExpiry = 2,
+}
+
+/// Bytes of the expiry header in front of a [`ValueType::ValueWithExpiry`] value.
+pub const EXPIRY_HEADER_LEN: usize = 8;
+
+/// Splits a [`ValueType::ValueWithExpiry`] value into its expiry (Unix milliseconds) and
+/// the user's value; `None` if it is shorter than its header.
+pub fn split_expiry(stored: &bytes::Bytes) -> Option<(u64, bytes::Bytes)> {
+    let ms = crate::coding::get_u64(stored.get(..EXPIRY_HEADER_LEN)?)?;
+    Some((ms, stored.slice(EXPIRY_HEADER_LEN..)))
 }
 
 /// Type byte used in seek keys: it sorts before every real type with the same sequence
@@ -41,6 +55,7 @@ impl ValueType {
         match b {
             0 => Some(ValueType::Deletion),
             1 => Some(ValueType::Value),
+            2 => Some(ValueType::ValueWithExpiry),
             _ => None,
         }
     }
@@ -136,8 +151,26 @@ pub fn user_key_of(ikey: &[u8]) -> &[u8] {
 pub enum LookupResult {
     /// The newest visible version is a put of this value.
     Found(bytes::Bytes),
+    /// The newest visible version is a put with an expiry (Unix milliseconds) of this
+    /// value; whether it has expired is the reader's to decide against its clock.
+    Expiring(u64, bytes::Bytes),
     /// The newest visible version is a tombstone.
     Deleted,
+}
+
+impl LookupResult {
+    /// The result for an entry of type `t` whose stored value is `v`; `None` for a
+    /// [`ValueType::ValueWithExpiry`] value shorter than its header (corruption).
+    pub fn of(t: ValueType, v: bytes::Bytes) -> Option<Self> {
+        Some(match t {
+            ValueType::Value => LookupResult::Found(v),
+            ValueType::ValueWithExpiry => {
+                let (ms, v) = split_expiry(&v)?;
+                LookupResult::Expiring(ms, v)
+            }
+            ValueType::Deletion => LookupResult::Deleted,
+        })
+    }
 }
 
 #[cfg(test)]

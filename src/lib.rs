@@ -85,6 +85,7 @@ pub use db::{
 pub use error::{CorruptionKind, Error, Result};
 pub use key::{SequenceNumber, ValueType};
 pub use options::{
-    Compression, Options, WalRecoveryMode, WriteOptions, MAX_BATCH_SIZE, MAX_KEY_SIZE, MAX_VALUE_SIZE,
+    Clock, Compression, ManualClock, Options, SystemClock, WalRecoveryMode, WriteOptions, MAX_BATCH_SIZE,
+    MAX_KEY_SIZE, MAX_VALUE_SIZE,
 };
 pub use sstable::cache::CacheStats;

@@ -59,6 +59,49 @@ pub struct Options {
     pub(crate) wal_recovery_mode: WalRecoveryMode,
     pub(crate) inline_background: bool,
     pub(crate) fs: Arc<dyn FileSystem>,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+/// The engine's clock for expiry times (TTL): Unix time in milliseconds. Reads compare an
+/// entry's expiry with it, compaction drops what has expired by it, and
+/// `WriteBatch::put_with_ttl` adds its TTL to it at commit. It must not run backwards.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// Milliseconds since the Unix epoch.
+    fn now_millis(&self) -> u64;
+}
+
+/// The system's wall clock (the default [`Clock`]).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_millis(&self) -> u64 {
+        let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+/// A clock that moves only when told to (RocksDB's `MockSystemClock`), for tests of
+/// expiry: starts at the given Unix milliseconds; [`ManualClock::advance`] moves it.
+#[derive(Debug, Default)]
+pub struct ManualClock(std::sync::atomic::AtomicU64);
+
+impl ManualClock {
+    /// A clock reading `start_millis`.
+    pub fn new(start_millis: u64) -> Self {
+        ManualClock(std::sync::atomic::AtomicU64::new(start_millis))
+    }
+    /// Moves the clock forward by `d` (millisecond precision).
+    pub fn advance(&self, d: std::time::Duration) {
+        let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        self.0.fetch_add(ms, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_millis(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 impl std::fmt::Debug for Options {
@@ -111,6 +154,7 @@ impl Default for Options {
             wal_recovery_mode: WalRecoveryMode::TolerateCorruptedTailRecords,
             inline_background: false,
             fs: Arc::new(RealFs),
+            clock: Arc::new(SystemClock),
         }
     }
 }
@@ -255,6 +299,14 @@ impl Options {
         self.inline_background = on;
         self
     }
+    /// The clock expiry times are read against (default: [`SystemClock`]); tests pass a
+    /// [`ManualClock`] to move time.
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// The file system every file operation goes through (default: the real disk).
     #[must_use]
     pub fn file_system(mut self, fs: Arc<dyn FileSystem>) -> Self {

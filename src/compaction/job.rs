@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::version::level_iter::LevelIter;
 use crate::iterator::merging::MergingIterator;
 use crate::iterator::InternalIterator;
-use crate::key::{ParsedInternalKey, SequenceNumber, ValueType};
+use crate::key::{encode_internal_key, split_expiry, ParsedInternalKey, SequenceNumber, ValueType};
 use crate::sstable::BlockReadOptions;
 use crate::version::edit::VersionEdit;
 use crate::version::set::NewTable;
@@ -39,6 +39,9 @@ pub struct JobStats {
     pub bytes_read: u64,
     /// Entries dropped (shadowed versions and tombstones).
     pub entries_dropped: u64,
+    /// Expiring puts whose expiry had passed: dropped, or written as tombstones where a
+    /// lower level may still hold older versions of the key.
+    pub expired: u64,
 }
 
 /// Merges the inputs of `c` into `sink`, cutting outputs at `target_file_size` and when
@@ -60,6 +63,7 @@ pub fn run(
     target_file_size: u64,
     max_grandparent_overlap: u64,
     snapshots: &[SequenceNumber],
+    now_ms: u64,
     sink: &mut dyn TableSink,
     progress: &std::sync::atomic::AtomicU64,
 ) -> Result<JobStats> {
@@ -101,7 +105,17 @@ pub fn run(
         let stripe = snapshots.partition_point(|&s| s < p.seqno);
         let shadowed = last_stripe == Some(stripe);
         last_stripe = Some(stripe);
-        let drop_tombstone = c.bottommost && p.value_type == ValueType::Deletion && stripe == 0;
+        // An expiring put past its expiry reads as a tombstone for every reader, whatever
+        // its snapshot (reads judge expiry by the clock, which only moves forward), so it
+        // is written as one, and dropped where a tombstone would be.
+        let value = it.value();
+        let expired = p.value_type == ValueType::ValueWithExpiry
+            && split_expiry(&value).is_none_or(|(ms, _)| ms <= now_ms);
+        let is_tombstone = p.value_type == ValueType::Deletion || expired;
+        let drop_tombstone = c.bottommost && is_tombstone && stripe == 0;
+        if expired && !shadowed {
+            stats.expired += 1;
+        }
         if shadowed || drop_tombstone {
             stats.entries_dropped += 1;
         } else {
@@ -119,7 +133,11 @@ pub fn run(
                     gp_overlap = 0;
                 }
             }
-            sink.add(key, &it.value())?;
+            if expired {
+                sink.add(&encode_internal_key(p.user_key, p.seqno, ValueType::Deletion), &[])?;
+            } else {
+                sink.add(key, &value)?;
+            }
         }
         it.next()?;
     }

@@ -65,5 +65,17 @@ impl Compaction {
 
 /// The levels of `v` as the picker sees them.
 pub fn level_metadata(v: &Version) -> Vec<Vec<FileMetaData>> {
-    v.levels.iter().map(|l| l.iter().map(|t| t.meta.clone()).collect()).collect()
+    v.levels
+        .iter()
+        .map(|l| {
+            l.iter()
+                .map(|t| {
+                    let mut m = t.meta.clone();
+                    let e = t.table().properties().earliest_expiry;
+                    m.earliest_expiry = (e != 0).then_some(e);
+                    m
+                })
+                .collect()
+        })
+        .collect()
 }

@@ -89,6 +89,9 @@ pub struct PickerOptions {
     pub multiplier: u64,
     /// Output table size, in bytes.
     pub target_file_size: u64,
+    /// The clock, in Unix milliseconds: a table whose earliest expiry is at or before it
+    /// is compacted even when no level is over its target (RocksDB's TTL compaction).
+    pub now_ms: u64,
 }
 
 impl PickerOptions {
@@ -99,6 +102,7 @@ impl PickerOptions {
             base_bytes: opts.max_bytes_for_level_base,
             multiplier: opts.max_bytes_for_level_multiplier,
             target_file_size: opts.target_file_size,
+            now_ms: 0,
         }
     }
 
@@ -275,6 +279,25 @@ pub fn pick(levels: &[Vec<FileMetaData>], o: &PickerOptions, busy: &Claims) -> O
         };
         if plan.is_some() {
             return plan;
+        }
+    }
+    pick_expired(levels, o, busy)
+}
+
+/// A compaction of the first table (by level, then number) whose earliest expiry has
+/// passed, so expired data does not sit in a level nobody compacts by size (the last
+/// level in particular): the table with what overlaps it below, or rewritten in place at
+/// the last level. Its outputs hold tombstones for the expired entries (or nothing, at the
+/// bottom), so the same table is not picked again.
+fn pick_expired(levels: &[Vec<FileMetaData>], o: &PickerOptions, busy: &Claims) -> Option<Plan> {
+    for (level, tables) in levels.iter().enumerate() {
+        for f in tables {
+            if f.earliest_expiry.is_some_and(|e| e <= o.now_ms) && !busy.file(f.number) {
+                let (lo, hi) = (f.smallest_user_key(), f.largest_user_key());
+                if let Ok(Some(p)) = pick_manual(levels, o, busy, level, Some(lo), Some(hi)) {
+                    return Some(p);
+                }
+            }
         }
     }
     None

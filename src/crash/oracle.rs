@@ -204,7 +204,7 @@ pub fn verify(db: &Db, oracle: &Oracle, keys: u32, keeps_unsynced: bool) -> Resu
             continue;
         }
         let value_op = match t {
-            ValueType::Value => match parse_value(val) {
+            ValueType::Value | ValueType::ValueWithExpiry => match parse_value(val) {
                 Some((vk, op)) if vk == k => Some(op),
                 Some((vk, _)) => {
                     v.push(format!("INV-05 key {k} holds the value of key {vk}"));

@@ -20,15 +20,18 @@ use crate::compaction::{job, level_metadata, Compaction};
 use crate::error::Result;
 use crate::version::set::NewTable;
 
-/// Starts compaction thread `index`: it runs `compact_pending` on every `Work` message
-/// until `Shutdown`.
+/// Starts compaction thread `index`: it runs `compact_pending` on every `Work` message,
+/// and at least once a second, until `Shutdown`.
 ///
 /// # Errors
 /// [`crate::error::Error::Io`] if the thread cannot be spawned.
 pub(super) fn spawn(index: usize, inner: Arc<DbInner>, rx: Receiver<BgMsg>) -> Result<JoinHandle<()>> {
-    let h = std::thread::Builder::new().name(format!("shaledb-compact-{index}")).spawn(move || {
-        while let Ok(BgMsg::Work) = rx.recv() {
-            inner.compact_pending();
+    let h = std::thread::Builder::new().name(format!("shaledb-compact-{index}")).spawn(move || loop {
+        // Woken by `Work`, and once a second anyway: a table whose earliest expiry has
+        // passed becomes due with no write to trigger it (TTL compaction).
+        match rx.recv_timeout(std::time::Duration::from_secs(1)) {
+            Ok(BgMsg::Work) | Err(crossbeam_channel::RecvTimeoutError::Timeout) => inner.compact_pending(),
+            Ok(_) | Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
         }
     })?;
     Ok(h)
@@ -36,7 +39,7 @@ pub(super) fn spawn(index: usize, inner: Arc<DbInner>, rx: Receiver<BgMsg>) -> R
 
 impl DbInner {
     fn picker_options(&self) -> PickerOptions {
-        PickerOptions::from_options(&self.opts)
+        PickerOptions { now_ms: self.opts.clock.now_millis(), ..PickerOptions::from_options(&self.opts) }
     }
 
     /// Picks a compaction and claims its tables and output range, under the
@@ -139,6 +142,7 @@ impl DbInner {
             po.target_file_size,
             po.max_grandparent_overlap(),
             &snapshots,
+            self.opts.clock.now_millis(),
             &mut writer,
             progress,
         )?;
@@ -148,6 +152,7 @@ impl DbInner {
         let edit = job::edit_for(c, &outputs);
         self.versions.log_and_apply(edit, outputs, None)?;
         self.stats.record_compaction(c.output_level, js.bytes_read, written, false, started.elapsed());
+        self.stats.record_expired(js.expired);
         log::info!(
             "compacted {}+{} tables L{}->L{}: read {} B, wrote {} B, dropped {} entries",
             c.inputs.len(),

@@ -95,6 +95,7 @@ impl TableSink for TableWriter<'_> {
             smallest_seqno: s.smallest_seqno,
             largest_seqno: s.largest_seqno,
             table_id: Some(self.id),
+            earliest_expiry: None,
         };
         self.bytes_written += s.file_size;
         self.outputs.push(Arc::new(TableHandle::new(meta, table, Arc::clone(self.fs), path)));

@@ -9,6 +9,7 @@
 use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
@@ -16,9 +17,11 @@ use crate::error::{CorruptionKind, Error, Result};
 use crate::iterator::merging::MergingIterator;
 use crate::iterator::InternalIterator;
 use crate::key::{
-    encode_internal_key, seek_key, ParsedInternalKey, SequenceNumber, ValueType, MAX_SEQUENCE_NUMBER,
+    encode_internal_key, seek_key, split_expiry, ParsedInternalKey, SequenceNumber, ValueType,
+    MAX_SEQUENCE_NUMBER,
 };
 use crate::memtable::iter::MemTableIter;
+use crate::options::Clock;
 use crate::sstable::BlockReadOptions;
 use crate::version::level_iter::LevelIter;
 use crate::version::Version;
@@ -54,15 +57,33 @@ fn before_all_versions(user_key: &[u8]) -> Vec<u8> {
     seek_key(user_key, MAX_SEQUENCE_NUMBER)
 }
 
+/// A user entry: key, value, and expiry (Unix milliseconds) for an expiring put.
+type Entry = (Bytes, Bytes, Option<u64>);
+
+/// What a visible version means for the reader now: `Some((value, expiry))` for a live
+/// put, `None` for a tombstone or an expired put (which hides older versions as a
+/// tombstone does).
+fn live(t: ValueType, value: Bytes, clock: &dyn Clock) -> Result<Option<(Bytes, Option<u64>)>> {
+    Ok(match t {
+        ValueType::Value => Some((value, None)),
+        ValueType::ValueWithExpiry => {
+            let (ms, v) = split_expiry(&value).ok_or_else(bad_key)?;
+            (clock.now_millis() < ms).then_some((v, Some(ms)))
+        }
+        ValueType::Deletion => None,
+    })
+}
+
 /// Moves forward from the cursor's position to the newest visible version of the next user
-/// key that is not `skip` and not deleted. Leaves the cursor on that entry. `stop(user_key)`
-/// ends the search (an upper bound).
+/// key that is not `skip` and not deleted or expired. Leaves the cursor on that entry.
+/// `stop(user_key)` ends the search (an upper bound).
 fn find_forward(
     it: &mut MergingIterator,
     seqno: SequenceNumber,
     skip: Option<&[u8]>,
     stop: &dyn Fn(&[u8]) -> bool,
-) -> Result<Option<(Bytes, Bytes)>> {
+    clock: &dyn Clock,
+) -> Result<Option<Entry>> {
     let mut skip: Option<Vec<u8>> = skip.map(<[u8]>::to_vec);
     while it.valid() {
         let p = ParsedInternalKey::decode(it.key()).ok_or_else(bad_key)?;
@@ -73,9 +94,9 @@ fn find_forward(
             it.next()?; // invisible, or an older version of a key already decided
             continue;
         }
-        match p.value_type {
-            ValueType::Value => return Ok(Some((Bytes::copy_from_slice(p.user_key), it.value()))),
-            ValueType::Deletion => {
+        match live(p.value_type, it.value(), clock)? {
+            Some((v, ms)) => return Ok(Some((Bytes::copy_from_slice(p.user_key), v, ms))),
+            None => {
                 skip = Some(p.user_key.to_vec());
                 it.next()?;
             }
@@ -85,13 +106,14 @@ fn find_forward(
 }
 
 /// Moves backward from the cursor's position and returns the previous user key whose
-/// newest visible version is a put. Leaves the cursor on the entry before all of that
+/// newest visible version is a live put. Leaves the cursor on the entry before all of that
 /// key's versions. `stop(user_key)` ends the search (a lower bound).
 fn find_backward(
     it: &mut MergingIterator,
     seqno: SequenceNumber,
     stop: &dyn Fn(&[u8]) -> bool,
-) -> Result<Option<(Bytes, Bytes)>> {
+    clock: &dyn Clock,
+) -> Result<Option<Entry>> {
     // Walking backward meets a user key's versions oldest first, so the last visible one
     // seen before the key changes is the newest visible one.
     let mut key: Option<Vec<u8>> = None;
@@ -99,8 +121,10 @@ fn find_backward(
     while it.valid() {
         let p = ParsedInternalKey::decode(it.key()).ok_or_else(bad_key)?;
         if key.as_deref() != Some(p.user_key) {
-            if let (Some(k), Some((ValueType::Value, v))) = (key.take(), newest.take()) {
-                return Ok(Some((Bytes::from(k), v)));
+            if let (Some(k), Some((t, v))) = (key.take(), newest.take()) {
+                if let Some((v, ms)) = live(t, v, clock)? {
+                    return Ok(Some((Bytes::from(k), v, ms)));
+                }
             }
             newest = None;
             if stop(p.user_key) {
@@ -114,7 +138,7 @@ fn find_backward(
         it.prev()?;
     }
     match (key, newest) {
-        (Some(k), Some((ValueType::Value, v))) => Ok(Some((Bytes::from(k), v))),
+        (Some(k), Some((t, v))) => Ok(live(t, v, clock)?.map(|(v, ms)| (Bytes::from(k), v, ms))),
         _ => Ok(None),
     }
 }
@@ -141,6 +165,8 @@ pub struct DbIterator {
     closed: Arc<AtomicBool>,
     /// An error to yield first (a bad argument found when the iterator was built).
     pending: Option<Error>,
+    /// The clock expiring entries are judged by, as each is met.
+    clock: Arc<dyn Clock>,
 }
 
 impl DbIterator {
@@ -151,8 +177,10 @@ impl DbIterator {
         start: Bound<Bytes>,
         end: Bound<Bytes>,
         closed: Arc<AtomicBool>,
+        clock: Arc<dyn Clock>,
     ) -> Self {
         DbIterator {
+            clock,
             version,
             seqno,
             ro,
@@ -202,7 +230,7 @@ impl DbIterator {
         }
     }
 
-    fn step_front(&mut self) -> Result<Option<(Bytes, Bytes)>> {
+    fn step_front(&mut self) -> Result<Option<Entry>> {
         let skip = self.front_key.clone();
         let it = match &mut self.front {
             Some(it) => it,
@@ -225,10 +253,10 @@ impl DbIterator {
             };
             above || back_key.as_ref().is_some_and(|b| k >= b.as_ref())
         };
-        find_forward(it, self.seqno, skip.as_deref(), &stop)
+        find_forward(it, self.seqno, skip.as_deref(), &stop, self.clock.as_ref())
     }
 
-    fn step_back(&mut self) -> Result<Option<(Bytes, Bytes)>> {
+    fn step_back(&mut self) -> Result<Option<Entry>> {
         let it = match &mut self.back {
             Some(it) => it,
             None => {
@@ -250,19 +278,19 @@ impl DbIterator {
             };
             below || front_key.as_ref().is_some_and(|f| k <= f.as_ref())
         };
-        find_backward(it, self.seqno, &stop)
+        find_backward(it, self.seqno, &stop, self.clock.as_ref())
     }
 
-    fn finish(&mut self, r: Result<Option<(Bytes, Bytes)>>, front: bool) -> Option<Result<(Bytes, Bytes)>> {
+    fn finish(&mut self, r: Result<Option<Entry>>, front: bool) -> Option<Result<Entry>> {
         match r {
-            Ok(Some((k, v))) => {
+            Ok(Some((k, v, ms))) => {
                 debug_assert!(!self.below_start(&k) && !self.above_end(&k));
                 if front {
                     self.front_key = Some(k.clone());
                 } else {
                     self.back_key = Some(k.clone());
                 }
-                Some(Ok((k, v)))
+                Some(Ok((k, v, ms)))
             }
             Ok(None) => {
                 self.done = true;
@@ -276,10 +304,8 @@ impl DbIterator {
     }
 }
 
-impl Iterator for DbIterator {
-    type Item = Result<(Bytes, Bytes)>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+impl DbIterator {
+    fn front_entry(&mut self) -> Option<Result<Entry>> {
         if self.done {
             return None;
         }
@@ -289,10 +315,8 @@ impl Iterator for DbIterator {
         let r = self.step_front();
         self.finish(r, true)
     }
-}
 
-impl DoubleEndedIterator for DbIterator {
-    fn next_back(&mut self) -> Option<Self::Item> {
+    fn back_entry(&mut self) -> Option<Result<Entry>> {
         if self.done {
             return None;
         }
@@ -301,6 +325,36 @@ impl DoubleEndedIterator for DbIterator {
         }
         let r = self.step_back();
         self.finish(r, false)
+    }
+
+    /// The next item from the front with its expiry time (`None` for a key without
+    /// one): what TTL-aware callers use instead of `next`.
+    pub fn next_with_expiry(&mut self) -> Option<Result<(Bytes, Bytes, Option<SystemTime>)>> {
+        self.front_entry().map(|r| r.map(with_time))
+    }
+
+    /// The next item from the back with its expiry time.
+    pub fn next_back_with_expiry(&mut self) -> Option<Result<(Bytes, Bytes, Option<SystemTime>)>> {
+        self.back_entry().map(|r| r.map(with_time))
+    }
+}
+
+/// An entry's expiry in Unix milliseconds as a `SystemTime`.
+fn with_time((k, v, ms): Entry) -> (Bytes, Bytes, Option<SystemTime>) {
+    (k, v, ms.map(|ms| UNIX_EPOCH + Duration::from_millis(ms)))
+}
+
+impl Iterator for DbIterator {
+    type Item = Result<(Bytes, Bytes)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.front_entry().map(|r| r.map(|(k, v, _)| (k, v)))
+    }
+}
+
+impl DoubleEndedIterator for DbIterator {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.back_entry().map(|r| r.map(|(k, v, _)| (k, v)))
     }
 }
 
@@ -311,7 +365,7 @@ pub struct RawIterator {
     _version: Arc<Version>,
     inner: MergingIterator,
     seqno: SequenceNumber,
-    current: Option<(Bytes, Bytes)>,
+    current: Option<Entry>,
     /// True when `inner` sits on the current entry (after a forward move); false when it
     /// sits before all versions of the current key (after a backward move).
     forward: bool,
@@ -320,6 +374,8 @@ pub struct RawIterator {
     closed: Arc<AtomicBool>,
     /// Builds the error every seek reports, for a bad argument found at construction.
     failure: Option<fn() -> Error>,
+    /// The clock expiring entries are judged by.
+    clock: Arc<dyn Clock>,
 }
 
 impl RawIterator {
@@ -328,9 +384,11 @@ impl RawIterator {
         seqno: SequenceNumber,
         ro: BlockReadOptions,
         closed: Arc<AtomicBool>,
+        clock: Arc<dyn Clock>,
     ) -> Self {
         let inner = merge_version(&version, ro);
         RawIterator {
+            clock,
             _version: version,
             inner,
             seqno,
@@ -365,7 +423,7 @@ impl RawIterator {
         true
     }
 
-    fn settle(&mut self, r: Result<Option<(Bytes, Bytes)>>, forward: bool) {
+    fn settle(&mut self, r: Result<Option<Entry>>, forward: bool) {
         self.forward = forward;
         match r {
             Ok(c) => self.current = c,
@@ -377,12 +435,12 @@ impl RawIterator {
     }
 
     fn forward_from_here(&mut self, skip: Option<&[u8]>) {
-        let r = find_forward(&mut self.inner, self.seqno, skip, &|_| false);
+        let r = find_forward(&mut self.inner, self.seqno, skip, &|_| false, self.clock.as_ref());
         self.settle(r, true);
     }
 
     fn backward_from_here(&mut self) {
-        let r = find_backward(&mut self.inner, self.seqno, &|_| false);
+        let r = find_backward(&mut self.inner, self.seqno, &|_| false, self.clock.as_ref());
         self.settle(r, false);
     }
 
@@ -399,6 +457,11 @@ impl RawIterator {
     /// The current value. `None` when not valid.
     pub fn value(&self) -> Option<&Bytes> {
         self.current.as_ref().map(|c| &c.1)
+    }
+
+    /// The current entry's expiry time; `None` when not valid or for a key without one.
+    pub fn expiry(&self) -> Option<SystemTime> {
+        self.current.as_ref().and_then(|c| c.2).map(|ms| UNIX_EPOCH + Duration::from_millis(ms))
     }
 
     /// The first error met by the last seek or move (a damaged block, an I/O failure);
@@ -457,7 +520,7 @@ impl RawIterator {
 
     /// Moves to the next entry. **Requires:** `valid()`.
     pub fn next(&mut self) {
-        let Some((k, _)) = self.current.clone() else { return };
+        let Some((k, _, _)) = self.current.clone() else { return };
         if self.blocked() {
             return;
         }
@@ -473,7 +536,7 @@ impl RawIterator {
 
     /// Moves to the previous entry. **Requires:** `valid()`.
     pub fn prev(&mut self) {
-        let Some((k, _)) = self.current.clone() else { return };
+        let Some((k, _, _)) = self.current.clone() else { return };
         if self.blocked() {
             return;
         }

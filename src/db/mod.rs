@@ -220,6 +220,40 @@ impl Db {
         self.write(b)
     }
 
+    /// Sets `key` to `value` until `ttl` from now (by the database's clock, millisecond
+    /// precision): from then on every read treats the key as deleted, and compaction
+    /// reclaims it. Returns the write's sequence number.
+    ///
+    /// # Errors
+    /// As [`Db::put`].
+    pub fn put_with_ttl(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        ttl: std::time::Duration,
+    ) -> Result<SequenceNumber> {
+        let mut b = WriteBatch::new();
+        b.put_with_ttl(key, value, ttl);
+        self.write(b)
+    }
+
+    /// Sets `key` to `value` until the instant `at` (millisecond precision; an instant
+    /// already past writes an entry that reads as deleted). Returns the write's sequence
+    /// number.
+    ///
+    /// # Errors
+    /// As [`Db::put`].
+    pub fn put_expire_at(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        at: std::time::SystemTime,
+    ) -> Result<SequenceNumber> {
+        let mut b = WriteBatch::new();
+        b.put_expire_at(key, value, at);
+        self.write(b)
+    }
+
     /// Deletes `key` (a tombstone; deleting an absent key is not an error). Returns the
     /// write's sequence number.
     ///

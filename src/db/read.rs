@@ -8,6 +8,7 @@
 use std::ops::{Bound, RangeBounds};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
@@ -73,6 +74,19 @@ impl Db {
         self.check_open()?;
         let seqno = self.inner.snapshot_seqno(opts)?;
         self.inner.get_at(key.as_ref(), seqno, opts.block_options())
+    }
+
+    /// The value of `key` and its expiry time (`None` for a key without one), or `None` if
+    /// it is absent, deleted or expired: one lookup for TTL, PTTL and EXPIRETIME.
+    ///
+    /// # Errors
+    /// As [`Db::get`].
+    pub fn get_with_expiry(&self, key: impl AsRef<[u8]>) -> Result<Option<(Bytes, Option<SystemTime>)>> {
+        self.check_open()?;
+        Ok(self
+            .inner
+            .get_entry_at(key.as_ref(), None, ReadOptions::default().block_options())?
+            .map(with_time))
     }
 
     /// Looks up every key of `keys` in one consistent view and returns one result per key,
@@ -189,6 +203,11 @@ impl Db {
     }
 }
 
+/// An expiry in Unix milliseconds as a `SystemTime`.
+pub(super) fn with_time((v, ms): (Bytes, Option<u64>)) -> (Bytes, Option<SystemTime>) {
+    (v, ms.map(|ms| UNIX_EPOCH + Duration::from_millis(ms)))
+}
+
 fn foreign_snapshot() -> Error {
     Error::InvalidArgument("ReadOptions::snapshot belongs to another database")
 }
@@ -225,8 +244,15 @@ impl DbInner {
         opts: &ReadOptions<'_>,
     ) -> DbIterator {
         let (version, latest) = self.read_point();
-        let mut it =
-            DbIterator::new(version, latest, opts.block_options(), start, end, Arc::clone(&self.closed));
+        let mut it = DbIterator::new(
+            version,
+            latest,
+            opts.block_options(),
+            start,
+            end,
+            Arc::clone(&self.closed),
+            Arc::clone(&self.opts.clock),
+        );
         match self.snapshot_seqno(opts) {
             Ok(seqno) => it.set_seqno(seqno.unwrap_or(latest)),
             Err(e) => it.fail_with(e),
@@ -237,7 +263,13 @@ impl DbInner {
     /// A raw cursor as of `opts`' snapshot or the latest state.
     pub(super) fn raw_iterator_at(&self, opts: &ReadOptions<'_>) -> RawIterator {
         let (version, latest) = self.read_point();
-        let mut it = RawIterator::new(version, latest, opts.block_options(), Arc::clone(&self.closed));
+        let mut it = RawIterator::new(
+            version,
+            latest,
+            opts.block_options(),
+            Arc::clone(&self.closed),
+            Arc::clone(&self.opts.clock),
+        );
         match self.snapshot_seqno(opts) {
             Ok(seqno) => it.set_seqno(seqno.unwrap_or(latest)),
             Err(_) => it.fail_with(foreign_snapshot),
@@ -255,12 +287,32 @@ impl DbInner {
         snapshot: Option<SequenceNumber>,
         ro: BlockReadOptions,
     ) -> Result<Option<Bytes>> {
+        Ok(self.get_entry_at(key, snapshot, ro)?.map(|(v, _)| v))
+    }
+
+    /// As [`DbInner::get_at`], with the entry's expiry (Unix milliseconds). An entry whose
+    /// expiry has passed by the clock reads as absent.
+    pub(super) fn get_entry_at(
+        &self,
+        key: &[u8],
+        snapshot: Option<SequenceNumber>,
+        ro: BlockReadOptions,
+    ) -> Result<Option<(Bytes, Option<u64>)>> {
         check_key(key)?;
         // As read_point, without the reference-count traffic: the guard lives only for
         // this lookup.
         let version = self.versions.load();
         let latest = self.visible_seqno.load(Ordering::Acquire);
-        version.get(key, snapshot.unwrap_or(latest), ro)
+        let found = version.get(key, snapshot.unwrap_or(latest), ro)?;
+        Ok(self.unexpired(found))
+    }
+
+    /// `found` unless its expiry has passed by the clock.
+    pub(super) fn unexpired(&self, found: Option<(Bytes, Option<u64>)>) -> Option<(Bytes, Option<u64>)> {
+        match found {
+            Some((_, Some(ms))) if self.opts.clock.now_millis() >= ms => None,
+            f => f,
+        }
     }
 
     /// Point lookups of `keys` in one view, run in key order, answered in input order.
@@ -277,7 +329,9 @@ impl DbInner {
         let mut out: Vec<Result<Option<Bytes>>> = keys.iter().map(|_| Ok(None)).collect();
         for i in order {
             let key = keys[i].as_ref();
-            out[i] = check_key(key).and_then(|()| version.get(key, seqno, ro));
+            out[i] = check_key(key)
+                .and_then(|()| version.get(key, seqno, ro))
+                .map(|f| self.unexpired(f).map(|(v, _)| v));
         }
         out
     }

@@ -88,6 +88,7 @@ fn scan_table(
         smallest_seqno: lo,
         largest_seqno: hi,
         table_id: props.table_id(),
+        earliest_expiry: None,
     };
     Ok((meta, n))
 }

@@ -57,6 +57,24 @@ impl Snapshot {
         self.inner.get_at(key.as_ref(), Some(self.seqno), ReadOptions::default().block_options())
     }
 
+    /// The value of `key` and its expiry time as of the snapshot (expiry is judged by the
+    /// clock now, as for every read).
+    ///
+    /// # Errors
+    /// As [`Snapshot::get`].
+    pub fn get_with_expiry(
+        &self,
+        key: impl AsRef<[u8]>,
+    ) -> Result<Option<(Bytes, Option<std::time::SystemTime>)>> {
+        self.check_open()?;
+        let e = self.inner.get_entry_at(
+            key.as_ref(),
+            Some(self.seqno),
+            ReadOptions::default().block_options(),
+        )?;
+        Ok(e.map(super::read::with_time))
+    }
+
     /// The values of `keys` as of the snapshot, one result per key in input order.
     ///
     /// # Errors

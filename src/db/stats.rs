@@ -47,6 +47,8 @@ pub(crate) struct Counters {
     flush_bytes: AtomicU64,
     compaction_raw_bytes: AtomicU64,
     levels: [LevelCounters; NUM_LEVELS],
+    /// Expired entries compaction dropped or turned into tombstones.
+    expired: AtomicU64,
 }
 
 fn micros(d: Duration) -> u64 {
@@ -54,6 +56,11 @@ fn micros(d: Duration) -> u64 {
 }
 
 impl Counters {
+    /// Counts expired entries a compaction reclaimed.
+    pub(crate) fn record_expired(&self, n: u64) {
+        self.expired.fetch_add(n, Relaxed);
+    }
+
     pub(crate) fn record_write(&self, user_bytes: u64, wal_bytes: u64, ops: u64, synced: bool) {
         self.user_bytes.fetch_add(user_bytes, Relaxed);
         self.wal_bytes.fetch_add(wal_bytes, Relaxed);
@@ -140,6 +147,8 @@ pub struct DbStats {
     pub base_level: usize,
     /// Sequence number of the last acknowledged write.
     pub last_seqno: u64,
+    /// Expired entries (TTL) compaction dropped or turned into tombstones so far.
+    pub expired_entries_reclaimed: u64,
     /// `Db::estimate_num_keys` at the time of the call.
     pub estimated_num_keys: u64,
     /// `Db::approximate_size` of the whole key space, in bytes (the tables on disk).
@@ -262,6 +271,7 @@ impl DbInner {
             base_level: targets.base_level,
             last_seqno: self.visible_seqno.load(std::sync::atomic::Ordering::Acquire),
             estimated_num_keys: self.estimate_num_keys(),
+            expired_entries_reclaimed: self.stats.expired.load(Relaxed),
             approximate_size_bytes: self
                 .versions
                 .load()

@@ -17,7 +17,7 @@ use parking_lot::Mutex;
 
 use super::stats::StallCause;
 use super::{BgMsg, DbInner};
-use crate::batch::{insert_into, set_header, WriteBatch, BATCH_HEADER_LEN};
+use crate::batch::{insert_into, make_expiries_absolute, set_header, WriteBatch, BATCH_HEADER_LEN};
 use crate::error::{CorruptionKind, Error, Result};
 use crate::filename::wal_path;
 use crate::key::SequenceNumber;
@@ -159,6 +159,16 @@ impl DbInner {
             reason = "a group is below 1 GiB, so fewer than 2^32 ops"
         )]
         set_header(&mut rep, first, total as u32);
+        // TTLs become absolute expiry times at commit, before the WAL sees them.
+        if group.iter().any(|w| w.batch.relative_ttl_offsets(0).next().is_some()) {
+            let now = self.opts.clock.now_millis();
+            let offsets: Vec<usize> = group
+                .iter()
+                .zip(&member_base)
+                .flat_map(|(w, &base)| w.batch.relative_ttl_offsets(base))
+                .collect();
+            make_expiries_absolute(&mut rep, offsets, now);
+        }
         if let Err(e) = wal.log.add_record(&rep) {
             return Err(self.poison(e.into()));
         }

@@ -166,10 +166,8 @@ impl MemTable {
         if parsed.user_key != user_key {
             return None;
         }
-        Some(match parsed.value_type {
-            ValueType::Value => LookupResult::Found(v.clone()),
-            ValueType::Deletion => LookupResult::Deleted,
-        })
+        // A short expiring value cannot be in a memtable: batches are validated.
+        Some(LookupResult::of(parsed.value_type, v.clone()).unwrap_or(LookupResult::Deleted))
     }
 
     /// Copies up to `max` entries ending at `to` (the last ones before it, in ascending

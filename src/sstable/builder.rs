@@ -77,6 +77,8 @@ pub struct TableBuilder {
     raw_value_size: u64,
     /// Identity written into the properties: table id and file number.
     id: Option<(super::TableId, u64)>,
+    /// The earliest expiry (Unix milliseconds) of an expiring put in the table.
+    earliest_expiry: Option<u64>,
 }
 
 impl TableBuilder {
@@ -109,6 +111,7 @@ impl TableBuilder {
             raw_key_size: 0,
             raw_value_size: 0,
             id: None,
+            earliest_expiry: None,
         }
     }
 
@@ -140,6 +143,11 @@ impl TableBuilder {
             self.largest_seqno = self.largest_seqno.max(p.seqno);
             if p.value_type == ValueType::Deletion {
                 self.num_deletions += 1;
+            }
+            if p.value_type == ValueType::ValueWithExpiry {
+                if let Some(ms) = value.get(..8).and_then(crate::coding::get_u64) {
+                    self.earliest_expiry = Some(self.earliest_expiry.map_or(ms, |e| e.min(ms)));
+                }
             }
         }
         if self.smallest.is_none() {
@@ -208,9 +216,10 @@ impl TableBuilder {
         let smallest_seqno = if self.num_entries == 0 { 0 } else { self.smallest_seqno };
         let (id, file_number) = self.id.map_or((None, 0), |(id, n)| (Some(id), n));
         // In name order, as a block requires; identity fields only when known (0 = none).
-        let fields: [(&str, u64); 12] = [
+        let fields: [(&str, u64); 13] = [
             ("data.size", data_size),
             ("db.id", id.map_or(0, |i| i.db_id)),
+            ("earliest.expiry", self.earliest_expiry.unwrap_or(0)),
             ("file.number", file_number),
             ("index.size", index_raw.len() as u64),
             ("largest.seqno", self.largest_seqno),
@@ -223,7 +232,7 @@ impl TableBuilder {
             ("smallest.seqno", smallest_seqno),
         ];
         for (name, v) in fields {
-            if v == 0 && matches!(name, "db.id" | "file.number" | "session.id") {
+            if v == 0 && matches!(name, "db.id" | "earliest.expiry" | "file.number" | "session.id") {
                 continue;
             }
             let mut val = Vec::new();

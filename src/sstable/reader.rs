@@ -19,7 +19,7 @@ use crate::coding::get_varint;
 use crate::error::{CorruptionKind, Error, Result};
 use crate::fs::{FileSystem, RandomAccessFile};
 use crate::iterator::InternalIterator;
-use crate::key::{compare_internal_keys, seek_key, ParsedInternalKey, SequenceNumber, ValueType};
+use crate::key::{compare_internal_keys, seek_key, ParsedInternalKey, SequenceNumber};
 use crate::key::LookupResult;
 
 /// How a read uses the block cache and checksums (from `ReadOptions`).
@@ -65,6 +65,8 @@ pub struct TableProperties {
     pub session_id: u64,
     /// The file number it was written as (0 if none).
     pub file_number: u64,
+    /// The earliest expiry (Unix milliseconds) among its expiring puts; 0 if it has none.
+    pub earliest_expiry: u64,
 }
 
 impl TableProperties {
@@ -207,6 +209,7 @@ impl Table {
                     b"shaledb.db.id" => &mut properties.db_id,
                     b"shaledb.session.id" => &mut properties.session_id,
                     b"shaledb.file.number" => &mut properties.file_number,
+                    b"shaledb.earliest.expiry" => &mut properties.earliest_expiry,
                     _ => {
                         it.next().map_err(bad)?;
                         continue;
@@ -372,13 +375,9 @@ impl Table {
         if parsed.user_key != user_key {
             return Ok(None);
         }
-        Ok(Some((
-            parsed.seqno,
-            match parsed.value_type {
-                ValueType::Value => LookupResult::Found(it.value()),
-                ValueType::Deletion => LookupResult::Deleted,
-            },
-        )))
+        let r = LookupResult::of(parsed.value_type, it.value())
+            .ok_or_else(|| self.corrupt_block(h.offset, "expiring value shorter than its header"))?;
+        Ok(Some((parsed.seqno, r)))
     }
 
     /// A cursor over every entry of the table, reading blocks as `ro` says (compaction

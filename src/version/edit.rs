@@ -145,7 +145,16 @@ impl VersionEdit {
                     };
                     e.new_files.push((
                         l,
-                        FileMetaData { number, file_size, smallest, largest, smallest_seqno, largest_seqno, table_id },
+                        FileMetaData {
+                            number,
+                            file_size,
+                            smallest,
+                            largest,
+                            smallest_seqno,
+                            largest_seqno,
+                            table_id,
+                            earliest_expiry: None,
+                        },
                     ));
                 }
                 _ => return Err(bad("unknown version edit tag")),
@@ -177,6 +186,7 @@ mod tests {
                     smallest_seqno: 5,
                     largest_seqno: 9,
                     table_id: Some(crate::sstable::TableId { db_id: 77, session_id: 78 }),
+                    earliest_expiry: None,
                 },
             )],
             db_id: Some(42),

@@ -45,6 +45,10 @@ pub struct FileMetaData {
     /// The identity written into the table's properties (`None` for tables recorded
     /// before table ids): checked against the table when it is opened.
     pub table_id: Option<crate::sstable::TableId>,
+    /// The earliest expiry (Unix milliseconds) of an expiring put in the table. Not stored
+    /// in the MANIFEST: `compaction::level_metadata` reads it from the table's properties
+    /// for the picker, which compacts a table once it has passed.
+    pub earliest_expiry: Option<u64>,
 }
 
 impl FileMetaData {
@@ -148,14 +152,22 @@ impl Version {
     }
 
     /// The newest version of `user_key` visible at `seqno`: memtable, immutable
-    /// memtables, L0 newest to oldest, then one table per deeper level.
+    /// memtables, L0 newest to oldest, then one table per deeper level. Returns its value
+    /// and, for an expiring put, its expiry (Unix milliseconds), which the caller checks
+    /// against its clock: an expired newest version hides every older one.
     ///
     /// # Errors
     /// [`crate::error::Error::Corruption`] naming the table if a block on the path is damaged;
     /// [`crate::error::Error::Io`].
-    pub fn get(&self, user_key: &[u8], seqno: SequenceNumber, ro: BlockReadOptions) -> Result<Option<Bytes>> {
+    pub fn get(
+        &self,
+        user_key: &[u8],
+        seqno: SequenceNumber,
+        ro: BlockReadOptions,
+    ) -> Result<Option<(Bytes, Option<u64>)>> {
         let found = |r: LookupResult| match r {
-            LookupResult::Found(v) => Some(v),
+            LookupResult::Found(v) => Some((v, None)),
+            LookupResult::Expiring(ms, v) => Some((v, Some(ms))),
             LookupResult::Deleted => None,
         };
         for m in std::iter::once(&self.mem).chain(&self.imm) {

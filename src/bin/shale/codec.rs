@@ -101,6 +101,20 @@ pub fn parse_json_line(line: &[u8]) -> Result<(Vec<u8>, Vec<u8>), String> {
     Ok((get_field(obj, "key")?, get_field(obj, "value")?))
 }
 
+/// A duration such as `30s`, `5m`, `2h`, `1500ms` or a plain number of seconds.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    use std::time::Duration;
+    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = n.parse().map_err(|_| format!("bad duration {s:?}"))?;
+    Ok(match unit {
+        "" | "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.saturating_mul(60)),
+        "h" => Duration::from_secs(n.saturating_mul(3600)),
+        "ms" => Duration::from_millis(n),
+        _ => return Err(format!("bad duration unit in {s:?} (ms, s, m or h)")),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -114,17 +114,6 @@ fn parse_seed(s: &str) -> Result<u64, String> {
     r.map_err(|e| format!("bad seed {s:?}: {e}"))
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = n.parse().map_err(|_| format!("bad duration {s:?}"))?;
-    Ok(match unit {
-        "" | "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n * 60),
-        "ms" => Duration::from_millis(n),
-        _ => return Err(format!("bad duration unit in {s:?}")),
-    })
-}
-
 pub fn crash(db: Option<&Path>, cmd: &CrashCmd) -> CliResult<()> {
     match cmd {
         CrashCmd::Enumerate(a) => enumerate(a),
@@ -270,7 +259,7 @@ fn liveness_op(cycle: u64) -> u64 {
 }
 
 fn kill_loop(dir: &Path, a: &KillLoopArgs) -> CliResult<()> {
-    let duration = parse_duration(&a.duration)?;
+    let duration = crate::codec::parse_duration(&a.duration)?;
     let oracle_dir = a.oracle.clone().unwrap_or_else(|| dir.with_extension("oracle"));
     std::fs::create_dir_all(&oracle_dir)?;
     let log = oracle_dir.join("ops.log");

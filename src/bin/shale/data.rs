@@ -36,6 +36,10 @@ pub struct ScanArgs {
     /// Walk the range backwards, from the last key to the first.
     #[arg(long)]
     reverse: bool,
+    /// Also print each key's expiry (Unix milliseconds, `-` for none): a third column, or
+    /// `"expires_at_ms"` in JSON.
+    #[arg(long)]
+    expiry: bool,
 }
 
 /// Input formats of `shale load`.
@@ -81,23 +85,40 @@ pub fn scan(db: &Db, a: &ScanArgs) -> CliResult<()> {
         }
         _ => return Err("--prefix cannot be combined with --from/--to".into()),
     };
-    let iter: Box<dyn Iterator<Item = shaledb::Result<(shaledb::Bytes, shaledb::Bytes)>>> =
-        if a.reverse { Box::new(iter.rev()) } else { Box::new(iter) };
+    let mut iter = iter;
+    let reverse = a.reverse;
+    let iter =
+        std::iter::from_fn(
+            move || if reverse { iter.next_back_with_expiry() } else { iter.next_with_expiry() },
+        );
     let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
     let mut line = Vec::new();
     for (n, item) in iter.enumerate() {
         if a.limit.is_some_and(|l| n as u64 >= l) {
             break;
         }
-        let (k, v) = item?;
+        let (k, v, exp) = item?;
+        let exp_ms = exp.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_millis());
         line.clear();
         if a.json {
-            line.extend_from_slice(codec::json_line(&k, (!a.keys_only).then_some(&v[..])).as_bytes());
+            let mut j = codec::json_line(&k, (!a.keys_only).then_some(&v[..]));
+            if a.expiry {
+                j.pop(); // the closing brace
+                j.push_str(&match exp_ms {
+                    Some(ms) => format!(",\"expires_at_ms\":{ms}}}"),
+                    None => ",\"expires_at_ms\":null}".to_owned(),
+                });
+            }
+            line.extend_from_slice(j.as_bytes());
         } else {
             codec::escape_into(&k, &mut line);
             if !a.keys_only {
                 line.push(b'\t');
                 codec::escape_into(&v, &mut line);
+            }
+            if a.expiry {
+                line.push(b'\t');
+                line.extend_from_slice(exp_ms.map_or("-".to_owned(), |ms| ms.to_string()).as_bytes());
             }
         }
         line.push(b'\n');

@@ -55,7 +55,20 @@ fn esc(b: &[u8]) -> String {
 fn kind(t: ValueType) -> &'static str {
     match t {
         ValueType::Value => "PUT",
+        ValueType::ValueWithExpiry => "PUTX",
         ValueType::Deletion => "DEL",
+    }
+}
+
+/// A stored value as `dump` and `idump` print it: an expiring put shows its expiry
+/// (Unix milliseconds) before the value.
+fn show_value(t: ValueType, v: &[u8]) -> String {
+    match t {
+        ValueType::ValueWithExpiry if v.len() >= 8 => {
+            let ms = u64::from_le_bytes(v[..8].try_into().unwrap_or([0; 8]));
+            format!("expires@{ms} {}", esc(&v[8..]))
+        }
+        _ => esc(v),
     }
 }
 
@@ -157,8 +170,8 @@ pub fn dump(db: Option<&Path>, what: &DumpWhat) -> CliResult<()> {
                 for (i, (t, k, v)) in r.ops.iter().enumerate() {
                     let seq = r.first_seqno + i as u64;
                     match t {
-                        ValueType::Value => w(&mut o, format!("  {seq} PUT {} {}", esc(k), esc(v)))?,
                         ValueType::Deletion => w(&mut o, format!("  {seq} DEL {}", esc(k)))?,
+                        _ => w(&mut o, format!("  {seq} {} {} {}", kind(*t), esc(k), show_value(*t, v)))?,
                     }
                 }
             }
@@ -232,8 +245,8 @@ pub fn idump(dir: &Path, opts: Options, a: &IdumpArgs) -> CliResult<()> {
         }
         n += 1;
         let line = match t {
-            ValueType::Value => format!("{}#{seq},PUT {}", esc(k), esc(v)),
             ValueType::Deletion => format!("{}#{seq},DEL", esc(k)),
+            _ => format!("{}#{seq},{} {}", esc(k), kind(t), show_value(t, v)),
         };
         if let Err(e) = writeln!(o, "{line}") {
             err = Some(e.to_string());

@@ -53,7 +53,13 @@ enum CompressionArg {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Set KEY to VALUE.
-    Put { key: String, value: String },
+    Put {
+        key: String,
+        value: String,
+        /// Expire the key after this long, e.g. `30s`, `5m`, `1500ms`, `2h`.
+        #[arg(long, value_parser = codec::parse_duration)]
+        ttl: Option<std::time::Duration>,
+    },
     /// Print the value of KEY and a newline; exit 1 with `not found` if absent.
     Get { key: String },
     /// Delete KEY.
@@ -139,9 +145,12 @@ impl Cli {
 
 fn run(cli: &Cli) -> CliResult<()> {
     match &cli.command {
-        Command::Put { key, value } => {
+        Command::Put { key, value, ttl } => {
             let db = cli.open()?;
-            db.put(key, value)?;
+            match ttl {
+                Some(ttl) => db.put_with_ttl(key, value, *ttl)?,
+                None => db.put(key, value)?,
+            };
             db.close()?;
         }
         Command::Delete { key } => {

@@ -7,7 +7,8 @@
 //!
 //! - `define` with lines `L<n>: <number>:<smallest>-<largest>:<size>[MiB|GiB] ...`: replaces
 //!   the levels (sizes in bytes unless suffixed). Prints `ok`.
-//! - `pick [busy=<n>,<n>...]`: the background picker's plan, or `none`.
+//! - `pick [busy=<n>,<n>...] [now=<ms>]`: the background picker's plan, or `none`; tables
+//!   may carry `:exp=<ms>`, their earliest expiry, which `now` is compared with.
 //! - `pick_manual level=<n> [start=<key>] [end=<key>] [busy=...]`: a manual compaction's
 //!   plan, `none`, or `busy`.
 //! - `targets`: the base level and the target bytes of each level, in MiB.
@@ -32,7 +33,7 @@ use crate::key::{encode_internal_key, ValueType};
 const MIB: u64 = 1 << 20;
 
 fn opts() -> PickerOptions {
-    PickerOptions { level0_trigger: 4, base_bytes: 256 * MIB, multiplier: 10, target_file_size: 64 * MIB }
+    PickerOptions { level0_trigger: 4, base_bytes: 256 * MIB, multiplier: 10, target_file_size: 64 * MIB, now_ms: 0 }
 }
 
 /// A table `number` over `[lo, hi]` of `size` bytes.
@@ -45,6 +46,7 @@ fn table(number: u64, lo: &str, hi: &str, size: u64) -> FileMetaData {
         smallest_seqno: number * 10,
         largest_seqno: number * 10 + 1,
         table_id: None,
+        earliest_expiry: None,
     }
 }
 
@@ -59,12 +61,17 @@ fn parse_size(s: &str) -> u64 {
     }
 }
 
-/// `<number>:<lo>-<hi>:<size>`.
+/// `<number>:<lo>-<hi>:<size>[:exp=<ms>]`.
 fn parse_table(spec: &str) -> FileMetaData {
     let parts: Vec<&str> = spec.split(':').collect();
-    assert_eq!(parts.len(), 3, "table spec {spec:?}");
+    assert!(parts.len() == 3 || parts.len() == 4, "table spec {spec:?}");
     let (lo, hi) = parts[1].split_once('-').unwrap_or_else(|| panic!("range in {spec:?}"));
-    table(parts[0].parse().unwrap_or_else(|_| panic!("number in {spec:?}")), lo, hi, parse_size(parts[2]))
+    let mut t = table(parts[0].parse().unwrap_or_else(|_| panic!("number in {spec:?}")), lo, hi, parse_size(parts[2]));
+    if let Some(e) = parts.get(3) {
+        let ms = e.strip_prefix("exp=").and_then(|m| m.parse().ok()).unwrap_or_else(|| panic!("expiry in {spec:?}"));
+        t.earliest_expiry = Some(ms);
+    }
+    t
 }
 
 fn numbers(s: &str) -> Vec<u64> {
@@ -105,7 +112,10 @@ impl Harness {
                 }
                 "ok".into()
             }
-            "pick" => pick(&self.levels, &opts(), &busy()).map_or("none".into(), |p| show_plan(&p)),
+            "pick" => {
+                let now_ms = args.get("now").map_or(0, |n| n.parse().expect("now=<ms>"));
+                pick(&self.levels, &PickerOptions { now_ms, ..opts() }, &busy()).map_or("none".into(), |p| show_plan(&p))
+            }
             "pick_manual" => {
                 let level: usize = args.get("level").expect("level=").parse().expect("level");
                 let start = args.get("start").map(|s| s.as_bytes());
