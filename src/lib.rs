@@ -85,7 +85,7 @@ pub use db::{
 pub use error::{CorruptionKind, Error, Result};
 pub use key::{SequenceNumber, ValueType};
 pub use options::{
-    Clock, Compression, ManualClock, Options, SystemClock, WalRecoveryMode, WriteOptions, MAX_BATCH_SIZE,
-    MAX_KEY_SIZE, MAX_VALUE_SIZE,
+    Clock, CompactionFilter, Compression, Decision, ManualClock, Options, SystemClock, WalRecoveryMode,
+    WriteOptions, MAX_BATCH_SIZE, MAX_KEY_SIZE, MAX_VALUE_SIZE,
 };
 pub use sstable::cache::CacheStats;

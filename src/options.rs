@@ -60,6 +60,49 @@ pub struct Options {
     pub(crate) inline_background: bool,
     pub(crate) fs: Arc<dyn FileSystem>,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) compaction_filter: Option<Arc<dyn CompactionFilter>>,
+}
+
+/// What a [`CompactionFilter`] decides for one entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Keep the entry as it is.
+    Keep,
+    /// Remove the key: the entry becomes a tombstone (so older versions in lower levels
+    /// stay hidden), which the last level drops as it drops any tombstone.
+    Remove,
+    /// Keep the key with this value instead (its expiry, if any, is kept).
+    ChangeValue(bytes::Bytes),
+}
+
+/// Application logic run by compaction on each key's newest value (RocksDB's
+/// `CompactionFilter`), to drop or rewrite data in the background: stale sessions, rows of
+/// a dropped tenant, values to migrate.
+///
+/// Guarantees:
+/// - it sees only the newest version of a key, and only when no live snapshot can see that
+///   version, so a snapshot's reads never change under it; versions kept for snapshots
+///   are never shown to it;
+/// - it never sees tombstones or expired entries (compaction reclaims those itself);
+/// - it runs in compaction threads only: never on memtable reads, never on `get` or
+///   iterators, and a key is filtered only when a compaction happens to merge it, so a
+///   `Remove` takes effect at the latest when the key's data is next compacted
+///   (`Db::compact_range` forces that);
+/// - `Remove` above the last level writes a tombstone; at the last level with no snapshot
+///   the key is dropped.
+///
+/// It must be deterministic for a key and value, fast, and must not call back into the
+/// database.
+pub trait CompactionFilter: Send + Sync + std::fmt::Debug {
+    /// Decides for the newest value of `key` at compaction output `level` (0–6); `expiry`
+    /// is the key's expiry time for an expiring put.
+    fn filter(
+        &self,
+        level: usize,
+        key: &[u8],
+        value: &[u8],
+        expiry: Option<std::time::SystemTime>,
+    ) -> Decision;
 }
 
 /// The engine's clock for expiry times (TTL): Unix time in milliseconds. Reads compare an
@@ -155,6 +198,7 @@ impl Default for Options {
             inline_background: false,
             fs: Arc::new(RealFs),
             clock: Arc::new(SystemClock),
+            compaction_filter: None,
         }
     }
 }
@@ -304,6 +348,14 @@ impl Options {
     #[must_use]
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// The compaction filter run on each key's newest value as compaction merges it
+    /// (default: none); see [`CompactionFilter`] for what it sees and when.
+    #[must_use]
+    pub fn compaction_filter(mut self, f: Arc<dyn CompactionFilter>) -> Self {
+        self.compaction_filter = Some(f);
         self
     }
 

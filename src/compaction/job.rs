@@ -9,6 +9,7 @@ use crate::version::level_iter::LevelIter;
 use crate::iterator::merging::MergingIterator;
 use crate::iterator::InternalIterator;
 use crate::key::{encode_internal_key, split_expiry, ParsedInternalKey, SequenceNumber, ValueType};
+use crate::options::{CompactionFilter, Decision};
 use crate::sstable::BlockReadOptions;
 use crate::version::edit::VersionEdit;
 use crate::version::set::NewTable;
@@ -42,6 +43,8 @@ pub struct JobStats {
     /// Expiring puts whose expiry had passed: dropped, or written as tombstones where a
     /// lower level may still hold older versions of the key.
     pub expired: u64,
+    /// Entries the compaction filter removed or changed.
+    pub filtered: u64,
 }
 
 /// Merges the inputs of `c` into `sink`, cutting outputs at `target_file_size` and when
@@ -64,6 +67,7 @@ pub fn run(
     max_grandparent_overlap: u64,
     snapshots: &[SequenceNumber],
     now_ms: u64,
+    filter: Option<&dyn CompactionFilter>,
     sink: &mut dyn TableSink,
     progress: &std::sync::atomic::AtomicU64,
 ) -> Result<JobStats> {
@@ -116,8 +120,34 @@ pub fn run(
         if expired && !shadowed {
             stats.expired += 1;
         }
+        // The compaction filter: the key's newest version, no snapshot can see it, a live
+        // put (see `CompactionFilter`'s guarantees).
+        let mut decision = Decision::Keep;
+        if let Some(f) = filter.filter(|_| new_user_key && stripe == snapshots.len() && !is_tombstone) {
+            let (user_value, expiry) = match p.value_type {
+                ValueType::ValueWithExpiry => match split_expiry(&value) {
+                    Some((ms, v)) => (v, Some(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms))),
+                    None => (value.clone(), None),
+                },
+                _ => (value.clone(), None),
+            };
+            decision = f.filter(c.output_level, p.user_key, &user_value, expiry);
+            if decision != Decision::Keep {
+                stats.filtered += 1;
+            }
+        }
+        let removed = decision == Decision::Remove;
+        let drop_tombstone = drop_tombstone || (removed && c.bottommost && stripe == 0);
         if shadowed || drop_tombstone {
             stats.entries_dropped += 1;
+        } else if removed {
+            sink.add(&encode_internal_key(p.user_key, p.seqno, ValueType::Deletion), &[])?;
+        } else if let Decision::ChangeValue(new) = &decision {
+            let stored = match p.value_type {
+                ValueType::ValueWithExpiry => [&value[..crate::key::EXPIRY_HEADER_LEN], &new[..]].concat(),
+                _ => new.to_vec(),
+            };
+            sink.add(key, &stored)?;
         } else {
             // Cut only between user keys, so tables of a level never share a user key.
             if new_user_key {

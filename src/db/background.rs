@@ -143,6 +143,7 @@ impl DbInner {
             po.max_grandparent_overlap(),
             &snapshots,
             self.opts.clock.now_millis(),
+            self.opts.compaction_filter.as_deref(),
             &mut writer,
             progress,
         )?;
@@ -153,6 +154,7 @@ impl DbInner {
         self.versions.log_and_apply(edit, outputs, None)?;
         self.stats.record_compaction(c.output_level, js.bytes_read, written, false, started.elapsed());
         self.stats.record_expired(js.expired);
+        self.stats.record_filtered(js.filtered);
         log::info!(
             "compacted {}+{} tables L{}->L{}: read {} B, wrote {} B, dropped {} entries",
             c.inputs.len(),

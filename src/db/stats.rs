@@ -49,6 +49,8 @@ pub(crate) struct Counters {
     levels: [LevelCounters; NUM_LEVELS],
     /// Expired entries compaction dropped or turned into tombstones.
     expired: AtomicU64,
+    /// Entries the compaction filter removed or changed.
+    filtered: AtomicU64,
 }
 
 fn micros(d: Duration) -> u64 {
@@ -56,6 +58,11 @@ fn micros(d: Duration) -> u64 {
 }
 
 impl Counters {
+    /// Counts entries the compaction filter removed or changed.
+    pub(crate) fn record_filtered(&self, n: u64) {
+        self.filtered.fetch_add(n, Relaxed);
+    }
+
     /// Counts expired entries a compaction reclaimed.
     pub(crate) fn record_expired(&self, n: u64) {
         self.expired.fetch_add(n, Relaxed);
@@ -149,6 +156,8 @@ pub struct DbStats {
     pub last_seqno: u64,
     /// Expired entries (TTL) compaction dropped or turned into tombstones so far.
     pub expired_entries_reclaimed: u64,
+    /// Entries the compaction filter removed or changed so far.
+    pub compaction_filter_decisions: u64,
     /// `Db::estimate_num_keys` at the time of the call.
     pub estimated_num_keys: u64,
     /// `Db::approximate_size` of the whole key space, in bytes (the tables on disk).
@@ -272,6 +281,7 @@ impl DbInner {
             last_seqno: self.visible_seqno.load(std::sync::atomic::Ordering::Acquire),
             estimated_num_keys: self.estimate_num_keys(),
             expired_entries_reclaimed: self.stats.expired.load(Relaxed),
+            compaction_filter_decisions: self.stats.filtered.load(Relaxed),
             approximate_size_bytes: self
                 .versions
                 .load()
