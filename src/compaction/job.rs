@@ -47,10 +47,24 @@ pub struct JobStats {
     pub filtered: u64,
 }
 
+/// What a merge job needs besides its inputs and output.
+#[derive(Debug, Clone, Copy)]
+pub struct JobParams<'a> {
+    /// Output tables are cut at this size, in bytes.
+    pub target_file_size: u64,
+    /// An output is cut once it overlaps more grandparent bytes than this.
+    pub max_grandparent_overlap: u64,
+    /// The live snapshots' sequence numbers, ascending.
+    pub snapshots: &'a [SequenceNumber],
+    /// The clock, Unix milliseconds: expiring puts at or past it are reclaimed.
+    pub now_ms: u64,
+    /// The compaction filter, if the options set one.
+    pub filter: Option<&'a dyn CompactionFilter>,
+}
+
 /// Merges the inputs of `c` into `sink`, cutting outputs at `target_file_size` and when
-/// an output has come to overlap more than `max_grandparent_overlap` bytes of grandparents.
-/// `snapshots` are the live snapshots' sequence numbers, ascending. `progress` grows by the
-/// key and value bytes of every entry merged.
+/// an output has come to overlap more than `max_grandparent_overlap` bytes of grandparents
+/// (see [`JobParams`]). `progress` grows by the key and value bytes of every entry merged.
 ///
 /// Which versions survive, after LevelDB and RocksDB: every snapshot, plus "now", defines
 /// a stripe of sequence numbers `(previous snapshot, snapshot]`. A reader at any snapshot
@@ -63,14 +77,11 @@ pub struct JobStats {
 /// [`crate::error::Error::Corruption`] from a damaged input; [`crate::error::Error::Io`].
 pub fn run(
     c: &Compaction,
-    target_file_size: u64,
-    max_grandparent_overlap: u64,
-    snapshots: &[SequenceNumber],
-    now_ms: u64,
-    filter: Option<&dyn CompactionFilter>,
+    params: &JobParams<'_>,
     sink: &mut dyn TableSink,
     progress: &std::sync::atomic::AtomicU64,
 ) -> Result<JobStats> {
+    let JobParams { target_file_size, max_grandparent_overlap, snapshots, now_ms, filter } = *params;
     debug_assert!(snapshots.windows(2).all(|w| w[0] < w[1]));
     let mut children: Vec<Box<dyn InternalIterator>> = Vec::new();
     if c.level == 0 {

@@ -137,16 +137,14 @@ impl DbInner {
         let snapshots = self.live_snapshots();
         let po = self.picker_options();
         let progress = self.stats.compaction_progress();
-        let js = job::run(
-            c,
-            po.target_file_size,
-            po.max_grandparent_overlap(),
-            &snapshots,
-            self.opts.clock.now_millis(),
-            self.opts.compaction_filter.as_deref(),
-            &mut writer,
-            progress,
-        )?;
+        let params = job::JobParams {
+            target_file_size: po.target_file_size,
+            max_grandparent_overlap: po.max_grandparent_overlap(),
+            snapshots: &snapshots,
+            now_ms: self.opts.clock.now_millis(),
+            filter: self.opts.compaction_filter.as_deref(),
+        };
+        let js = job::run(c, &params, &mut writer, progress)?;
         writer.sync_dir()?;
         let written = writer.bytes_written;
         let outputs: Vec<NewTable> = writer.outputs.drain(..).map(|t| (c.output_level, t)).collect();
