@@ -35,6 +35,16 @@ pub enum Op {
         /// Write with `WriteOptions::sync`.
         sync: bool,
     },
+    /// Put a value of `len` bytes under key `key` with a TTL of an hour (the run never
+    /// reaches it: this exercises the expiring value format through every crash).
+    PutTtl {
+        /// Key number.
+        key: u32,
+        /// Payload length in bytes.
+        len: u32,
+        /// Write with `WriteOptions::sync`.
+        sync: bool,
+    },
     /// Delete key `key`.
     Delete {
         /// Key number.
@@ -71,7 +81,7 @@ pub struct WorkloadSpec {
     pub keys: u32,
 }
 
-/// Generates the seeded operation list: put 45%, delete 10%, batch 15%, get 25%, flush or
+/// Generates the seeded operation list: put 38%, put with TTL 7%, delete 10%, batch 15%, get 25%, flush or
 /// compact 5%; 1 write in 4 asks for `sync`; values of 0 B to 2 KiB, a few to 40 KiB so
 /// WAL records fragment.
 pub fn generate(spec: &WorkloadSpec) -> Vec<Op> {
@@ -90,7 +100,8 @@ pub fn generate(spec: &WorkloadSpec) -> Vec<Op> {
             let sync = rng.below(4) == 0;
             let key = rng.below(u64::from(keys)) as u32;
             match roll {
-                0..=44 => Op::Put { key, len: len(&mut rng), sync },
+                0..=37 => Op::Put { key, len: len(&mut rng), sync },
+                38..=44 => Op::PutTtl { key, len: len(&mut rng), sync },
                 45..=54 => Op::Delete { key, sync },
                 55..=69 => {
                     let n = 2 + rng.below(14);
@@ -163,12 +174,20 @@ pub fn run_workload(db: &Db, ops: &[Op], oracle: &mut Oracle) -> std::result::Re
             Vec::new(),
             matches!(
                 op,
-                Op::Put { sync: true, .. } | Op::Delete { sync: true, .. } | Op::Batch { sync: true, .. }
+                Op::Put { sync: true, .. }
+                    | Op::PutTtl { sync: true, .. }
+                    | Op::Delete { sync: true, .. }
+                    | Op::Batch { sync: true, .. }
             ),
         );
         match op {
             Op::Put { key, len, .. } => {
                 batch.put(key_bytes(*key), make_value(*key, op_id, *len));
+                items.push((*key, true));
+            }
+            Op::PutTtl { key, len, .. } => {
+                let ttl = std::time::Duration::from_secs(3600);
+                batch.put_with_ttl(key_bytes(*key), make_value(*key, op_id, *len), ttl);
                 items.push((*key, true));
             }
             Op::Delete { key, .. } => {

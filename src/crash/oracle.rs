@@ -195,8 +195,8 @@ pub fn verify(db: &Db, oracle: &Oracle, keys: u32, keeps_unsynced: bool) -> Resu
             continue;
         };
         let (seq, t) = (*seq, *t);
-        let visible = (t == ValueType::Value).then_some(val);
-        if visible != scanned.get(&kb) {
+        let visible = (t != ValueType::Deletion).then(|| user_value(t, val).to_vec());
+        if visible.as_ref() != scanned.get(&kb) {
             v.push(format!("INV-05 key {k}: the scan does not show its newest entry"));
         }
         if seq > m {
@@ -204,7 +204,7 @@ pub fn verify(db: &Db, oracle: &Oracle, keys: u32, keeps_unsynced: bool) -> Resu
             continue;
         }
         let value_op = match t {
-            ValueType::Value | ValueType::ValueWithExpiry => match parse_value(val) {
+            ValueType::Value | ValueType::ValueWithExpiry => match parse_value(user_value(t, val)) {
                 Some((vk, op)) if vk == k => Some(op),
                 Some((vk, _)) => {
                     v.push(format!("INV-05 key {k} holds the value of key {vk}"));
@@ -232,7 +232,9 @@ pub fn verify(db: &Db, oracle: &Oracle, keys: u32, keeps_unsynced: bool) -> Resu
             Some((first, _, op)) => {
                 let item = oracle.intents.get(&op).and_then(|it| it.get((seq - first) as usize)).copied();
                 let ok = match (item, t) {
-                    (Some((ik, true)), ValueType::Value) => ik == k && value_op == Some(op),
+                    (Some((ik, true)), ValueType::Value | ValueType::ValueWithExpiry) => {
+                        ik == k && value_op == Some(op)
+                    }
                     (Some((ik, false)), ValueType::Deletion) => ik == k,
                     _ => false,
                 };
@@ -257,6 +259,14 @@ pub fn verify(db: &Db, oracle: &Oracle, keys: u32, keeps_unsynced: bool) -> Resu
         }
     }
     Ok((v, m < last_acked))
+}
+
+/// The user's value of a stored value: an expiring put's value follows its expiry header.
+fn user_value(t: ValueType, stored: &[u8]) -> &[u8] {
+    match t {
+        ValueType::ValueWithExpiry => stored.get(crate::key::EXPIRY_HEADER_LEN..).unwrap_or_default(),
+        _ => stored,
+    }
 }
 
 /// The liveness probe after recovery (INV-23): one synced write outside the key space.

@@ -410,7 +410,13 @@ fn worker(dir: &Path, a: &WorkerArgs) -> CliResult<()> {
                         0..=39 => {
                             let k = rng.random_range(0..KEYS);
                             let l = len(&mut rng);
-                            batch.put(key_bytes(k), make_value(k, op_id, l));
+                            // One put in five carries a TTL the run never reaches.
+                            if rng.random_range(0..5) == 0 {
+                                let ttl = Duration::from_secs(3600);
+                                batch.put_with_ttl(key_bytes(k), make_value(k, op_id, l), ttl);
+                            } else {
+                                batch.put(key_bytes(k), make_value(k, op_id, l));
+                            }
                             items.push((k, true));
                         }
                         40..=47 => {
