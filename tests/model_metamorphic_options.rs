@@ -2,6 +2,8 @@
 //! option sets that stress different paths: a tiny write buffer, 64-byte blocks, restart
 //! interval 1, compression on and off, bloom filters on and off, mmap on and off. Every
 //! run must give identical reads, and all must match a `BTreeMap` model, across reopens.
+//! The operations include puts with TTLs and clock advances (each run has its own
+//! `ManualClock` starting at the same instant), so every option set must expire alike.
 //!
 //! Cases: 8 by default; set `PROPTEST_CASES` for long runs.
 
@@ -13,6 +15,10 @@ use shaledb::{Compression, Db, Options};
 #[derive(Debug, Clone)]
 enum Op {
     Put(u16, u16),
+    /// A put that expires this many milliseconds later.
+    PutTtl(u16, u16, u16),
+    /// Moves the database's clock forward.
+    Advance(u16),
     Delete(u16),
     Flush,
     Reopen,
@@ -22,6 +28,8 @@ enum Op {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         12 => (any::<u16>(), any::<u16>()).prop_map(|(k, v)| Op::Put(k % 300, v)),
+        3 => (any::<u16>(), any::<u16>(), 1..5_000u16).prop_map(|(k, v, t)| Op::PutTtl(k % 300, v, t)),
+        2 => (1..3_000u16).prop_map(Op::Advance),
         4 => any::<u16>().prop_map(|k| Op::Delete(k % 300)),
         1 => Just(Op::Flush),
         1 => Just(Op::Reopen),
@@ -68,12 +76,22 @@ fn value(k: u16, v: u16) -> Vec<u8> {
 
 type Entries = Vec<(Vec<u8>, Vec<u8>)>;
 
+/// Every run's clock starts here (Unix milliseconds).
+const T0: u64 = 1_700_000_000_000;
+
 fn run(ops: &[Op], opts: &Options) -> (Entries, Entries) {
     let dir = tempfile::tempdir().expect("tempdir");
+    let clock = std::sync::Arc::new(shaledb::ManualClock::new(T0));
+    let opts = &opts.clone().clock(clock.clone());
     let mut db = Db::open(dir.path(), opts.clone()).expect("open");
     for op in ops {
         match op {
             Op::Put(k, v) => drop(db.put(format!("k{k:04}"), value(*k, *v)).expect("put")),
+            Op::PutTtl(k, v, t) => drop(
+                db.put_with_ttl(format!("k{k:04}"), value(*k, *v), std::time::Duration::from_millis(u64::from(*t)))
+                    .expect("put ttl"),
+            ),
+            Op::Advance(ms) => clock.advance(std::time::Duration::from_millis(u64::from(*ms))),
             Op::Delete(k) => drop(db.delete(format!("k{k:04}")).expect("delete")),
             Op::Flush => db.flush().expect("flush"),
             Op::Compact => db.compact_range(None, None).expect("compact"),
@@ -104,15 +122,22 @@ proptest! {
 
     #[test]
     fn every_option_set_reads_the_same(ops in proptest::collection::vec(op(), 1..600)) {
-        let mut model = BTreeMap::new();
+        // Key -> (value, expiry); a key is live while the clock is below its expiry.
+        let mut model: BTreeMap<Vec<u8>, (Vec<u8>, Option<u64>)> = BTreeMap::new();
+        let mut now = T0;
         for op in &ops {
             match op {
-                Op::Put(k, v) => { model.insert(format!("k{k:04}").into_bytes(), value(*k, *v)); }
+                Op::Put(k, v) => { model.insert(format!("k{k:04}").into_bytes(), (value(*k, *v), None)); }
+                Op::PutTtl(k, v, t) => {
+                    model.insert(format!("k{k:04}").into_bytes(), (value(*k, *v), Some(now + u64::from(*t))));
+                }
+                Op::Advance(ms) => now += u64::from(*ms),
                 Op::Delete(k) => { model.remove(format!("k{k:04}").as_bytes()); }
                 _ => {}
             }
         }
-        let want: Entries = model.into_iter().collect();
+        let want: Entries =
+            model.into_iter().filter(|(_, (_, e))| e.is_none_or(|e| e > now)).map(|(k, (v, _))| (k, v)).collect();
         for (name, opts) in option_sets() {
             let (fwd, rev) = run(&ops, &opts);
             prop_assert_eq!(&fwd, &want, "{} differs from the model", name);

@@ -37,6 +37,10 @@ pub struct BenchArgs {
     /// Seed of the key sequence and value bytes.
     #[arg(long, default_value_t = 301)]
     seed: u64,
+    /// Write every fill and overwrite with this TTL (`put_with_ttl`, e.g. `1h`), to
+    /// measure what expiry costs.
+    #[arg(long, value_parser = crate::codec::parse_duration)]
+    ttl: Option<std::time::Duration>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
@@ -218,6 +222,8 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> CliResult<()>
                         let mut b = shaledb::WriteBatch::new();
                         b.put(&key, w.value());
                         d.write_opt(b, &shaledb::WriteOptions { sync: true })?;
+                    } else if let Some(ttl) = a.ttl {
+                        d.put_with_ttl(&key, w.value(), ttl)?;
                     } else {
                         d.put(&key, w.value())?;
                     }
