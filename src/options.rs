@@ -80,9 +80,10 @@ pub enum Decision {
 /// a dropped tenant, values to migrate.
 ///
 /// Guarantees:
-/// - it sees only the newest version of a key, and only when no live snapshot can see that
-///   version, so a snapshot's reads never change under it; versions kept for snapshots
-///   are never shown to it;
+/// - it sees only the newest version of a key among the data being compacted (a newer
+///   version elsewhere, in a memtable or a higher level, shadows whatever it decides), and
+///   only when no live snapshot can see that version, so a snapshot's reads never change
+///   under it; versions kept for snapshots are never shown to it;
 /// - it never sees tombstones or expired entries (compaction reclaims those itself);
 /// - it runs in compaction threads only: never on memtable reads, never on `get` or
 ///   iterators, and a key is filtered only when a compaction happens to merge it, so a

@@ -88,8 +88,12 @@ fn run(ops: &[Op], opts: &Options) -> (Entries, Entries) {
         match op {
             Op::Put(k, v) => drop(db.put(format!("k{k:04}"), value(*k, *v)).expect("put")),
             Op::PutTtl(k, v, t) => drop(
-                db.put_with_ttl(format!("k{k:04}"), value(*k, *v), std::time::Duration::from_millis(u64::from(*t)))
-                    .expect("put ttl"),
+                db.put_with_ttl(
+                    format!("k{k:04}"),
+                    value(*k, *v),
+                    std::time::Duration::from_millis(u64::from(*t)),
+                )
+                .expect("put ttl"),
             ),
             Op::Advance(ms) => clock.advance(std::time::Duration::from_millis(u64::from(*ms))),
             Op::Delete(k) => drop(db.delete(format!("k{k:04}")).expect("delete")),

@@ -124,8 +124,17 @@ pub fn run(
         // its snapshot (reads judge expiry by the clock, which only moves forward), so it
         // is written as one, and dropped where a tombstone would be.
         let value = it.value();
-        let expired = p.value_type == ValueType::ValueWithExpiry
-            && split_expiry(&value).is_none_or(|(ms, _)| ms <= now_ms);
+        let expired = match p.value_type {
+            ValueType::ValueWithExpiry => {
+                let (ms, _) = split_expiry(&value).ok_or_else(|| crate::error::Error::Corruption {
+                    file: "<compaction input>".into(),
+                    offset: 0,
+                    kind: crate::error::CorruptionKind::Malformed("expiring value shorter than its header"),
+                })?;
+                ms <= now_ms
+            }
+            _ => false,
+        };
         let is_tombstone = p.value_type == ValueType::Deletion || expired;
         let drop_tombstone = c.bottommost && is_tombstone && stripe == 0;
         if expired && !shadowed {

@@ -300,7 +300,9 @@ impl Db {
         wal.sync().map_err(|e| self.inner.poison(e.into()))
     }
 
-    /// An estimate of the number of live keys, in O(1) (RocksDB's
+    /// An estimate of the number of live keys, without I/O, from counters the memtables
+    /// and the tables' properties already hold (cost proportional to the number of tables)
+    /// (RocksDB's
     /// `rocksdb.estimate-num-keys`): entries in the memtables and tables, minus twice the
     /// tombstones (a tombstone and the entry it hides). Overwritten keys count once per
     /// version until compaction merges them and deleted keys may count until then; expect

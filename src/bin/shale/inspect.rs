@@ -150,7 +150,7 @@ pub fn dump(db: Option<&Path>, what: &DumpWhat) -> CliResult<()> {
             let mut err = None;
             tool::for_each_table_entry(&RealFs, file, &mut |k, seq, t, v| match w(
                 &mut o,
-                format!("{}#{},{} {}", esc(k), seq, kind(t), esc(v)),
+                format!("{}#{},{} {}", esc(k), seq, kind(t), show_value(t, v)),
             ) {
                 Ok(()) => true,
                 Err(e) => {
