@@ -61,6 +61,7 @@ pub struct Options {
     pub(crate) fs: Arc<dyn FileSystem>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) compaction_filter: Option<Arc<dyn CompactionFilter>>,
+    pub(crate) max_manifest_file_size: u64,
 }
 
 /// What a [`CompactionFilter`] decides for one entry.
@@ -200,6 +201,7 @@ impl Default for Options {
             fs: Arc::new(RealFs),
             clock: Arc::new(SystemClock),
             compaction_filter: None,
+            max_manifest_file_size: 8 << 20,
         }
     }
 }
@@ -224,6 +226,16 @@ impl Options {
         self.write_buffer_size = bytes;
         self
     }
+    /// The MANIFEST size in bytes past which it is replaced by a new one holding a single
+    /// snapshot edit (default 8 MiB, RocksDB's `max_manifest_file_size`; 0 never rolls
+    /// over). Keeps the MANIFEST, and the time an open spends replaying it, bounded while
+    /// a database stays open.
+    #[must_use]
+    pub fn max_manifest_file_size(mut self, bytes: u64) -> Self {
+        self.max_manifest_file_size = bytes;
+        self
+    }
+
     /// Memtables (the mutable one plus immutable ones waiting to flush) allowed in memory
     /// before writers stall (default 2, at least 2).
     #[must_use]

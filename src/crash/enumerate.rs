@@ -95,6 +95,8 @@ pub fn sim_options(fs: &SimFs) -> Options {
         .level0_stop_writes_trigger(12)
         .block_cache_size(1 << 20)
         .mmap_reads(false)
+        // Small, so the workload rolls the MANIFEST over and crash points land inside.
+        .max_manifest_file_size(4096)
 }
 
 fn fresh_fs() -> SimFs {

@@ -25,7 +25,7 @@ use crate::sstable::cache::{BlockCache, FileCache};
 use crate::sstable::{random_id, Table, TableContext, TableId};
 use crate::version::edit::VersionEdit;
 use crate::version::manifest::{read_current, replay, set_current, ManifestState, ManifestWriter};
-use crate::version::set::{sort_levels, VersionSet};
+use crate::version::set::{sort_levels, Rollover, VersionSet};
 use crate::version::{TableHandle, Version};
 use crate::wal::LogWriter;
 
@@ -468,6 +468,19 @@ impl Recovery<'_> {
         Ok(())
     }
 
+    /// The rollover state the open database's `VersionSet` starts from (its live WALs are
+    /// the caller's to set).
+    fn rollover(&self, max_manifest_bytes: u64) -> Rollover {
+        Rollover {
+            fs: Arc::clone(self.fs),
+            dir: self.dir.to_path_buf(),
+            db_id: self.table_id.db_id,
+            last_sequence: self.last_seqno,
+            wals: std::collections::BTreeMap::new(),
+            max_manifest_bytes,
+        }
+    }
+
     /// The end of a read-only recovery: serve the replayed WALs from the memtable; write
     /// nothing.
     fn finish_read_only(mut self) -> Recovered {
@@ -478,6 +491,7 @@ impl Recovery<'_> {
         sort_levels(&mut version);
         self.report.next_file_number = self.next_file;
         self.report.duration_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let roll = self.rollover(0);
         Recovered {
             lock: None,
             table_ctx: self.table_ctx,
@@ -486,6 +500,7 @@ impl Recovery<'_> {
                 ManifestWriter::read_only(),
                 self.next_file,
                 self.state.log_number,
+                roll,
             ),
             wal: LogWriter::new(Box::new(ReadOnlyFile), 0),
             last_seqno: self.last_seqno,
@@ -608,10 +623,12 @@ impl Recovery<'_> {
         self.report.next_file_number = self.next_file;
         self.report.duration_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
         log::info!("recovered {}: {:?}", self.dir.display(), self.report);
+        let roll =
+            Rollover { wals: [(wal_number, None)].into(), ..self.rollover(self.opts.max_manifest_file_size) };
         Recovered {
             lock: self.lock,
             table_ctx: self.table_ctx,
-            versions: VersionSet::new(version, manifest, self.next_file, wal_number),
+            versions: VersionSet::new(version, manifest, self.next_file, wal_number, roll),
             wal: LogWriter::new(wal, wal_number),
             last_seqno: self.last_seqno,
             report: self.report,

@@ -8,6 +8,8 @@
 //! (docs/durability.md INV-13, INV-14). Lock order: the writer's state lock, then this one.
 //! Readers never take it.
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -15,9 +17,12 @@ use arc_swap::ArcSwap;
 use parking_lot::Mutex;
 
 use super::edit::VersionEdit;
-use super::manifest::ManifestWriter;
+use super::manifest::{set_current, ManifestWriter};
 use super::{TableHandle, Version};
 use crate::error::Result;
+use crate::filename::manifest_path;
+use crate::fs::FileSystem;
+use crate::key::SequenceNumber;
 use crate::key::compare_internal_keys;
 use crate::memtable::MemTable;
 
@@ -29,6 +34,26 @@ struct Installer {
     failed: bool,
     /// WALs below this number are retired.
     log_number: u64,
+    /// What a new MANIFEST's snapshot edit needs beyond the current Version.
+    roll: Rollover,
+}
+
+/// The state a rolled-over MANIFEST starts from, kept as the edits go by: everything
+/// `ManifestState` would rebuild from the current MANIFEST besides the tables.
+pub struct Rollover {
+    /// The file system and database directory.
+    pub fs: Arc<dyn FileSystem>,
+    /// The database directory.
+    pub dir: PathBuf,
+    /// The database id.
+    pub db_id: u64,
+    /// The largest `last_sequence` of any edit so far.
+    pub last_sequence: SequenceNumber,
+    /// Tracked live WALs: number -> sealed size.
+    pub wals: BTreeMap<u64, Option<u64>>,
+    /// A MANIFEST larger than this, in bytes, is replaced by a new one holding a single
+    /// snapshot edit (RocksDB's `max_manifest_file_size`); 0 never rolls.
+    pub max_manifest_bytes: u64,
 }
 
 /// See the module docs.
@@ -42,13 +67,85 @@ pub struct VersionSet {
 pub type NewTable = (usize, Arc<TableHandle>);
 
 impl VersionSet {
-    /// A set publishing `initial`, appending to `manifest`.
-    pub fn new(initial: Version, manifest: ManifestWriter, next_file_number: u64, log_number: u64) -> Self {
+    /// A set publishing `initial`, appending to `manifest`, rolling it over as `roll`
+    /// says.
+    pub fn new(
+        initial: Version,
+        manifest: ManifestWriter,
+        next_file_number: u64,
+        log_number: u64,
+        roll: Rollover,
+    ) -> Self {
         VersionSet {
             current: ArcSwap::from_pointee(initial),
             next_file_number: AtomicU64::new(next_file_number),
-            installer: Mutex::new(Installer { manifest, failed: false, log_number }),
+            installer: Mutex::new(Installer { manifest, failed: false, log_number, roll }),
         }
+    }
+
+    /// Records what `edit` changes of the rollover state.
+    fn note(inst: &mut Installer, edit: &VersionEdit) {
+        if let Some(s) = edit.last_sequence {
+            inst.roll.last_sequence = inst.roll.last_sequence.max(s);
+        }
+        for &n in &edit.wals_added {
+            inst.roll.wals.entry(n).or_insert(None);
+        }
+        for &(n, size) in &edit.wals_sealed {
+            inst.roll.wals.insert(n, Some(size));
+        }
+        let floor = inst.log_number;
+        inst.roll.wals.retain(|&n, _| n >= floor);
+    }
+
+    /// Replaces a MANIFEST grown past `max_manifest_bytes` with a new one whose snapshot
+    /// edit describes `version` (LevelDB and RocksDB roll it the same way): the new file
+    /// is written and fsynced, its directory entry made durable, then CURRENT swapped;
+    /// only then is the old MANIFEST deleted. A crash before the CURRENT swap leaves an
+    /// orphan the next open deletes; after it, the old file is the orphan. A failure after
+    /// the swap began fences the set (`failed`), so the next edit poisons the database.
+    fn maybe_roll(&self, inst: &mut Installer, version: &Version) {
+        let max = inst.roll.max_manifest_bytes;
+        if max == 0 || inst.manifest.file_size() <= max {
+            return;
+        }
+        let number = self.new_file_number();
+        let r = &inst.roll;
+        let snapshot = VersionEdit {
+            log_number: Some(inst.log_number),
+            next_file_number: Some(self.peek_next_file_number()),
+            last_sequence: Some(r.last_sequence),
+            deleted_files: Vec::new(),
+            new_files: version
+                .levels
+                .iter()
+                .enumerate()
+                .flat_map(|(l, ts)| ts.iter().map(move |t| (l, t.meta.clone())))
+                .collect(),
+            db_id: Some(r.db_id),
+            wals_added: r.wals.keys().copied().collect(),
+            wals_sealed: r.wals.iter().filter_map(|(&n, s)| s.map(|s| (n, s))).collect(),
+        };
+        let (fs, dir) = (Arc::clone(&r.fs), r.dir.clone());
+        let writer = match ManifestWriter::create(fs.as_ref(), &dir, number, &snapshot) {
+            Ok(w) => w,
+            Err(e) => {
+                // Nothing names the new file: keep appending to the old one.
+                log::warn!("MANIFEST rollover to {number} failed, keeping the current one: {e}");
+                return;
+            }
+        };
+        let switched = fs.sync_dir(&dir).map_err(crate::error::Error::from).and_then(|()| set_current(fs.as_ref(), &dir, number));
+        if let Err(e) = switched {
+            log::error!("MANIFEST rollover to {number} failed while switching CURRENT: {e}");
+            inst.failed = true;
+            return;
+        }
+        let old = std::mem::replace(&mut inst.manifest, writer).number();
+        if let Err(e) = fs.remove(&manifest_path(&dir, old)) {
+            log::warn!("could not delete the old MANIFEST-{old:06}: {e}");
+        }
+        log::info!("MANIFEST rolled over from {old} to {number}");
     }
 
     /// The current Version, without locking.
@@ -118,6 +215,9 @@ impl VersionSet {
             inst.failed = true;
             return Err(e);
         }
+        Self::note(&mut inst, &edit);
+        let version = self.current.load_full();
+        self.maybe_roll(&mut inst, &version);
         Ok(())
     }
 
@@ -149,6 +249,7 @@ impl VersionSet {
         if let Some(n) = edit.log_number {
             inst.log_number = inst.log_number.max(n);
         }
+        Self::note(&mut inst, &edit);
         let base = self.current.load_full();
         let mut next = (*base).clone();
         let mut removed = Vec::new();
@@ -171,6 +272,8 @@ impl VersionSet {
             next.imm.retain(|x| !Arc::ptr_eq(x, m));
         }
         self.install(&base, next);
+        let version = self.current.load_full();
+        self.maybe_roll(&mut inst, &version);
         for t in removed {
             // A trivial move removes and re-adds the same table: its file stays.
             if !added_numbers.contains(&t.meta.number) {

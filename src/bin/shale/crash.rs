@@ -379,7 +379,9 @@ fn worker(dir: &Path, a: &WorkerArgs) -> CliResult<()> {
         .level0_stop_writes_trigger(20)
         .block_size(rng.random_range(1 << 10..=16 << 10))
         .block_restart_interval(rng.random_range(1..=16))
-        .bits_per_key(rng.random_range(0..=20));
+        .bits_per_key(rng.random_range(0..=20))
+        // Small, so kills also land during MANIFEST rollovers.
+        .max_manifest_file_size(rng.random_range(4 << 10..=64 << 10));
     let db = Db::open(dir, opts)?;
     let log = OpenOptions::new().create(true).append(true).open(&a.oracle)?;
     let next = AtomicU64::new(0);
