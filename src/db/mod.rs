@@ -319,9 +319,15 @@ impl Db {
     /// memtable data is not yet flushed (not counted).
     ///
     /// # Errors
-    /// [`Error::Corruption`] or [`Error::Io`] reading an index block; [`Error::Closed`].
+    /// [`Error::InvalidArgument`] if `start > end`; [`Error::Corruption`] or [`Error::Io`]
+    /// reading an index block; [`Error::Closed`].
     pub fn approximate_size(&self, start: Option<&[u8]>, end: Option<&[u8]>) -> Result<u64> {
         self.check_open()?;
+        if let (Some(s), Some(e)) = (start, end) {
+            if s > e {
+                return Err(Error::InvalidArgument("approximate_size: start is after end"));
+            }
+        }
         let v = self.inner.versions.load();
         let mut total = 0u64;
         for t in v.levels.iter().flatten() {
