@@ -126,14 +126,7 @@ impl DbInner {
         }
         let versions = &self.versions;
         let mut alloc = || versions.new_file_number();
-        let mut writer = super::builder::TableWriter::new(
-            &self.fs,
-            &self.dir,
-            &self.opts,
-            &mut alloc,
-            self.table_ctx.clone(),
-            self.table_id,
-        );
+        let mut writer = self.table_writer(&mut alloc);
         let snapshots = self.live_snapshots();
         let po = self.picker_options();
         let progress = self.stats.compaction_progress();

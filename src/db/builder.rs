@@ -118,3 +118,11 @@ pub(crate) fn write_memtable(writer: &mut TableWriter<'_>, mem: &Arc<MemTable>) 
     writer.finish_table()?;
     writer.sync_dir()
 }
+
+impl super::DbInner {
+    /// A table writer into this database's directory, with its caches and identity,
+    /// numbering tables with `alloc` (the flush and compaction writers).
+    pub(super) fn table_writer<'a>(&'a self, alloc: &'a mut dyn FnMut() -> u64) -> TableWriter<'a> {
+        TableWriter::new(&self.fs, &self.dir, &self.opts, alloc, self.table_ctx.clone(), self.table_id)
+    }
+}

@@ -12,7 +12,7 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::Receiver;
 
-use super::builder::{write_memtable, TableWriter};
+use super::builder::write_memtable;
 use super::{BgMsg, DbInner};
 use crate::error::Result;
 use crate::filename::{is_obsolete, parse_file_name, FileType, LiveFiles};
@@ -84,14 +84,7 @@ impl DbInner {
         let started = Instant::now();
         let versions: &VersionSet = &self.versions;
         let mut alloc = || versions.new_file_number();
-        let mut writer = TableWriter::new(
-            &self.fs,
-            &self.dir,
-            &self.opts,
-            &mut alloc,
-            self.table_ctx.clone(),
-            self.table_id,
-        );
+        let mut writer = self.table_writer(&mut alloc);
         write_memtable(&mut writer, imm)?;
         let bytes = writer.bytes_written;
         let added: Vec<NewTable> = writer.outputs.drain(..).map(|t| (0, t)).collect();
