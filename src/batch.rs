@@ -32,6 +32,8 @@ pub struct WriteBatch {
     /// Key and value bytes, for write amplification.
     data_bytes: u64,
     oversized: bool,
+    /// A `delete_range` with `start > end` was added.
+    inverted_range: bool,
     /// Each operation's byte ranges in `rep`, recorded as it is added, so the write path
     /// inserts into the memtable from what it holds instead of decoding `rep` again.
     ops: Vec<BatchOp>,
@@ -54,6 +56,7 @@ impl WriteBatch {
             count: 0,
             data_bytes: 0,
             oversized: false,
+            inverted_range: false,
             ops: Vec::new(),
             relative_ttls: Vec::new(),
         }
@@ -121,6 +124,23 @@ impl WriteBatch {
         self.data_bytes += key.len() as u64;
     }
 
+    /// Adds a range deletion: every key `k` with `start <= k < end` written before this
+    /// batch is deleted, in O(1) work whatever the number of keys (one range tombstone,
+    /// after RocksDB's `DeleteRange`). An empty range (`start == end`) deletes nothing.
+    /// `start > end` or a bound above 64 KiB makes the batch fail with
+    /// [`Error::InvalidArgument`] when it is written.
+    pub fn delete_range(&mut self, start: impl AsRef<[u8]>, end: impl AsRef<[u8]>) {
+        let (start, end) = (start.as_ref(), end.as_ref());
+        self.oversized |= start.len() > MAX_KEY_SIZE || end.len() > MAX_KEY_SIZE;
+        self.inverted_range |= start > end;
+        self.rep.push(ValueType::RangeDeletion as u8);
+        let key_range = put_range(&mut self.rep, start);
+        let value_range = put_range(&mut self.rep, end);
+        self.ops.push(BatchOp { value_type: ValueType::RangeDeletion, key: key_range, value: value_range });
+        self.count += 1;
+        self.data_bytes += (start.len() + end.len()) as u64;
+    }
+
     /// Number of operations in the batch.
     pub fn len(&self) -> usize {
         self.count as usize
@@ -153,6 +173,9 @@ impl WriteBatch {
     pub(crate) fn validate(&self) -> Result<()> {
         if self.oversized {
             return Err(Error::InvalidArgument("key above 64 KiB or value above 64 MiB"));
+        }
+        if self.inverted_range {
+            return Err(Error::InvalidArgument("delete_range with start > end"));
         }
         if self.rep.len() > MAX_BATCH_SIZE {
             return Err(Error::InvalidArgument("write batch above 1 GiB"));
@@ -258,7 +281,9 @@ pub(crate) fn decode_rep(
         let ty = r.u8().and_then(ValueType::from_u8).ok_or_else(|| bad("bad value type"))?;
         let key = range_of(&mut r).ok_or_else(|| bad("bad key length"))?;
         let value = match ty {
-            ValueType::Value => range_of(&mut r).ok_or_else(|| bad("bad value length"))?,
+            ValueType::Value | ValueType::RangeDeletion => {
+                range_of(&mut r).ok_or_else(|| bad("bad value length"))?
+            }
             ValueType::ValueWithExpiry => {
                 let v = range_of(&mut r).ok_or_else(|| bad("bad value length"))?;
                 if v.1 - v.0 < crate::key::EXPIRY_HEADER_LEN {
@@ -321,6 +346,21 @@ mod tests {
         b.put(vec![0u8; MAX_KEY_SIZE], b"ok");
         assert!(b.validate().is_ok());
         b.put(vec![0u8; MAX_KEY_SIZE + 1], b"too big");
+        assert!(matches!(b.validate(), Err(Error::InvalidArgument(_))));
+    }
+
+    #[test]
+    fn range_deletion_round_trips_and_inverted_is_invalid() {
+        let mut b = WriteBatch::new();
+        b.delete_range(b"a", b"m");
+        assert!(b.validate().is_ok());
+        let mut rep = b.rep.clone();
+        set_header(&mut rep, 7, 1);
+        let (_, ops) = decode_rep(&rep, std::path::Path::new("x"), 0).expect("decodes");
+        assert_eq!(ops[0].value_type, ValueType::RangeDeletion);
+        assert_eq!(&rep[ops[0].key.0..ops[0].key.1], b"a");
+        assert_eq!(&rep[ops[0].value.0..ops[0].value.1], b"m");
+        b.delete_range(b"z", b"y");
         assert!(matches!(b.validate(), Err(Error::InvalidArgument(_))));
     }
 }

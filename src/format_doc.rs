@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 /// The on-disk constants, by the name docs/format.md gives them.
 fn code_constants() -> BTreeMap<&'static str, u128> {
-    let c: [(&str, u128); 26] = [
+    let c: [(&str, u128); 28] = [
         ("TABLE_MAGIC", crate::sstable::format::TABLE_MAGIC.into()),
         ("FORMAT_VERSION", crate::sstable::format::FORMAT_VERSION.into()),
         ("FOOTER_LEN", crate::sstable::format::FOOTER_LEN as u128),
@@ -34,6 +34,8 @@ fn code_constants() -> BTreeMap<&'static str, u128> {
         ("TAG_NEW_FILE_WITH_ID", crate::version::edit::TAG_NEW_FILE_WITH_ID.into()),
         ("MAX_FILE_NUMBER", crate::filename::MAX_FILE_NUMBER.into()),
         ("FILE_NUMBER_HEADROOM", crate::filename::FILE_NUMBER_HEADROOM.into()),
+        ("VALUE_TYPE_RANGE_DELETION", (crate::key::ValueType::RangeDeletion as u8).into()),
+        ("RANGE_DEL_RESTART_INTERVAL", crate::sstable::range_del_block::RANGE_DEL_RESTART_INTERVAL as u128),
     ];
     c.into_iter().collect()
 }

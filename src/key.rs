@@ -33,6 +33,10 @@ pub enum ValueType {
     /// milliseconds, [`EXPIRY_HEADER_LEN`] bytes) followed by the user's value. From the
     /// expiry instant on, reads treat the entry as a tombstone (docs/format.md §2.3).
     ValueWithExpiry = 2,
+    /// A range tombstone (`delete_range`): the key is the range's start, the value its
+    /// exclusive end. Found in write batches (so in WALs) and in a table's range-deletion
+    /// block, never among the point entries of a memtable or data block.
+    RangeDeletion = 3,
 }
 
 /// Bytes of the expiry header in front of a [`ValueType::ValueWithExpiry`] value.
@@ -56,6 +60,7 @@ impl ValueType {
             0 => Some(ValueType::Deletion),
             1 => Some(ValueType::Value),
             2 => Some(ValueType::ValueWithExpiry),
+            3 => Some(ValueType::RangeDeletion),
             _ => None,
         }
     }
@@ -160,7 +165,8 @@ pub enum LookupResult {
 
 impl LookupResult {
     /// The result for an entry of type `t` whose stored value is `v`; `None` for a
-    /// [`ValueType::ValueWithExpiry`] value shorter than its header (corruption).
+    /// [`ValueType::ValueWithExpiry`] value shorter than its header or a
+    /// [`ValueType::RangeDeletion`] among point entries (both corruption).
     pub fn of(t: ValueType, v: bytes::Bytes) -> Option<Self> {
         Some(match t {
             ValueType::Value => LookupResult::Found(v),
@@ -169,6 +175,7 @@ impl LookupResult {
                 LookupResult::Expiring(ms, v)
             }
             ValueType::Deletion => LookupResult::Deleted,
+            ValueType::RangeDeletion => return None,
         })
     }
 }
@@ -201,7 +208,7 @@ mod tests {
         assert!(ParsedInternalKey::decode(b"1234567").is_none());
         let mut k = encode_internal_key(b"x", 1, ValueType::Value);
         let n = k.len();
-        k[n - 8] = 7;
+        k[n - 8] = 4;
         assert!(ParsedInternalKey::decode(&k).is_none());
     }
 }

@@ -30,7 +30,7 @@
 // Layers, bottom to top (DESIGN.md §13; `tests/layering.rs` enforces them): a module may
 // import only modules of its own or a lower layer.
 //
-// 0: coding, checksum, error, filename, fs    1: key, iterator (the trait)
+// 0: coding, checksum, error, filename, fs    1: key, iterator (the trait), range_del
 // 2: wal, memtable, sstable                   3: version
 // 4: options, batch                           5: iterator::merging
 // 6: compaction                               7: db
@@ -68,6 +68,7 @@ internal!(iterator);
 pub mod key;
 internal!(memtable);
 mod options;
+pub mod range_del;
 internal!(sstable);
 pub mod tool;
 internal!(version);

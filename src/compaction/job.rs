@@ -10,6 +10,7 @@ use crate::iterator::merging::MergingIterator;
 use crate::iterator::InternalIterator;
 use crate::key::{encode_internal_key, split_expiry, ParsedInternalKey, SequenceNumber, ValueType};
 use crate::options::{CompactionFilter, Decision};
+use crate::range_del::{successor, FragmentedRangeTombstones};
 use crate::sstable::BlockReadOptions;
 use crate::version::edit::VersionEdit;
 use crate::version::set::NewTable;
@@ -24,6 +25,11 @@ pub trait TableSink {
     /// # Errors
     /// [`crate::error::Error::Io`] from the write.
     fn add(&mut self, ikey: &[u8], value: &[u8]) -> Result<()>;
+    /// Starts a new output table if none is open, and adds a range tombstone to it.
+    ///
+    /// # Errors
+    /// [`crate::error::Error::Io`] from creating the table.
+    fn add_range_tombstone(&mut self, start: &[u8], end: &[u8], seqno: SequenceNumber) -> Result<()>;
     /// Size in bytes of the open output table so far (0 if none).
     fn current_size(&self) -> u64;
     /// Finishes the open output table, if any.
@@ -45,6 +51,9 @@ pub struct JobStats {
     pub expired: u64,
     /// Entries the compaction filter removed or changed.
     pub filtered: u64,
+    /// Range tombstone entries (fragment, sequence number) not carried to the outputs:
+    /// shadowed by a newer one in their stripe, or at the bottommost level.
+    pub range_tombstones_dropped: u64,
 }
 
 /// What a merge job needs besides its inputs and output.
@@ -93,6 +102,29 @@ pub fn run(
     }
     children.push(Box::new(LevelIter::new(c.output_inputs.clone(), NO_FILL)));
     let mut it = MergingIterator::new(children);
+    let stripe_of = |s: SequenceNumber| snapshots.partition_point(|&x| x < s);
+    // Range tombstones of every input, fragmented together. Each fragment keeps the newest
+    // sequence number per snapshot stripe (a reader sees the newest visible one), and none
+    // from the oldest stripe at the bottommost level (nothing below is left to delete).
+    let covering = FragmentedRangeTombstones::new(
+        c.inputs
+            .iter()
+            .chain(&c.output_inputs)
+            .filter_map(|t| t.table().range_tombstones())
+            .flat_map(|f| f.tombstones().collect::<Vec<_>>()),
+    );
+    let tombstones_in = covering.tombstones().count();
+    // What the outputs keep; `covering`, all of them, decides which versions are hidden.
+    let mut tombstones = covering.clone();
+    tombstones.retain(|all, i| {
+        let stripe = stripe_of(all[i]);
+        let newest_in_stripe = i == 0 || stripe_of(all[i - 1]) != stripe;
+        newest_in_stripe && !(c.bottommost && stripe == 0)
+    });
+    // The output being written covers keys from `lower` on: the previous output ended
+    // (inclusively) at the key before it.
+    let mut lower: Option<bytes::Bytes> = None;
+    let mut last_added: Option<Vec<u8>> = None;
     it.seek_to_first()?;
     let mut stats = JobStats {
         bytes_read: c.inputs.iter().chain(&c.output_inputs).map(|t| t.meta.file_size).sum(),
@@ -117,13 +149,24 @@ pub fn run(
             last_stripe = None;
         }
         // Index of the oldest snapshot that can see this entry (snapshots.len() = "now").
-        let stripe = snapshots.partition_point(|&s| s < p.seqno);
+        let stripe = stripe_of(p.seqno);
         let shadowed = last_stripe == Some(stripe);
         last_stripe = Some(stripe);
+        // A newer range tombstone in the same stripe hides this version from every
+        // reader that could see it.
+        let covered = !shadowed && covered_in_stripe(&covering, p.user_key, p.seqno, &stripe_of);
+        let shadowed = shadowed || covered;
         // An expiring put past its expiry reads as a tombstone for every reader, whatever
         // its snapshot (reads judge expiry by the clock, which only moves forward), so it
         // is written as one, and dropped where a tombstone would be.
         let value = it.value();
+        if p.value_type == ValueType::RangeDeletion {
+            return Err(crate::error::Error::Corruption {
+                file: "<compaction input>".into(),
+                offset: 0,
+                kind: crate::error::CorruptionKind::Malformed("a range tombstone among point entries"),
+            });
+        }
         let expired = match p.value_type {
             ValueType::ValueWithExpiry => {
                 let (ms, _) = split_expiry(&value).ok_or_else(|| crate::error::Error::Corruption {
@@ -143,7 +186,7 @@ pub fn run(
         // The compaction filter: the key's newest version, no snapshot can see it, a live
         // put (see `CompactionFilter`'s guarantees).
         let mut decision = Decision::Keep;
-        if let Some(f) = filter.filter(|_| new_user_key && stripe == snapshots.len() && !is_tombstone) {
+        if let Some(f) = filter.filter(|_| new_user_key && !shadowed && stripe == snapshots.len() && !is_tombstone) {
             let (user_value, expiry) = match p.value_type {
                 ValueType::ValueWithExpiry => match split_expiry(&value) {
                     Some((ms, v)) => (v, Some(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms))),
@@ -162,12 +205,14 @@ pub fn run(
             stats.entries_dropped += 1;
         } else if removed {
             sink.add(&encode_internal_key(p.user_key, p.seqno, ValueType::Deletion), &[])?;
+            last_added = Some(p.user_key.to_vec());
         } else if let Decision::ChangeValue(new) = &decision {
             let stored = match p.value_type {
                 ValueType::ValueWithExpiry => [&value[..crate::key::EXPIRY_HEADER_LEN], &new[..]].concat(),
                 _ => new.to_vec(),
             };
             sink.add(key, &stored)?;
+            last_added = Some(p.user_key.to_vec());
         } else {
             // Cut only between user keys, so tables of a level never share a user key.
             if new_user_key {
@@ -179,7 +224,13 @@ pub fn run(
                 }
                 let size = sink.current_size();
                 if size > 0 && (size >= target_file_size || gp_overlap > max_grandparent_overlap) {
+                    // The output ends at its last key: it takes the tombstone pieces up
+                    // to just after that key, the next output the rest (docs/format.md
+                    // §3.8, "table key ranges").
+                    let upper = last_added.as_deref().map(successor);
+                    add_tombstones(sink, &tombstones, lower.as_deref(), upper.as_deref())?;
                     sink.finish_table()?;
+                    lower = upper;
                     gp_overlap = 0;
                 }
             }
@@ -188,11 +239,44 @@ pub fn run(
             } else {
                 sink.add(key, &value)?;
             }
+            last_added = Some(p.user_key.to_vec());
         }
         it.next()?;
     }
+    add_tombstones(sink, &tombstones, lower.as_deref(), None)?;
     sink.finish_table()?;
+    stats.range_tombstones_dropped = (tombstones_in - tombstones.tombstones().count()) as u64;
     Ok(stats)
+}
+
+/// True if a tombstone in `t` covers version `seqno` of `key` and lies in the same
+/// snapshot stripe (so no reader sees the version without the tombstone).
+fn covered_in_stripe(
+    t: &FragmentedRangeTombstones,
+    key: &[u8],
+    seqno: SequenceNumber,
+    stripe_of: &dyn Fn(SequenceNumber) -> usize,
+) -> bool {
+    let Some(f) = t.fragment_for(key) else { return false };
+    // Descending list: the oldest tombstone newer than the version is the last one above it.
+    let i = f.seqnos.partition_point(|&s| s > seqno);
+    i > 0 && stripe_of(f.seqnos[i - 1]) == stripe_of(seqno)
+}
+
+/// Adds the pieces of `t` inside `[lower, upper)` to the open output (opening one if
+/// needed and there is any piece).
+fn add_tombstones(
+    sink: &mut dyn TableSink,
+    t: &FragmentedRangeTombstones,
+    lower: Option<&[u8]>,
+    upper: Option<&[u8]>,
+) -> Result<()> {
+    for f in t.clipped(lower, upper) {
+        for &s in &f.seqnos {
+            sink.add_range_tombstone(&f.start, &f.end, s)?;
+        }
+    }
+    Ok(())
 }
 
 /// The edit that removes the inputs of `c` and adds `outputs`.

@@ -12,7 +12,7 @@
 pub mod enumerate;
 pub mod oracle;
 
-pub use oracle::{probe_liveness, verify, Commit, Oracle};
+pub use oracle::{probe_liveness, verify, Commit, Item, Oracle};
 
 use std::collections::BTreeMap;
 
@@ -52,6 +52,15 @@ pub enum Op {
         /// Write with `WriteOptions::sync`.
         sync: bool,
     },
+    /// Delete keys `from..to` with one range tombstone.
+    DeleteRange {
+        /// First key number deleted.
+        from: u32,
+        /// Key number the range ends before.
+        to: u32,
+        /// Write with `WriteOptions::sync`.
+        sync: bool,
+    },
     /// A batch: puts (`Some(len)`) and deletes (`None`).
     Batch {
         /// `(key number, Some(payload length) for a put or None for a delete)`.
@@ -81,8 +90,8 @@ pub struct WorkloadSpec {
     pub keys: u32,
 }
 
-/// Generates the seeded operation list: put 38%, put with TTL 7%, delete 10%, batch 15%, get 25%, flush or
-/// compact 5%; 1 write in 4 asks for `sync`; values of 0 B to 2 KiB, a few to 40 KiB so
+/// Generates the seeded operation list: put 38%, put with TTL 7%, delete 10%, batch 15%,
+/// range delete (of 1 to 8 keys) 3%, get 22%, flush or compact 5%; 1 write in 4 asks for `sync`; values of 0 B to 2 KiB, a few to 40 KiB so
 /// WAL records fragment.
 pub fn generate(spec: &WorkloadSpec) -> Vec<Op> {
     let mut rng = SimRng::new(spec.seed);
@@ -113,7 +122,8 @@ pub fn generate(spec: &WorkloadSpec) -> Vec<Op> {
                         .collect();
                     Op::Batch { items, sync }
                 }
-                70..=94 => Op::Get { key },
+                70..=72 => Op::DeleteRange { from: key, to: key + 1 + rng.below(8) as u32, sync },
+                73..=94 => Op::Get { key },
                 95..=97 => Op::Flush,
                 _ => Op::Compact,
             }
@@ -177,30 +187,40 @@ pub fn run_workload(db: &Db, ops: &[Op], oracle: &mut Oracle) -> std::result::Re
                 Op::Put { sync: true, .. }
                     | Op::PutTtl { sync: true, .. }
                     | Op::Delete { sync: true, .. }
+                    | Op::DeleteRange { sync: true, .. }
                     | Op::Batch { sync: true, .. }
             ),
         );
         match op {
             Op::Put { key, len, .. } => {
                 batch.put(key_bytes(*key), make_value(*key, op_id, *len));
-                items.push((*key, true));
+                items.push(Item::Put(*key));
             }
             Op::PutTtl { key, len, .. } => {
                 let ttl = std::time::Duration::from_secs(3600);
                 batch.put_with_ttl(key_bytes(*key), make_value(*key, op_id, *len), ttl);
-                items.push((*key, true));
+                items.push(Item::Put(*key));
             }
             Op::Delete { key, .. } => {
                 batch.delete(key_bytes(*key));
-                items.push((*key, false));
+                items.push(Item::Delete(*key));
+            }
+            Op::DeleteRange { from, to, .. } => {
+                batch.delete_range(key_bytes(*from), key_bytes(*to));
+                items.push(Item::DeleteRange(*from, *to));
             }
             Op::Batch { items: its, .. } => {
                 for &(k, len) in its {
                     match len {
-                        Some(l) => batch.put(key_bytes(k), make_value(k, op_id, l)),
-                        None => batch.delete(key_bytes(k)),
+                        Some(l) => {
+                            batch.put(key_bytes(k), make_value(k, op_id, l));
+                            items.push(Item::Put(k));
+                        }
+                        None => {
+                            batch.delete(key_bytes(k));
+                            items.push(Item::Delete(k));
+                        }
                     }
-                    items.push((k, len.is_some()));
                 }
             }
             Op::Get { key } => {
@@ -235,11 +255,15 @@ pub fn run_workload(db: &Db, ops: &[Op], oracle: &mut Oracle) -> std::result::Re
         oracle.record_intent(op_id, items.clone());
         match db.write_opt(batch, &WriteOptions { sync }) {
             Ok(last) => {
-                for &(k, put) in &items {
-                    if put {
-                        model.insert(k, op_id);
-                    } else {
-                        model.remove(&k);
+                for item in &items {
+                    match *item {
+                        Item::Put(k) => {
+                            model.insert(k, op_id);
+                        }
+                        Item::Delete(k) => {
+                            model.remove(&k);
+                        }
+                        Item::DeleteRange(a, b) => model.retain(|k, _| !(a..b).contains(k)),
                     }
                 }
                 oracle.record_commit(op_id, Commit { first: last + 1 - n, last, sync });

@@ -16,6 +16,7 @@ use super::{key_bytes, parse_value};
 use crate::db::Db;
 use crate::error::Result;
 use crate::key::{SequenceNumber, ValueType};
+use crate::range_del::{FragmentedRangeTombstones, RangeTombstone};
 
 /// One acknowledged write: the sequence numbers of its first and last operation, and
 /// whether it was synced.
@@ -29,13 +30,44 @@ pub struct Commit {
     pub sync: bool,
 }
 
+/// One operation of a write, over key numbers (see `key_bytes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Item {
+    /// A put of key `k` (plain or with a TTL the run never reaches), whose value names
+    /// its operation.
+    Put(u32),
+    /// A delete of key `k`.
+    Delete(u32),
+    /// A range delete of keys `from..to` (`delete_range(key_bytes(from), key_bytes(to))`).
+    DeleteRange(u32, u32),
+}
+
+impl Item {
+    /// True if this item deletes key `k`.
+    pub fn deletes(&self, k: u32) -> bool {
+        match *self {
+            Item::Put(_) => false,
+            Item::Delete(d) => d == k,
+            Item::DeleteRange(a, b) => a <= k && k < b,
+        }
+    }
+
+    /// The keys it writes, below `keys`, and whether it puts them.
+    pub fn keys(&self, keys: u32) -> Vec<(u32, bool)> {
+        match *self {
+            Item::Put(k) => vec![(k, true)],
+            Item::Delete(k) => vec![(k, false)],
+            Item::DeleteRange(a, b) => (a..b.min(keys)).map(|k| (k, false)).collect(),
+        }
+    }
+}
+
 /// What was attempted and what was acknowledged. An intent without a commit is a write in
 /// flight when the crash came: it may or may not have become durable, but only whole.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Oracle {
-    /// Operation id -> its items in batch order: key number, and true for a put (whose
-    /// value names this operation) or false for a delete.
-    pub intents: BTreeMap<u64, Vec<(u32, bool)>>,
+    /// Operation id -> its items in batch order (one sequence number each).
+    pub intents: BTreeMap<u64, Vec<Item>>,
     /// Operation id -> its acknowledgement. A commit without an intent is a write outside
     /// the key space (the liveness probe): it only consumes sequence numbers.
     pub commits: BTreeMap<u64, Commit>,
@@ -43,7 +75,7 @@ pub struct Oracle {
 
 impl Oracle {
     /// Records that operation `op` is about to write `items`.
-    pub fn record_intent(&mut self, op: u64, items: Vec<(u32, bool)>) {
+    pub fn record_intent(&mut self, op: u64, items: Vec<Item>) {
         self.intents.insert(op, items);
     }
 
@@ -71,14 +103,21 @@ impl Oracle {
     }
 
     /// Operations attempted but never acknowledged.
-    pub fn pending(&self) -> impl Iterator<Item = (u64, &Vec<(u32, bool)>)> + '_ {
+    pub fn pending(&self) -> impl Iterator<Item = (u64, &Vec<Item>)> + '_ {
         self.intents.iter().filter(|(op, _)| !self.commits.contains_key(op)).map(|(op, it)| (*op, it))
     }
 
-    /// The `ops.log` line of an intent: `I <op> <key>:p|- ...`.
-    pub fn intent_line(op: u64, items: &[(u32, bool)]) -> String {
-        let items: Vec<String> =
-            items.iter().map(|(k, put)| if *put { format!("{k}:p") } else { format!("{k}:-") }).collect();
+    /// The `ops.log` line of an intent: `I <op> <item> ...`, each item `<key>:p` (put),
+    /// `<key>:-` (delete) or `<from>-<to>:r` (range delete).
+    pub fn intent_line(op: u64, items: &[Item]) -> String {
+        let items: Vec<String> = items
+            .iter()
+            .map(|it| match it {
+                Item::Put(k) => format!("{k}:p"),
+                Item::Delete(k) => format!("{k}:-"),
+                Item::DeleteRange(a, b) => format!("{a}-{b}:r"),
+            })
+            .collect();
         format!("I {op} {}\n", items.join(" "))
     }
 
@@ -98,7 +137,15 @@ impl Oracle {
                     let Some(op) = f.next().and_then(|v| v.parse().ok()) else { continue };
                     let items = f
                         .filter_map(|it| it.split_once(':'))
-                        .filter_map(|(k, v)| Some((k.parse().ok()?, v != "-")))
+                        .filter_map(|(k, v)| match v {
+                            "p" => Some(Item::Put(k.parse().ok()?)),
+                            "-" => Some(Item::Delete(k.parse().ok()?)),
+                            "r" => {
+                                let (a, b) = k.split_once('-')?;
+                                Some(Item::DeleteRange(a.parse().ok()?, b.parse().ok()?))
+                            }
+                            _ => None,
+                        })
                         .collect();
                     o.record_intent(op, items);
                 }
@@ -147,8 +194,10 @@ pub fn verify(db: &Db, oracle: &Oracle, keys: u32, keeps_unsynced: bool) -> Resu
     if m > last_acked + pending_ops {
         v.push(format!("INV-07 recovered seqno {m} beyond anything written ({last_acked} acknowledged)"));
     }
-    let pending_deletes: HashSet<u32> =
-        oracle.pending().flat_map(|(_, it)| it.iter().filter(|(_, put)| !put).map(|(k, _)| *k)).collect();
+    let pending_deletes: HashSet<u32> = oracle
+        .pending()
+        .flat_map(|(_, it)| it.iter().flat_map(|i| i.keys(keys)).filter(|(_, put)| !put).map(|(k, _)| k))
+        .collect();
 
     // The acknowledged writes the recovered prefix must hold, in sequence order, and the
     // last one of each key.
@@ -157,18 +206,26 @@ pub fn verify(db: &Db, oracle: &Oracle, keys: u32, keeps_unsynced: bool) -> Resu
     by_seq.sort_unstable();
     let mut last_committed: HashMap<u32, (SequenceNumber, bool)> = HashMap::new();
     for &(first, _, op) in &by_seq {
-        for (i, &(k, put)) in oracle.intents.get(&op).into_iter().flatten().enumerate() {
-            last_committed.insert(k, (first + i as u64, put));
+        for (i, item) in oracle.intents.get(&op).into_iter().flatten().enumerate() {
+            for (k, put) in item.keys(keys) {
+                last_committed.insert(k, (first + i as u64, put));
+            }
         }
     }
 
     // The newest entry of every key, with its sequence number (internal-key order puts it
-    // first), and the user view by a scan.
+    // first), the range tombstones, and the user view by a scan.
     let mut newest: BTreeMap<Vec<u8>, (SequenceNumber, ValueType, Vec<u8>)> = BTreeMap::new();
+    let mut ranges = Vec::new();
     db.for_each_internal_entry(&mut |k, seq, t, val| {
-        newest.entry(k.to_vec()).or_insert_with(|| (seq, t, val.to_vec()));
+        if t == ValueType::RangeDeletion {
+            ranges.push(RangeTombstone { start: k.to_vec().into(), end: val.to_vec().into(), seqno: seq });
+        } else {
+            newest.entry(k.to_vec()).or_insert_with(|| (seq, t, val.to_vec()));
+        }
         true
     })?;
+    let ranges = FragmentedRangeTombstones::new(ranges);
     let mut scanned: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
     for item in db.iter() {
         let (k, val) = item?;
@@ -181,7 +238,16 @@ pub fn verify(db: &Db, oracle: &Oracle, keys: u32, keeps_unsynced: bool) -> Resu
         if point.as_ref() != scanned.get(&kb) {
             v.push(format!("INV-05 key {k}: get and scan disagree"));
         }
-        let Some((seq, t, val)) = newest.get(&kb) else {
+        // The key's newest event: its newest point entry, or a newer range tombstone
+        // covering it.
+        let covering_range = ranges.max_covering(&kb, SequenceNumber::MAX);
+        let range_event =
+            (covering_range > 0).then(|| (covering_range, ValueType::RangeDeletion, Vec::new()));
+        let event = match (newest.get(&kb), range_event.as_ref()) {
+            (Some(p), Some(r)) => Some(if r.0 > p.0 { r } else { p }),
+            (p, r) => p.or(r),
+        };
+        let Some((seq, t, val)) = event else {
             // No entry at all (a tombstone at the last level is dropped with what it
             // hides): fine unless the key's last acknowledged write is a put and no
             // delete was in flight.
@@ -195,7 +261,8 @@ pub fn verify(db: &Db, oracle: &Oracle, keys: u32, keeps_unsynced: bool) -> Resu
             continue;
         };
         let (seq, t) = (*seq, *t);
-        let visible = (t != ValueType::Deletion).then(|| user_value(t, val).to_vec());
+        let visible =
+            matches!(t, ValueType::Value | ValueType::ValueWithExpiry).then(|| user_value(t, val).to_vec());
         if visible.as_ref() != scanned.get(&kb) {
             v.push(format!("INV-05 key {k}: the scan does not show its newest entry"));
         }
@@ -215,7 +282,7 @@ pub fn verify(db: &Db, oracle: &Oracle, keys: u32, keeps_unsynced: bool) -> Resu
                     continue;
                 }
             },
-            ValueType::Deletion => None,
+            ValueType::Deletion | ValueType::RangeDeletion => None,
         };
         if let Some(&(c, put)) = last_committed.get(&k) {
             if seq < c {
@@ -232,10 +299,11 @@ pub fn verify(db: &Db, oracle: &Oracle, keys: u32, keeps_unsynced: bool) -> Resu
             Some((first, _, op)) => {
                 let item = oracle.intents.get(&op).and_then(|it| it.get((seq - first) as usize)).copied();
                 let ok = match (item, t) {
-                    (Some((ik, true)), ValueType::Value | ValueType::ValueWithExpiry) => {
+                    (Some(Item::Put(ik)), ValueType::Value | ValueType::ValueWithExpiry) => {
                         ik == k && value_op == Some(op)
                     }
-                    (Some((ik, false)), ValueType::Deletion) => ik == k,
+                    (Some(Item::Delete(ik)), ValueType::Deletion) => ik == k,
+                    (Some(r @ Item::DeleteRange(..)), ValueType::RangeDeletion) => r.deletes(k),
                     _ => false,
                 };
                 if !ok {
@@ -286,15 +354,15 @@ mod tests {
 
     #[test]
     fn log_lines_round_trip_and_torn_lines_are_ignored() {
-        let mut text = Oracle::intent_line(7, &[(1, true), (2, false)]);
-        text.push_str(&Oracle::commit_line(7, Commit { first: 10, last: 11, sync: true }));
-        text.push_str(&Oracle::intent_line(8, &[(3, true)]));
+        let mut text = Oracle::intent_line(7, &[Item::Put(1), Item::Delete(2), Item::DeleteRange(3, 9)]);
+        text.push_str(&Oracle::commit_line(7, Commit { first: 10, last: 12, sync: true }));
+        text.push_str(&Oracle::intent_line(8, &[Item::Put(3)]));
         text.push_str("C 8 12"); // torn
         let o = Oracle::parse_log(&text);
-        assert_eq!(o.intents[&7], vec![(1, true), (2, false)]);
-        assert_eq!(o.commits[&7], Commit { first: 10, last: 11, sync: true });
+        assert_eq!(o.intents[&7], vec![Item::Put(1), Item::Delete(2), Item::DeleteRange(3, 9)]);
+        assert_eq!(o.commits[&7], Commit { first: 10, last: 12, sync: true });
         assert!(!o.commits.contains_key(&8));
         assert_eq!(o.pending().map(|(op, _)| op).collect::<Vec<_>>(), vec![8]);
-        assert_eq!((o.synced_floor(), o.last_acked()), (11, 11));
+        assert_eq!((o.synced_floor(), o.last_acked()), (12, 12));
     }
 }

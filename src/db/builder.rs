@@ -57,8 +57,9 @@ impl<'a> TableWriter<'a> {
     }
 }
 
-impl TableSink for TableWriter<'_> {
-    fn add(&mut self, ikey: &[u8], value: &[u8]) -> Result<()> {
+impl TableWriter<'_> {
+    /// Creates the next output table if none is open.
+    fn open_if_none(&mut self) -> Result<()> {
         if self.open.is_none() {
             let number = (self.next_number)();
             let path = table_path(self.dir, number);
@@ -72,10 +73,33 @@ impl TableSink for TableWriter<'_> {
             b.set_identity(self.id, number);
             self.open = Some((number, b));
         }
+        Ok(())
+    }
+}
+
+impl TableSink for TableWriter<'_> {
+    fn add(&mut self, ikey: &[u8], value: &[u8]) -> Result<()> {
+        self.open_if_none()?;
         match self.open.as_mut() {
             Some((_, b)) => b.add(ikey, value),
             None => Ok(()),
         }
+    }
+
+    fn add_range_tombstone(
+        &mut self,
+        start: &[u8],
+        end: &[u8],
+        seqno: crate::key::SequenceNumber,
+    ) -> Result<()> {
+        if start >= end {
+            return Ok(()); // deletes nothing (`delete_range(k, k)`): no table for it
+        }
+        self.open_if_none()?;
+        if let Some((_, b)) = self.open.as_mut() {
+            b.add_range_tombstone(start, end, seqno);
+        }
+        Ok(())
     }
 
     fn current_size(&self) -> u64 {
@@ -85,6 +109,9 @@ impl TableSink for TableWriter<'_> {
     fn finish_table(&mut self) -> Result<()> {
         let Some((number, builder)) = self.open.take() else { return Ok(()) };
         let path = builder.path().to_path_buf();
+        // Invariant: a table is opened only for an entry or a non-empty range tombstone,
+        // so none is empty (an empty one would have no key range for the MANIFEST).
+        debug_assert!(!builder.is_empty(), "an output table with nothing in it: {}", path.display());
         let s: TableSummary = builder.finish()?;
         let table = Table::open_in(&self.ctx, self.fs.as_ref(), &path, number)?;
         let meta = FileMetaData {
@@ -103,8 +130,8 @@ impl TableSink for TableWriter<'_> {
     }
 }
 
-/// Writes every entry of `mem` into one table (no entry is dropped: a memtable holds no
-/// tombstone that could be discarded safely at L0).
+/// Writes every entry and range tombstone of `mem` into one table (no entry is dropped: a
+/// memtable holds no tombstone that could be discarded safely at L0).
 ///
 /// # Errors
 /// [`crate::error::Error::Io`] from writing or syncing.
@@ -114,6 +141,9 @@ pub(crate) fn write_memtable(writer: &mut TableWriter<'_>, mem: &Arc<MemTable>) 
     while it.valid() {
         writer.add(it.key(), &it.value())?;
         it.next()?;
+    }
+    for t in mem.range_tombstones() {
+        writer.add_range_tombstone(&t.start, &t.end, t.seqno)?;
     }
     writer.finish_table()?;
     writer.sync_dir()

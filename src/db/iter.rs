@@ -24,7 +24,7 @@ use crate::memtable::iter::MemTableIter;
 use crate::options::Clock;
 use crate::sstable::BlockReadOptions;
 use crate::version::level_iter::LevelIter;
-use crate::version::Version;
+use crate::version::{RangeTombstoneView, Version};
 
 /// A merging cursor over every memtable and table of `version`.
 pub(crate) fn merge_version(version: &Version, ro: BlockReadOptions) -> MergingIterator {
@@ -71,18 +71,22 @@ fn live(t: ValueType, value: Bytes, clock: &dyn Clock) -> Result<Option<(Bytes, 
             (clock.now_millis() < ms).then_some((v, Some(ms)))
         }
         ValueType::Deletion => None,
+        ValueType::RangeDeletion => return Err(bad_key()),
     })
 }
 
 /// Moves forward from the cursor's position to the newest visible version of the next user
 /// key that is not `skip` and not deleted or expired. Leaves the cursor on that entry.
 /// `stop(user_key)` ends the search (an upper bound).
+/// `view` holds the range tombstones: a version older than a covering one reads as
+/// deleted.
 fn find_forward(
     it: &mut MergingIterator,
     seqno: SequenceNumber,
     skip: Option<&[u8]>,
     stop: &dyn Fn(&[u8]) -> bool,
     clock: &dyn Clock,
+    view: &RangeTombstoneView,
 ) -> Result<Option<Entry>> {
     let mut skip: Option<Vec<u8>> = skip.map(<[u8]>::to_vec);
     while it.valid() {
@@ -95,7 +99,13 @@ fn find_forward(
             continue;
         }
         match live(p.value_type, it.value(), clock)? {
-            Some((v, ms)) => return Ok(Some((Bytes::copy_from_slice(p.user_key), v, ms))),
+            Some((v, ms)) if !covered(view, p.user_key, p.seqno, seqno) => {
+                return Ok(Some((Bytes::copy_from_slice(p.user_key), v, ms)));
+            }
+            Some(_) => {
+                skip = Some(p.user_key.to_vec());
+                it.next()?;
+            }
             None => {
                 skip = Some(p.user_key.to_vec());
                 it.next()?;
@@ -113,17 +123,24 @@ fn find_backward(
     seqno: SequenceNumber,
     stop: &dyn Fn(&[u8]) -> bool,
     clock: &dyn Clock,
+    view: &RangeTombstoneView,
 ) -> Result<Option<Entry>> {
     // Walking backward meets a user key's versions oldest first, so the last visible one
     // seen before the key changes is the newest visible one.
     let mut key: Option<Vec<u8>> = None;
-    let mut newest: Option<(ValueType, Bytes)> = None;
+    let mut newest: Option<(SequenceNumber, ValueType, Bytes)> = None;
+    let judge = |k: Vec<u8>, (s, t, v): (SequenceNumber, ValueType, Bytes)| -> Result<Option<Entry>> {
+        Ok(match live(t, v, clock)? {
+            Some((v, ms)) if !covered(view, &k, s, seqno) => Some((Bytes::from(k), v, ms)),
+            _ => None,
+        })
+    };
     while it.valid() {
         let p = ParsedInternalKey::decode(it.key()).ok_or_else(bad_key)?;
         if key.as_deref() != Some(p.user_key) {
-            if let (Some(k), Some((t, v))) = (key.take(), newest.take()) {
-                if let Some((v, ms)) = live(t, v, clock)? {
-                    return Ok(Some((Bytes::from(k), v, ms)));
+            if let (Some(k), Some(n)) = (key.take(), newest.take()) {
+                if let Some(e) = judge(k, n)? {
+                    return Ok(Some(e));
                 }
             }
             newest = None;
@@ -133,14 +150,19 @@ fn find_backward(
             key = Some(p.user_key.to_vec());
         }
         if p.seqno <= seqno {
-            newest = Some((p.value_type, it.value()));
+            newest = Some((p.seqno, p.value_type, it.value()));
         }
         it.prev()?;
     }
     match (key, newest) {
-        (Some(k), Some((t, v))) => Ok(live(t, v, clock)?.map(|(v, ms)| (Bytes::from(k), v, ms))),
+        (Some(k), Some(n)) => judge(k, n),
         _ => Ok(None),
     }
+}
+
+/// True if a range tombstone visible at `read_seqno` covers version `seqno` of `key`.
+fn covered(view: &RangeTombstoneView, key: &[u8], seqno: SequenceNumber, read_seqno: SequenceNumber) -> bool {
+    !view.is_empty() && view.max_covering(key, read_seqno) > seqno
 }
 
 /// A double-ended iterator over `(key, value)` pairs of a key range, in ascending order
@@ -167,6 +189,8 @@ pub struct DbIterator {
     pending: Option<Error>,
     /// The clock expiring entries are judged by, as each is met.
     clock: Arc<dyn Clock>,
+    /// The version's range tombstones.
+    view: RangeTombstoneView,
 }
 
 impl DbIterator {
@@ -181,6 +205,7 @@ impl DbIterator {
     ) -> Self {
         DbIterator {
             clock,
+            view: version.range_tombstone_view(),
             version,
             seqno,
             ro,
@@ -253,7 +278,7 @@ impl DbIterator {
             };
             above || back_key.as_ref().is_some_and(|b| k >= b.as_ref())
         };
-        find_forward(it, self.seqno, skip.as_deref(), &stop, self.clock.as_ref())
+        find_forward(it, self.seqno, skip.as_deref(), &stop, self.clock.as_ref(), &self.view)
     }
 
     fn step_back(&mut self) -> Result<Option<Entry>> {
@@ -278,7 +303,7 @@ impl DbIterator {
             };
             below || front_key.as_ref().is_some_and(|f| k <= f.as_ref())
         };
-        find_backward(it, self.seqno, &stop, self.clock.as_ref())
+        find_backward(it, self.seqno, &stop, self.clock.as_ref(), &self.view)
     }
 
     fn finish(&mut self, r: Result<Option<Entry>>, front: bool) -> Option<Result<Entry>> {
@@ -376,6 +401,8 @@ pub struct RawIterator {
     failure: Option<fn() -> Error>,
     /// The clock expiring entries are judged by.
     clock: Arc<dyn Clock>,
+    /// The version's range tombstones.
+    view: RangeTombstoneView,
 }
 
 impl RawIterator {
@@ -389,6 +416,7 @@ impl RawIterator {
         let inner = merge_version(&version, ro);
         RawIterator {
             clock,
+            view: version.range_tombstone_view(),
             _version: version,
             inner,
             seqno,
@@ -435,12 +463,12 @@ impl RawIterator {
     }
 
     fn forward_from_here(&mut self, skip: Option<&[u8]>) {
-        let r = find_forward(&mut self.inner, self.seqno, skip, &|_| false, self.clock.as_ref());
+        let r = find_forward(&mut self.inner, self.seqno, skip, &|_| false, self.clock.as_ref(), &self.view);
         self.settle(r, true);
     }
 
     fn backward_from_here(&mut self) {
-        let r = find_backward(&mut self.inner, self.seqno, &|_| false, self.clock.as_ref());
+        let r = find_backward(&mut self.inner, self.seqno, &|_| false, self.clock.as_ref(), &self.view);
         self.settle(r, false);
     }
 

@@ -265,6 +265,22 @@ impl Db {
         self.write(b)
     }
 
+    /// Deletes every key `k` with `start <= k < end` as one write with one sequence
+    /// number, in O(1) work at write time however many keys the range holds (a range
+    /// tombstone, after RocksDB's `DeleteRange`). Reads from then on, and snapshots taken
+    /// after it, see none of those keys; snapshots taken before still do. Compaction
+    /// reclaims the covered entries (DESIGN.md §5.12). `start == end` deletes nothing.
+    /// Returns the write's sequence number.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for `start > end` or a bound above 64 KiB; otherwise as
+    /// [`Db::put`].
+    pub fn delete_range(&self, start: impl AsRef<[u8]>, end: impl AsRef<[u8]>) -> Result<SequenceNumber> {
+        let mut b = WriteBatch::new();
+        b.delete_range(start, end);
+        self.write(b)
+    }
+
     /// Applies `batch` atomically without fsync. Returns the sequence number of its last
     /// operation (its first is that minus `len - 1`).
     ///

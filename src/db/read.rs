@@ -180,8 +180,10 @@ impl Db {
     }
 
     /// Calls `f(user_key, seqno, value_type, value)` for every internal entry — every
-    /// version and tombstone in the memtables and tables — in internal-key order, until it
-    /// returns false. For `shale idump`.
+    /// version and tombstone in the memtables and tables — in internal-key order, then for
+    /// every range tombstone as `f(start, seqno, ValueType::RangeDeletion, end)` (source by
+    /// source: memtables newest first, then tables by level; tables hold fragments), until
+    /// it returns false. For `shale idump`.
     ///
     /// # Errors
     /// [`Error::Corruption`] or [`Error::Io`] from a block read; [`Error::Closed`].
@@ -195,9 +197,20 @@ impl Db {
                 Error::corruption("<internal iterator>", 0, CorruptionKind::Malformed("bad key"))
             })?;
             if !f(p.user_key, p.seqno, p.value_type, &it.value()) {
-                break;
+                return Ok(());
             }
             it.next()?;
+        }
+        let mems = std::iter::once(&version.mem).chain(&version.imm).map(|m| m.range_tombstones());
+        let tables = version
+            .levels
+            .iter()
+            .flatten()
+            .map(|t| t.table().range_tombstones().map(|f| f.tombstones().collect()).unwrap_or_default());
+        for t in mems.chain(tables).flatten() {
+            if !f(&t.start, t.seqno, ValueType::RangeDeletion, &t.end) {
+                break;
+            }
         }
         Ok(())
     }

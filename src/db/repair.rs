@@ -75,7 +75,16 @@ fn scan_table(
         n += 1;
         it.next().map_err(|e| e.to_string())?;
     }
-    let smallest = smallest.ok_or("no entries")?;
+    let empty = crate::range_del::FragmentedRangeTombstones::default();
+    let frags = table.range_tombstones().map_or(&empty, |f| f.as_ref());
+    for s in frags.tombstones().map(|t| t.seqno) {
+        lo = lo.min(s);
+        hi = hi.max(s);
+    }
+    let point_largest = smallest.is_some().then_some(largest.as_slice());
+    let (smallest, largest) =
+        crate::sstable::builder::table_bounds(smallest.as_deref(), point_largest, frags)
+            .ok_or("no entries")?;
     let props = table.properties();
     if props.file_number != 0 && props.file_number != number {
         return Err(format!("its properties say it was written as table {}", props.file_number));
@@ -83,8 +92,8 @@ fn scan_table(
     let meta = FileMetaData {
         number,
         file_size: size,
-        smallest: smallest.into(),
-        largest: largest.into(),
+        smallest,
+        largest,
         smallest_seqno: lo,
         largest_seqno: hi,
         table_id: props.table_id(),

@@ -12,7 +12,8 @@ use super::block::BlockBuilder;
 use super::format::{write_block, BlockHandle, Footer, FORMAT_VERSION};
 use crate::error::Result;
 use crate::fs::WritableFile;
-use crate::key::{ParsedInternalKey, SequenceNumber, ValueType};
+use crate::key::{compare_internal_keys, encode_internal_key, ParsedInternalKey, SequenceNumber, ValueType};
+use crate::range_del::{inclusive_end, FragmentedRangeTombstones, RangeTombstone};
 use super::format::Compression;
 
 /// Bytes buffered before an append to the file.
@@ -54,6 +55,31 @@ pub struct TableSummary {
     pub largest_seqno: SequenceNumber,
 }
 
+/// A table's smallest and largest internal keys, given those of its point entries and
+/// its range tombstones: the tombstones extend the range from the first fragment's start
+/// (`start ++ (newest seqno, RangeDeletion)`) to the inclusive form of the last
+/// fragment's end (`range_del::inclusive_end(end) ++ (0, Deletion)`, the largest internal
+/// key of that user key). `None` for a table with neither (docs/format.md §3.8).
+pub fn table_bounds(
+    point_smallest: Option<&[u8]>,
+    point_largest: Option<&[u8]>,
+    frags: &FragmentedRangeTombstones,
+) -> Option<(Bytes, Bytes)> {
+    let mut smallest = point_smallest.map(Bytes::copy_from_slice);
+    let mut largest = point_largest.map(Bytes::copy_from_slice);
+    if let (Some((first, last)), Some(head)) = (frags.bounds(), frags.fragments().first()) {
+        let lo = encode_internal_key(first, head.seqnos[0], ValueType::RangeDeletion);
+        let hi = encode_internal_key(inclusive_end(last), 0, ValueType::Deletion);
+        if smallest.as_ref().is_none_or(|s| compare_internal_keys(&lo, s).is_lt()) {
+            smallest = Some(Bytes::from(lo));
+        }
+        if largest.as_ref().is_none_or(|l| compare_internal_keys(&hi, l).is_gt()) {
+            largest = Some(Bytes::from(hi));
+        }
+    }
+    smallest.zip(largest)
+}
+
 /// Writes one table; see the module docs.
 pub struct TableBuilder {
     file: Box<dyn WritableFile>,
@@ -79,6 +105,8 @@ pub struct TableBuilder {
     id: Option<(super::TableId, u64)>,
     /// The earliest expiry (Unix milliseconds) of an expiring put in the table.
     earliest_expiry: Option<u64>,
+    /// Range tombstones added, fragmented at `finish`.
+    range_tombstones: Vec<RangeTombstone>,
 }
 
 impl TableBuilder {
@@ -112,6 +140,7 @@ impl TableBuilder {
             raw_value_size: 0,
             id: None,
             earliest_expiry: None,
+            range_tombstones: Vec::new(),
         }
     }
 
@@ -163,6 +192,24 @@ impl TableBuilder {
         Ok(())
     }
 
+    /// Adds a range tombstone `[start, end)` at `seqno`, in any order relative to the
+    /// point entries. `finish` fragments them into the range-deletion block and extends the
+    /// table's key range to cover them (docs/format.md §3.8). An empty range is ignored.
+    pub fn add_range_tombstone(&mut self, start: &[u8], end: &[u8], seqno: SequenceNumber) {
+        if start < end {
+            self.range_tombstones.push(RangeTombstone {
+                start: Bytes::copy_from_slice(start),
+                end: Bytes::copy_from_slice(end),
+                seqno,
+            });
+        }
+    }
+
+    /// True if no point entry and no range tombstone was added.
+    pub fn is_empty(&self) -> bool {
+        self.num_entries == 0 && self.range_tombstones.is_empty()
+    }
+
     /// Estimated file size if finished now, in bytes.
     pub fn estimated_file_size(&self) -> u64 {
         self.offset + self.data_block.estimated_size() as u64
@@ -212,11 +259,21 @@ impl TableBuilder {
         let largest = self.index_block.last_key().to_vec();
         let index_raw = self.index_block.finish();
 
+        let frags = FragmentedRangeTombstones::new(std::mem::take(&mut self.range_tombstones));
+        for f in frags.fragments() {
+            for &s in &f.seqnos {
+                self.smallest_seqno = self.smallest_seqno.min(s);
+                self.largest_seqno = self.largest_seqno.max(s);
+            }
+        }
+        let point_largest = (!largest.is_empty()).then_some(largest.as_slice());
+        let (smallest, largest) = table_bounds(self.smallest.as_deref(), point_largest, &frags).unzip();
         let mut props = BlockBuilder::new(1);
-        let smallest_seqno = if self.num_entries == 0 { 0 } else { self.smallest_seqno };
+        let has_any = self.num_entries > 0 || !frags.is_empty();
+        let smallest_seqno = if has_any { self.smallest_seqno } else { 0 };
         let (id, file_number) = self.id.map_or((None, 0), |(id, n)| (Some(id), n));
         // In name order, as a block requires; identity fields only when known (0 = none).
-        let fields: [(&str, u64); 13] = [
+        let fields: [(&str, u64); 14] = [
             ("data.size", data_size),
             ("db.id", id.map_or(0, |i| i.db_id)),
             ("earliest.expiry", self.earliest_expiry.unwrap_or(0)),
@@ -226,13 +283,16 @@ impl TableBuilder {
             ("num.data.blocks", self.num_data_blocks),
             ("num.deletions", self.num_deletions),
             ("num.entries", self.num_entries),
+            ("num.range.deletions", frags.tombstones().count() as u64),
             ("raw.key.size", self.raw_key_size),
             ("raw.value.size", self.raw_value_size),
             ("session.id", id.map_or(0, |i| i.session_id)),
             ("smallest.seqno", smallest_seqno),
         ];
         for (name, v) in fields {
-            if v == 0 && matches!(name, "db.id" | "earliest.expiry" | "file.number" | "session.id") {
+            if v == 0
+                && matches!(name, "db.id" | "earliest.expiry" | "file.number" | "num.range.deletions" | "session.id")
+            {
                 continue;
             }
             let mut val = Vec::new();
@@ -246,7 +306,10 @@ impl TableBuilder {
             None
         };
         let props_handle = self.emit_block(&props.finish(), Compression::None);
-        // Metaindex entries are sorted by name: "shaledb.filter" < "shaledb.properties".
+        let range_del_handle =
+            (!frags.is_empty()).then(|| self.emit_block(&super::range_del_block::encode(&frags), Compression::None));
+        // Metaindex entries are sorted by name:
+        // "shaledb.filter" < "shaledb.properties" < "shaledb.range_del".
         let mut meta = BlockBuilder::new(1);
         let mut hv = Vec::new();
         if let Some(h) = filter_handle {
@@ -256,6 +319,11 @@ impl TableBuilder {
         }
         props_handle.encode_into(&mut hv);
         meta.add(PROPERTIES_BLOCK_NAME, &hv);
+        if let Some(h) = range_del_handle {
+            hv.clear();
+            h.encode_into(&mut hv);
+            meta.add(super::range_del_block::RANGE_DEL_BLOCK_NAME, &hv);
+        }
         let metaindex = self.emit_block(&meta.finish(), Compression::None);
         let index = self.emit_block(&index_raw, Compression::None);
         let footer = Footer { metaindex, index, format_version: FORMAT_VERSION }.encode();
@@ -265,8 +333,8 @@ impl TableBuilder {
         self.file.sync_all()?;
         Ok(TableSummary {
             file_size: self.offset,
-            smallest: self.smallest.unwrap_or_default(),
-            largest: Bytes::from(largest),
+            smallest: smallest.unwrap_or_default(),
+            largest: largest.unwrap_or_default(),
             num_entries: self.num_entries,
             smallest_seqno,
             largest_seqno: self.largest_seqno,

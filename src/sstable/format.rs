@@ -27,7 +27,7 @@ pub const TABLE_MAGIC: u64 = u64::from_le_bytes(*b"shaletbl");
 
 /// The table format version this build writes and the newest it reads. Raise it with
 /// every change to the bytes (DESIGN.md §9).
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 
 /// Footer length: two handles of 2 x u64, format version u32, CRC u32, magic u64.
 pub const FOOTER_LEN: usize = 48;

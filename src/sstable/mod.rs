@@ -14,6 +14,7 @@ pub mod builder;
 pub mod cache;
 pub mod filter;
 pub mod format;
+pub mod range_del_block;
 pub mod reader;
 
 pub use builder::{TableBuilder, TableOptions, TableSummary};

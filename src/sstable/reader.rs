@@ -12,6 +12,8 @@ use bytes::Bytes;
 
 use super::block::{Block, BlockIter};
 use super::builder::{FILTER_BLOCK_NAME, PROPERTIES_BLOCK_NAME};
+use super::range_del_block::RANGE_DEL_BLOCK_NAME;
+use crate::range_del::FragmentedRangeTombstones;
 use super::cache::{BlockCache, FileCache};
 use super::filter::BloomFilter;
 use super::format::{read_block, BlockHandle, Footer, FOOTER_LEN};
@@ -67,6 +69,9 @@ pub struct TableProperties {
     pub file_number: u64,
     /// The earliest expiry (Unix milliseconds) among its expiring puts; 0 if it has none.
     pub earliest_expiry: u64,
+    /// Number of range tombstone entries (fragment, sequence number) in its
+    /// range-deletion block; 0 if it has none.
+    pub num_range_deletions: u64,
 }
 
 impl TableProperties {
@@ -88,6 +93,7 @@ pub struct Table {
     index: Block,
     filter: Option<super::filter::BloomFilter>,
     properties: TableProperties,
+    range_dels: Option<Arc<FragmentedRangeTombstones>>,
 }
 
 impl std::fmt::Debug for Table {
@@ -210,6 +216,7 @@ impl Table {
                     b"shaledb.session.id" => &mut properties.session_id,
                     b"shaledb.file.number" => &mut properties.file_number,
                     b"shaledb.earliest.expiry" => &mut properties.earliest_expiry,
+                    b"shaledb.num.range.deletions" => &mut properties.num_range_deletions,
                     _ => {
                         it.next().map_err(bad)?;
                         continue;
@@ -217,6 +224,20 @@ impl Table {
                 };
                 *slot = v;
                 it.next().map_err(bad)?;
+            }
+        }
+        let mut range_dels = None;
+        let mut mi = meta.iter(bytewise);
+        mi.seek(RANGE_DEL_BLOCK_NAME)
+            .map_err(|w| corrupt(footer.metaindex.offset, CorruptionKind::Malformed(w)))?;
+        if mi.valid() && mi.key() == RANGE_DEL_BLOCK_NAME {
+            let h = BlockHandle::decode(mi.value_slice()).ok_or_else(|| {
+                corrupt(footer.metaindex.offset, CorruptionKind::Malformed("bad range-deletion handle"))
+            })?;
+            let data = Bytes::copy_from_slice(&read_block(file.as_ref(), path, h, footer_off, true)?);
+            let frags = super::range_del_block::decode(data).map_err(|w| corrupt(h.offset, CorruptionKind::Malformed(w)))?;
+            if !frags.is_empty() {
+                range_dels = Some(Arc::new(frags));
             }
         }
         let file = match &ctx.file_cache {
@@ -235,7 +256,14 @@ impl Table {
             index,
             filter,
             properties,
+            range_dels,
         })
+    }
+
+    /// The table's range tombstones, fragmented (pinned in memory for the table's life);
+    /// `None` if it has none.
+    pub fn range_tombstones(&self) -> Option<&Arc<FragmentedRangeTombstones>> {
+        self.range_dels.as_ref()
     }
 
     /// The table's path.
@@ -376,7 +404,7 @@ impl Table {
             return Ok(None);
         }
         let r = LookupResult::of(parsed.value_type, it.value())
-            .ok_or_else(|| self.corrupt_block(h.offset, "expiring value shorter than its header"))?;
+            .ok_or_else(|| self.corrupt_block(h.offset, "expiring value shorter than its header, or a range tombstone among point entries"))?;
         Ok(Some((parsed.seqno, r)))
     }
 

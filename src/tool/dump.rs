@@ -132,8 +132,9 @@ pub fn dump_table(fs: &dyn FileSystem, path: &Path, with_index: bool) -> Result<
 }
 
 /// Calls `f(user_key, seqno, value_type, value)` for every entry of the table at `path`
-/// in internal-key order (every block's checksum verified, the block cache bypassed),
-/// until `f` returns false.
+/// in internal-key order (every block's checksum verified, the block cache bypassed), then
+/// `f(start, seqno, ValueType::RangeDeletion, end)` for every range tombstone fragment of
+/// its range-deletion block, until `f` returns false.
 ///
 /// # Errors
 /// As [`dump_table`]; [`Error::Corruption`] for a damaged data block.
@@ -144,9 +145,14 @@ pub fn for_each_table_entry(fs: &dyn FileSystem, path: &Path, f: &mut EntryVisit
     while it.valid() {
         let k = ParsedInternalKey::decode(it.key()).ok_or_else(|| bad_key(path))?;
         if !f(k.user_key, k.seqno, k.value_type, &it.value()) {
-            break;
+            return Ok(());
         }
         it.next()?;
+    }
+    for t in table.range_tombstones().map(|f| f.tombstones().collect::<Vec<_>>()).unwrap_or_default() {
+        if !f(&t.start, t.seqno, crate::key::ValueType::RangeDeletion, &t.end) {
+            break;
+        }
     }
     Ok(())
 }

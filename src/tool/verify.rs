@@ -176,6 +176,7 @@ fn check_table(
     let mut it = table.iter(crate::sstable::BlockReadOptions { fill_cache: false, verify_checksums: true });
     it.seek_to_first().map_err(|e| e.to_string())?;
     let mut prev: Option<Vec<u8>> = None;
+    let mut first: Option<Vec<u8>> = None;
     let mut n = 0u64;
     while it.valid() {
         let k = it.key();
@@ -186,15 +187,25 @@ fn check_table(
             if compare_internal_keys(p, k).is_ge() {
                 return Err(format!("entry {n}: keys out of order"));
             }
-        } else if k != meta.smallest.as_ref() {
-            return Err("first key differs from the MANIFEST's smallest key".into());
+        } else {
+            first = Some(k.to_vec());
         }
         prev = Some(k.to_vec());
         n += 1;
         it.next().map_err(|e| e.to_string())?;
     }
-    if prev.as_deref() != Some(meta.largest.as_ref()) {
-        return Err("last key differs from the MANIFEST's largest key".into());
+    let empty = crate::range_del::FragmentedRangeTombstones::default();
+    let frags = table.range_tombstones().map_or(&empty, |f| f.as_ref());
+    let bounds = crate::sstable::builder::table_bounds(first.as_deref(), prev.as_deref(), frags);
+    match bounds {
+        Some((lo, _)) if lo != meta.smallest => {
+            return Err("first key differs from the MANIFEST's smallest key".into());
+        }
+        Some((_, hi)) if hi != meta.largest => {
+            return Err("last key differs from the MANIFEST's largest key".into());
+        }
+        None => return Err("the table holds no entry and no range tombstone".into()),
+        Some(_) => {}
     }
     let props = table.properties();
     if props.num_entries != n {

@@ -17,7 +17,9 @@ use shaledb::{Db, Options};
 #[derive(Args, Debug)]
 pub struct BenchArgs {
     /// Comma-separated workloads: fillseq, fillrandom, fillsync (random keys, every write
-    /// fsynced), overwrite, deleteseq, compact,
+    /// fsynced), overwrite, deleteseq, deleterange (`--range-deletes` range tombstones of
+    /// `--range-size` keys each, at random starts), flush, wait (until background
+    /// compaction settles), compact,
     /// readrandom, readmissing, readseq, readreverse, seekrandom, multireadrandom,
     /// readwhilewriting.
     #[arg(long, default_value = "fillseq,fillrandom,overwrite,readrandom,readseq")]
@@ -41,6 +43,12 @@ pub struct BenchArgs {
     /// measure what expiry costs.
     #[arg(long, value_parser = crate::codec::parse_duration)]
     ttl: Option<std::time::Duration>,
+    /// Range tombstones the deleterange workload writes.
+    #[arg(long, default_value_t = 10_000)]
+    range_deletes: u64,
+    /// Keys each deleterange tombstone covers.
+    #[arg(long, default_value_t = 10)]
+    range_size: u64,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
@@ -261,6 +269,22 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> CliResult<()>
                     d.delete(w.key(i))?;
                 }
                 (a.num, a.num * a.key_size as u64)
+            }
+            "deleterange" => {
+                for _ in 0..a.range_deletes {
+                    let start = rng.random_range(0..a.num);
+                    d.delete_range(w.key(start), w.key(start + a.range_size))?;
+                }
+                note = format!("{} tombstones of {} keys each", a.range_deletes, a.range_size);
+                (a.range_deletes, a.range_deletes * 2 * a.key_size as u64)
+            }
+            "flush" => {
+                d.flush()?;
+                (1, 0)
+            }
+            "wait" => {
+                d.wait_for_compaction()?;
+                (1, 0)
             }
             "compact" => {
                 let before = dir_usage(&dir).1;

@@ -31,7 +31,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 use shaledb::crash::enumerate::{run, EnumerateConfig};
-use shaledb::crash::{key_bytes, make_value, probe_liveness, verify, Commit, Oracle, WorkloadSpec};
+use shaledb::crash::{key_bytes, make_value, probe_liveness, verify, Commit, Item, Oracle, WorkloadSpec};
 use shaledb::fs::sim::CrashMode;
 use shaledb::{Db, Options, WriteBatch, WriteOptions};
 
@@ -407,7 +407,7 @@ fn worker(dir: &Path, a: &WorkerArgs) -> CliResult<()> {
                         }
                     };
                     let mut batch = WriteBatch::new();
-                    let mut items: Vec<(u32, bool)> = Vec::new();
+                    let mut items: Vec<Item> = Vec::new();
                     match roll {
                         0..=39 => {
                             let k = rng.random_range(0..KEYS);
@@ -419,23 +419,29 @@ fn worker(dir: &Path, a: &WorkerArgs) -> CliResult<()> {
                             } else {
                                 batch.put(key_bytes(k), make_value(k, op_id, l));
                             }
-                            items.push((k, true));
+                            items.push(Item::Put(k));
                         }
-                        40..=47 => {
+                        40..=45 => {
                             let k = rng.random_range(0..KEYS);
                             batch.delete(key_bytes(k));
-                            items.push((k, false));
+                            items.push(Item::Delete(k));
+                        }
+                        46..=47 => {
+                            let from = rng.random_range(0..KEYS);
+                            let to = from + rng.random_range(1..=8);
+                            batch.delete_range(key_bytes(from), key_bytes(to));
+                            items.push(Item::DeleteRange(from, to));
                         }
                         48..=62 => {
                             for _ in 0..rng.random_range(2..=16) {
                                 let k = rng.random_range(0..KEYS);
                                 if rng.random_range(0..5) == 0 {
                                     batch.delete(key_bytes(k));
-                                    items.push((k, false));
+                                    items.push(Item::Delete(k));
                                 } else {
                                     let l = len(&mut rng);
                                     batch.put(key_bytes(k), make_value(k, op_id, l));
-                                    items.push((k, true));
+                                    items.push(Item::Put(k));
                                 }
                             }
                         }

@@ -57,6 +57,7 @@ fn kind(t: ValueType) -> &'static str {
         ValueType::Value => "PUT",
         ValueType::ValueWithExpiry => "PUTX",
         ValueType::Deletion => "DEL",
+        ValueType::RangeDeletion => "RANGEDEL",
     }
 }
 

@@ -1,6 +1,6 @@
 //! `shale`: the shaledb command line. It is a client of the library's public API only.
 //!
-//! Commands: `put`, `get`, `delete`, `scan`, `load` (data.rs), `bench` (bench.rs),
+//! Commands: `put`, `get`, `delete`, `delete-range`, `scan`, `load` (data.rs), `bench` (bench.rs),
 //! `stats` (stats.rs), `verify`, `dump`, `idump` (inspect.rs), `compact`, `repair`,
 //! `checkpoint` (admin.rs) and `crash` (crash.rs). Every failure prints `error: …` on
 //! stderr (and, with `--json`, a JSON error object on stdout) and exits with the code
@@ -64,6 +64,14 @@ enum Command {
     Get { key: String },
     /// Delete KEY.
     Delete { key: String },
+    /// Delete every key in [FROM, TO) with one range tombstone (O(1) whatever the range
+    /// holds).
+    DeleteRange {
+        /// First key deleted (inclusive).
+        from: String,
+        /// End of the range (exclusive).
+        to: String,
+    },
     /// Print entries in key order (half-open range [--from, --to)).
     Scan(data::ScanArgs),
     /// Load records from a file (tsv, jsonl or deb822; LZ4 frames are detected).
@@ -156,6 +164,11 @@ fn run(cli: &Cli) -> CliResult<()> {
         Command::Delete { key } => {
             let db = cli.open()?;
             db.delete(key)?;
+            db.close()?;
+        }
+        Command::DeleteRange { from, to } => {
+            let db = cli.open()?;
+            db.delete_range(from, to)?;
             db.close()?;
         }
         Command::Get { key } => {
