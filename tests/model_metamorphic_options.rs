@@ -3,7 +3,9 @@
 //! interval 1, compression on and off, bloom filters on and off, mmap on and off. Every
 //! run must give identical reads, and all must match a `BTreeMap` model, across reopens.
 //! The operations include puts with TTLs and clock advances (each run has its own
-//! `ManualClock` starting at the same instant), so every option set must expire alike.
+//! `ManualClock` starting at the same instant), so every option set must expire alike,
+//! and range deletes, so every option set must apply range tombstones alike (in
+//! memtables, L0 and the levels, across table cuts of every size).
 //!
 //! Cases: 8 by default; set `PROPTEST_CASES` for long runs.
 
@@ -20,6 +22,8 @@ enum Op {
     /// Moves the database's clock forward.
     Advance(u16),
     Delete(u16),
+    /// Deletes keys `[k, k + n)`.
+    DeleteRange(u16, u16),
     Flush,
     Reopen,
     Compact,
@@ -31,6 +35,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (any::<u16>(), any::<u16>(), 1..5_000u16).prop_map(|(k, v, t)| Op::PutTtl(k % 300, v, t)),
         2 => (1..3_000u16).prop_map(Op::Advance),
         4 => any::<u16>().prop_map(|k| Op::Delete(k % 300)),
+        1 => (any::<u16>(), 0..40u16).prop_map(|(k, n)| Op::DeleteRange(k % 300, n)),
         1 => Just(Op::Flush),
         1 => Just(Op::Reopen),
         1 => Just(Op::Compact),
@@ -97,6 +102,12 @@ fn run(ops: &[Op], opts: &Options) -> (Entries, Entries) {
             ),
             Op::Advance(ms) => clock.advance(std::time::Duration::from_millis(u64::from(*ms))),
             Op::Delete(k) => drop(db.delete(format!("k{k:04}")).expect("delete")),
+            Op::DeleteRange(k, n) => {
+                drop(
+                    db.delete_range(format!("k{k:04}"), format!("k{:04}", k + n))
+                        .expect("delete_range"),
+                );
+            }
             Op::Flush => db.flush().expect("flush"),
             Op::Compact => db.compact_range(None, None).expect("compact"),
             Op::Reopen => {
@@ -137,6 +148,10 @@ proptest! {
                 }
                 Op::Advance(ms) => now += u64::from(*ms),
                 Op::Delete(k) => { model.remove(format!("k{k:04}").as_bytes()); }
+                Op::DeleteRange(k, n) => {
+                    let (lo, hi) = (format!("k{k:04}").into_bytes(), format!("k{:04}", k + n).into_bytes());
+                    model.retain(|key, _| !(key >= &lo && key < &hi));
+                }
                 _ => {}
             }
         }
