@@ -170,3 +170,24 @@ fn inverted_and_empty_ranges() {
     let db = Db::open(dir.path(), Options::default()).expect("reopen");
     assert_eq!(db.get("m").expect("get").as_deref(), Some(&b"v"[..]));
 }
+
+#[test]
+fn a_checkpoint_carries_unflushed_range_deletes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Db::open(dir.path().join("db"), Options::default()).expect("open");
+    for i in 0..100u32 {
+        db.put(key(i), format!("v{i}")).expect("put");
+    }
+    db.flush().expect("values in a table");
+    db.delete_range(key(10), key(90))
+        .expect("delete_range, still in the memtable");
+    let copy = dir.path().join("copy");
+    db.checkpoint(&copy).expect("checkpoint");
+    let c = Db::open(&copy, Options::default()).expect("open the copy");
+    assert_eq!(
+        c.iter().count(),
+        20,
+        "the copy applies the unflushed range tombstone"
+    );
+    assert_eq!(c.get(key(50)).expect("get"), None);
+}

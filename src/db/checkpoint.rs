@@ -5,9 +5,9 @@
 //!    visible sequence number S.
 //! 2. Hard-link every table of the Version into the destination (copy across file
 //!    systems).
-//! 3. Write the memtables' entries numbered up to S (tombstones included) as one new L0
-//!    table there. This takes the place of copying the live WAL up to S, and leaves the
-//!    copy with no WAL to replay.
+//! 3. Write the memtables' entries numbered up to S (tombstones and range tombstones
+//!    included) as one new L0 table there. This takes the place of copying the live WAL
+//!    up to S, and leaves the copy with no WAL to replay.
 //! 4. Write a MANIFEST naming those tables with `last_sequence = S`, fsync it and the
 //!    directory, then CURRENT (temp, fsync, rename, directory fsync).
 //!
@@ -96,6 +96,13 @@ impl DbInner {
                 info.memtable_entries += 1;
             }
             it.next()?;
+        }
+        // And their range tombstones up to the read point.
+        for m in std::iter::once(&version.mem).chain(&version.imm) {
+            for t in m.range_tombstones().into_iter().filter(|t| t.seqno <= seqno) {
+                writer.add_range_tombstone(&t.start, &t.end, t.seqno)?;
+                info.memtable_entries += 1;
+            }
         }
         writer.finish_table()?;
         for t in &writer.outputs {
