@@ -34,7 +34,8 @@
 // 2: wal, memtable, sstable                   3: version
 // 4: options, batch                           5: iterator::merging
 // 6: compaction                               7: db
-// 8: tool                                     9: crash (feature `sim`)
+// 8: tool                                     9: crash (feature `sim`), server (feature
+//                                                `server`)
 //
 // Modules marked `internal!` are private unless the `internals` feature is on: then they
 // are public, hidden from the docs and outside the semver promise, for the fuzz targets,
@@ -69,6 +70,8 @@ pub mod key;
 internal!(memtable);
 mod options;
 pub mod range_del;
+#[cfg(feature = "server")]
+pub mod server;
 internal!(sstable);
 pub mod tool;
 internal!(version);

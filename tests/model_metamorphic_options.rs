@@ -103,10 +103,8 @@ fn run(ops: &[Op], opts: &Options) -> (Entries, Entries) {
             Op::Advance(ms) => clock.advance(std::time::Duration::from_millis(u64::from(*ms))),
             Op::Delete(k) => drop(db.delete(format!("k{k:04}")).expect("delete")),
             Op::DeleteRange(k, n) => {
-                drop(
-                    db.delete_range(format!("k{k:04}"), format!("k{:04}", k + n))
-                        .expect("delete_range"),
-                );
+                db.delete_range(format!("k{k:04}"), format!("k{:04}", k + n))
+                    .expect("delete_range");
             }
             Op::Flush => db.flush().expect("flush"),
             Op::Compact => db.compact_range(None, None).expect("compact"),

@@ -15,6 +15,7 @@ mod error;
 mod inspect;
 mod lz4check;
 mod output;
+mod serve;
 mod stats;
 
 use std::path::PathBuf;
@@ -101,6 +102,9 @@ enum Command {
     Repair(admin::RepairArgs),
     /// Write a consistent copy of the database into a new directory.
     Checkpoint(admin::CheckpointArgs),
+    /// Serve the database over the Redis protocol (RESP2) until SIGTERM, SIGINT or
+    /// SHUTDOWN.
+    Serve(serve::ServeArgs),
     /// The crash-recovery harness: `enumerate` (simulated power loss) and `kill-loop`
     /// (SIGKILL of real processes).
     #[command(subcommand)]
@@ -171,6 +175,7 @@ fn run(cli: &Cli) -> CliResult<()> {
             db.delete_range(from, to)?;
             db.close()?;
         }
+        Command::Serve(args) => serve::run(args, cli.dir()?, cli.options()?)?,
         Command::Get { key } => {
             let db = cli.open()?;
             let v = db.get(key)?.ok_or(CliError::NotFound)?;
@@ -192,6 +197,8 @@ fn run(cli: &Cli) -> CliResult<()> {
 }
 
 fn main() -> ExitCode {
+    // Log lines (the server's database errors, warnings) go to stderr; RUST_LOG filters.
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = Cli::parse();
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,

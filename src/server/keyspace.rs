@@ -1,0 +1,466 @@
+//! The Redis keyspace on shaledb: how 16 logical databases of string keys, their expiry
+//! times and their key counts are laid out in the engine's one sorted key space, and the
+//! read-modify-write discipline every command goes through.
+//!
+//! # Layout (docs/server.md §2)
+//!
+//! | engine key | value | what |
+//! |---|---|---|
+//! | `'k' db:u8 key` | `type:u8 payload` | the key's value; type 0 = string (room for hashes, lists, sets); written with the engine's TTL when the key has one |
+//! | `'e' db:u8 key` | `expiry_ms:u64be` | the key's expiry (present while the key is counted and has one) |
+//! | `'x' db:u8 expiry_ms:u64be key` | empty | the expiry index in time order, for active expiry |
+//! | `'m' db:u8 stripe:u16be` | `keys:u64le expires:u64le` | key and expiry counts of one lock stripe |
+//!
+//! Reads use the engine's TTL, so an expired key reads as absent from its expiry
+//! millisecond on (lazy expiry is exact). A key stays *counted* (in DBSIZE, as in Redis,
+//! whose DBSIZE includes expired keys not yet reclaimed) until active expiry, a lazy
+//! reclaim or an overwrite removes it with its `e` and `x` entries.
+//!
+//! # Concurrency
+//! Every key hashes to one of [`STRIPES`] lock stripes. A command that writes locks the
+//! stripes of its keys (in order), reads the keys' states, and writes one batch with the
+//! new values, the index entries and the stripes' new counts; it holds the locks until the
+//! write returns. Writers on different stripes run concurrently, so their WAL records share
+//! fsyncs through group commit; counts stay exact because a stripe's count changes only
+//! under its lock, in the same atomic batch as the keys it counts.
+
+#![allow(clippy::big_endian_bytes, reason = "big-endian numbers in keys sort in numeric order")]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use parking_lot::{Mutex, MutexGuard};
+
+use crate::{Db, Error, Result, WriteBatch, WriteOptions};
+
+/// Logical databases (SELECT 0..15).
+pub const DATABASES: usize = 16;
+
+/// Lock stripes per logical database.
+pub const STRIPES: usize = 1024;
+
+/// Type byte of a string value.
+pub const TYPE_STRING: u8 = 0;
+
+const DATA: u8 = b'k';
+const EXPIRY: u8 = b'e';
+const EXPIRY_INDEX: u8 = b'x';
+const META: u8 = b'm';
+
+/// The engine key of `key` in logical database `db`.
+pub fn data_key(db: usize, key: &[u8]) -> Vec<u8> {
+    prefixed(DATA, db, key)
+}
+
+fn prefixed(tag: u8, db: usize, rest: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(2 + rest.len());
+    k.push(tag);
+    k.push(db as u8);
+    k.extend_from_slice(rest);
+    k
+}
+
+fn index_key(db: usize, at_ms: u64, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(10 + key.len());
+    k.push(EXPIRY_INDEX);
+    k.push(db as u8);
+    k.extend_from_slice(&at_ms.to_be_bytes());
+    k.extend_from_slice(key);
+    k
+}
+
+fn meta_key(db: usize, stripe: usize) -> Vec<u8> {
+    let mut k = vec![META, db as u8];
+    k.extend_from_slice(&(stripe as u16).to_be_bytes());
+    k
+}
+
+/// The lock stripe of `key` (xxh3, stable across builds: counts are stored per stripe).
+pub fn stripe_of(key: &[u8]) -> usize {
+    (xxhash_rust::xxh3::xxh3_64(key) % STRIPES as u64) as usize
+}
+
+/// Milliseconds since the Unix epoch now.
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A key's state before a write.
+#[derive(Debug, Clone, Default)]
+pub struct KeyState {
+    /// The live value (type byte stripped) and its expiry, if the key reads as present.
+    pub live: Option<(Bytes, Option<u64>)>,
+    /// The expiry of a counted key that has expired but is not reclaimed yet.
+    pub stale_expiry: Option<u64>,
+}
+
+impl KeyState {
+    fn counted(&self) -> bool {
+        self.live.is_some() || self.stale_expiry.is_some()
+    }
+    fn expiry(&self) -> Option<u64> {
+        self.live.as_ref().and_then(|l| l.1).or(self.stale_expiry)
+    }
+    /// The live value, if any.
+    pub fn value(&self) -> Option<&Bytes> {
+        self.live.as_ref().map(|l| &l.0)
+    }
+    /// The live value's expiry, if it has one.
+    pub fn ttl_ms(&self) -> Option<u64> {
+        self.live.as_ref().and_then(|l| l.1)
+    }
+}
+
+/// What a write leaves a key as.
+#[derive(Debug, Clone)]
+pub enum NewState {
+    /// Absent.
+    Delete,
+    /// A string value, with an expiry (Unix milliseconds) or none. An expiry already
+    /// past deletes the key, as Redis does.
+    Set(Vec<u8>, Option<u64>),
+    /// Unchanged (for multi-key writes that change only some keys).
+    Keep,
+}
+
+/// Per-stripe counts: keys counted, and of those, keys with an expiry.
+#[derive(Debug, Clone, Copy, Default)]
+struct Counts {
+    keys: u64,
+    expires: u64,
+}
+
+/// The locks and counts of one logical database.
+struct LogicalDb {
+    stripes: Vec<Mutex<Counts>>,
+    /// Sums of the stripes' counts, kept beside them so DBSIZE reads one number.
+    keys: AtomicU64,
+    expires: AtomicU64,
+}
+
+/// The keyspace over one engine database; see the module docs.
+pub struct Keyspace {
+    db: Arc<Db>,
+    dbs: Vec<LogicalDb>,
+    /// Whether writes wait for their WAL record to be fsynced (`appendfsync always`).
+    sync: std::sync::atomic::AtomicBool,
+    /// Keys removed because their expiry passed (INFO's `expired_keys`).
+    pub expired_keys: AtomicU64,
+}
+
+/// Locks held on some stripes of one logical database, in stripe order.
+pub struct Locked<'a> {
+    db: usize,
+    guards: Vec<(usize, MutexGuard<'a, Counts>)>,
+}
+
+impl Keyspace {
+    /// Opens the keyspace over `db`, loading the stored counts (16 × 1024 small keys; no
+    /// scan of the data).
+    ///
+    /// # Errors
+    /// Engine read errors; [`Error::Corruption`] for a count record of the wrong size.
+    pub fn open(db: Arc<Db>, sync: bool) -> Result<Keyspace> {
+        let mut dbs = Vec::with_capacity(DATABASES);
+        for d in 0..DATABASES {
+            let mut stripes: Vec<Mutex<Counts>> =
+                (0..STRIPES).map(|_| Mutex::new(Counts::default())).collect();
+            for item in db.prefix([META, d as u8]) {
+                let (k, v) = item?;
+                let (Some(s), Some(keys), Some(expires)) = (
+                    k.get(2..4).map(|s| u16::from_be_bytes([s[0], s[1]]) as usize),
+                    v.get(0..8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes),
+                    v.get(8..16).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes),
+                ) else {
+                    return Err(Error::Corruption {
+                        file: "<keyspace counts>".into(),
+                        offset: 0,
+                        kind: crate::CorruptionKind::Malformed("bad key count record"),
+                    });
+                };
+                if let Some(slot) = stripes.get_mut(s) {
+                    *slot.get_mut() = Counts { keys, expires };
+                }
+            }
+            let keys = stripes.iter_mut().map(|c| c.get_mut().keys).sum::<u64>().into();
+            let expires = stripes.iter_mut().map(|c| c.get_mut().expires).sum::<u64>().into();
+            dbs.push(LogicalDb { stripes, keys, expires });
+        }
+        Ok(Keyspace { db, dbs, sync: sync.into(), expired_keys: AtomicU64::new(0) })
+    }
+
+    /// The engine database.
+    pub fn engine(&self) -> &Arc<Db> {
+        &self.db
+    }
+
+    /// Sets whether writes wait for fsync.
+    pub fn set_sync(&self, sync: bool) {
+        self.sync.store(sync, Ordering::Relaxed);
+    }
+
+    /// Keys counted in `db` (DBSIZE): O(1), no data read.
+    pub fn dbsize(&self, db: usize) -> u64 {
+        self.dbs[db].keys.load(Ordering::Acquire)
+    }
+
+    /// Keys with an expiry in `db`.
+    pub fn expires(&self, db: usize) -> u64 {
+        self.dbs[db].expires.load(Ordering::Acquire)
+    }
+
+    /// Locks the stripes of `keys` in `db`, in stripe order (so two commands never wait
+    /// on each other in a cycle).
+    pub fn lock<'a>(&'a self, db: usize, keys: &[&[u8]]) -> Locked<'a> {
+        let mut s: Vec<usize> = keys.iter().map(|k| stripe_of(k)).collect();
+        s.sort_unstable();
+        s.dedup();
+        Locked { db, guards: s.into_iter().map(|i| (i, self.dbs[db].stripes[i].lock())).collect() }
+    }
+
+    /// Locks every stripe of `db` (FLUSHDB).
+    fn lock_all(&self, db: usize) -> Locked<'_> {
+        Locked { db, guards: (0..STRIPES).map(|i| (i, self.dbs[db].stripes[i].lock())).collect() }
+    }
+
+    /// The live value and expiry of `key`, without locks (a read command). A key that has
+    /// expired reads as absent.
+    ///
+    /// # Errors
+    /// Engine read errors.
+    pub fn get(&self, db: usize, key: &[u8]) -> Result<Option<(Bytes, Option<u64>)>> {
+        Ok(self.db.get_with_expiry(data_key(db, key))?.map(|(v, t)| {
+            let ms = t.and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map(|d| d.as_millis() as u64);
+            (v.slice(1.min(v.len())..), ms)
+        }))
+    }
+
+    /// The state of `key` for a write. **Requires:** `lock` holds its stripe.
+    ///
+    /// # Errors
+    /// Engine read errors.
+    pub fn state(&self, lock: &Locked<'_>, key: &[u8]) -> Result<KeyState> {
+        let db = lock.db;
+        let live = self.get(db, key)?;
+        let stale_expiry = if live.is_none() && self.expires_in_stripe(lock, key) {
+            self.db
+                .get(prefixed(EXPIRY, db, key))?
+                .and_then(|v| v.get(..8).map(|b| u64::from_be_bytes(b.try_into().unwrap_or_default())))
+        } else {
+            None
+        };
+        Ok(KeyState { live, stale_expiry })
+    }
+
+    fn expires_in_stripe(&self, lock: &Locked<'_>, key: &[u8]) -> bool {
+        let s = stripe_of(key);
+        lock.guards.iter().any(|(i, g)| *i == s && g.expires > 0)
+    }
+
+    /// Writes the new states of keys (each with its state before) in one atomic batch,
+    /// with their index entries and their stripes' counts. **Requires:** `lock` holds the
+    /// stripes of every key.
+    ///
+    /// # Errors
+    /// Engine write errors (the batch is then not applied and no count changes).
+    pub fn write(&self, lock: &mut Locked<'_>, changes: &[(&[u8], &KeyState, NewState)]) -> Result<()> {
+        let db = lock.db;
+        let mut batch = WriteBatch::new();
+        let mut new_counts: Vec<(usize, Counts)> = lock.guards.iter().map(|(i, g)| (*i, **g)).collect();
+        let now = now_ms();
+        for (key, old, new) in changes {
+            let new = match new {
+                NewState::Keep => continue,
+                NewState::Set(_, Some(t)) if *t <= now => &NewState::Delete,
+                n => n,
+            };
+            let s = stripe_of(key);
+            let Some(slot) = new_counts.iter_mut().find(|(i, _)| *i == s) else {
+                return Err(Error::InvalidArgument("keyspace write without the key's stripe lock"));
+            };
+            let c = &mut slot.1;
+            let dk = data_key(db, key);
+            if let Some(t) = old.expiry() {
+                batch.delete(index_key(db, t, key));
+            }
+            c.keys = c.keys.saturating_sub(u64::from(old.counted()));
+            c.expires = c.expires.saturating_sub(u64::from(old.expiry().is_some()));
+            match new {
+                NewState::Keep => {}
+                NewState::Delete => {
+                    batch.delete(&dk);
+                    if old.expiry().is_some() {
+                        batch.delete(prefixed(EXPIRY, db, key));
+                    }
+                }
+                NewState::Set(v, expiry) => {
+                    let mut stored = Vec::with_capacity(1 + v.len());
+                    stored.push(TYPE_STRING);
+                    stored.extend_from_slice(v);
+                    c.keys += 1;
+                    match expiry {
+                        Some(t) => {
+                            batch.put_expire_at(&dk, &stored, UNIX_EPOCH + Duration::from_millis(*t));
+                            batch.put(prefixed(EXPIRY, db, key), t.to_be_bytes());
+                            batch.put(index_key(db, *t, key), []);
+                            c.expires += 1;
+                        }
+                        None => {
+                            batch.put(&dk, &stored);
+                            if old.expiry().is_some() {
+                                batch.delete(prefixed(EXPIRY, db, key));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for (i, c) in &new_counts {
+            let g = lock.guards.iter().find(|(j, _)| j == i).map(|(_, g)| **g).unwrap_or_default();
+            if g.keys != c.keys || g.expires != c.expires {
+                let mut v = Vec::with_capacity(16);
+                v.extend_from_slice(&c.keys.to_le_bytes());
+                v.extend_from_slice(&c.expires.to_le_bytes());
+                batch.put(meta_key(db, *i), v);
+            }
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.db.write_opt(batch, &WriteOptions { sync: self.sync.load(Ordering::Relaxed) })?;
+        let ldb = &self.dbs[db];
+        for (i, c) in new_counts {
+            if let Some((_, g)) = lock.guards.iter_mut().find(|(j, _)| *j == i) {
+                // Invariant: the sums move by exactly the stripes' changes, under the
+                // stripes' locks.
+                ldb.keys.fetch_add(c.keys.wrapping_sub(g.keys), Ordering::AcqRel);
+                ldb.expires.fetch_add(c.expires.wrapping_sub(g.expires), Ordering::AcqRel);
+                **g = c;
+            }
+        }
+        Ok(())
+    }
+
+    /// FLUSHDB: removes every key of `db` with range deletions (O(1) in the number of
+    /// keys) and zeroes its counts.
+    ///
+    /// # Errors
+    /// Engine write errors.
+    pub fn flush_db(&self, db: usize) -> Result<()> {
+        let mut lock = self.lock_all(db);
+        let mut batch = WriteBatch::new();
+        for tag in [DATA, EXPIRY, EXPIRY_INDEX, META] {
+            batch.delete_range([tag, db as u8], [tag, db as u8 + 1]);
+        }
+        self.db.write_opt(batch, &WriteOptions { sync: self.sync.load(Ordering::Relaxed) })?;
+        for (_, g) in &mut lock.guards {
+            **g = Counts::default();
+        }
+        self.dbs[db].keys.store(0, Ordering::Release);
+        self.dbs[db].expires.store(0, Ordering::Release);
+        Ok(())
+    }
+
+    /// Keys of `db` from `after` (exclusive; `None` = the start), in key order, at most
+    /// `limit`, with the last key read (for a cursor) and whether the end was reached.
+    ///
+    /// # Errors
+    /// Engine read errors.
+    pub fn scan(&self, db: usize, after: Option<&[u8]>, limit: usize) -> Result<(Vec<Bytes>, bool)> {
+        let start = match after {
+            Some(a) => std::ops::Bound::Excluded(data_key(db, a)),
+            None => std::ops::Bound::Included(vec![DATA, db as u8]),
+        };
+        let end = std::ops::Bound::Excluded(vec![DATA, db as u8 + 1]);
+        let mut out = Vec::new();
+        for item in self.db.range::<Vec<u8>, _>((start, end)) {
+            let (k, _) = item?;
+            out.push(k.slice(2..));
+            if out.len() >= limit {
+                return Ok((out, false));
+            }
+        }
+        Ok((out, true))
+    }
+
+    /// The first key of `db` at or after `from` (wrapping to the first key), if any.
+    ///
+    /// # Errors
+    /// Engine read errors.
+    pub fn key_at_or_after(&self, db: usize, from: &[u8]) -> Result<Option<Bytes>> {
+        let end = std::ops::Bound::Excluded(vec![DATA, db as u8 + 1]);
+        let start = std::ops::Bound::Included(data_key(db, from));
+        if let Some(item) = self.db.range::<Vec<u8>, _>((start, end.clone())).next() {
+            return Ok(Some(item?.0.slice(2..)));
+        }
+        let first = std::ops::Bound::Included(vec![DATA, db as u8]);
+        match self.db.range::<Vec<u8>, _>((first, end)).next() {
+            Some(item) => Ok(Some(item?.0.slice(2..))),
+            None => Ok(None),
+        }
+    }
+
+    /// One pass of active expiry over `db`: reclaims up to `budget` keys whose expiry is
+    /// at or before `now`, in expiry order, through the expiry index. Returns how many
+    /// index entries it looked at and how many keys it reclaimed.
+    ///
+    /// # Errors
+    /// Engine read or write errors.
+    pub fn expire_pass(&self, db: usize, now: u64, budget: usize) -> Result<(usize, usize)> {
+        if self.expires(db) == 0 {
+            return Ok((0, 0));
+        }
+        let start = std::ops::Bound::Included(vec![EXPIRY_INDEX, db as u8]);
+        let mut end_key = vec![EXPIRY_INDEX, db as u8];
+        end_key.extend_from_slice(&now.saturating_add(1).to_be_bytes());
+        let end = std::ops::Bound::Excluded(end_key);
+        let due: Vec<Bytes> = self
+            .db
+            .range::<Vec<u8>, _>((start, end))
+            .take(budget)
+            .map(|r| r.map(|(k, _)| k))
+            .collect::<Result<_>>()?;
+        let mut reclaimed = 0;
+        for ik in &due {
+            let (Some(t), Some(key)) =
+                (ik.get(2..10).map(|b| u64::from_be_bytes(b.try_into().unwrap_or_default())), ik.get(10..))
+            else {
+                continue;
+            };
+            let mut lock = self.lock(db, &[key]);
+            let st = self.state(&lock, key)?;
+            if st.live.is_none() && st.stale_expiry == Some(t) {
+                self.write(&mut lock, &[(key, &st, NewState::Delete)])?;
+                self.expired_keys.fetch_add(1, Ordering::Relaxed);
+                reclaimed += 1;
+            } else if st.expiry() != Some(t) {
+                // A stale index entry (the key's expiry changed under a crash window):
+                // drop it alone.
+                let mut b = WriteBatch::new();
+                b.delete(ik);
+                self.db.write(b)?;
+            }
+        }
+        Ok((due.len(), reclaimed))
+    }
+
+    /// Lazy reclaim after a read found `key` absent: if it is counted with a passed
+    /// expiry, removes it now (as Redis deletes an expired key its read meets).
+    ///
+    /// # Errors
+    /// Engine read or write errors.
+    pub fn reclaim_if_expired(&self, db: usize, key: &[u8]) -> Result<()> {
+        if self.expires(db) == 0 {
+            return Ok(());
+        }
+        let mut lock = self.lock(db, &[key]);
+        let st = self.state(&lock, key)?;
+        if st.live.is_none() && st.stale_expiry.is_some() {
+            self.write(&mut lock, &[(key, &st, NewState::Delete)])?;
+            self.expired_keys.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,689 @@
+//! `shale serve`: a durable Redis-compatible server on shaledb (cargo feature `server`).
+//!
+//! The protocol is RESP2 ([`resp`]); string and key commands follow Redis 7.0's semantics
+//! and error texts ([`strings`], [`keys`], [`admin`]); the keyspace layout, counts and
+//! expiry index are in [`keyspace`]. Connections are tokio tasks; each pipeline chunk of
+//! commands runs on tokio's blocking pool, because engine calls block (a write with
+//! `appendfsync always` waits for its fsync, shared with the other connections' writes by
+//! group commit). docs/server.md describes the guarantees next to Redis's.
+
+pub mod admin;
+pub mod glob;
+pub mod keys;
+pub mod keyspace;
+pub mod resp;
+pub mod strings;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::{Db, Error};
+use keyspace::{KeyState, Keyspace, NewState};
+use resp::{Parsed, Reply};
+
+/// Redis's `appendfsync` policies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsyncPolicy {
+    /// Every write is acknowledged after its WAL record is fsynced (group commit shares
+    /// fsyncs among connections).
+    Always,
+    /// Writes are acknowledged once in the WAL (they survive a process kill); the WAL is
+    /// fsynced every second.
+    EverySec,
+    /// Writes are acknowledged once in the WAL; the operating system decides when they
+    /// reach the disk.
+    No,
+}
+
+impl FsyncPolicy {
+    /// The name CONFIG GET and INFO show.
+    pub fn name(self) -> &'static str {
+        match self {
+            FsyncPolicy::Always => "always",
+            FsyncPolicy::EverySec => "everysec",
+            FsyncPolicy::No => "no",
+        }
+    }
+
+    /// Parses `always`, `everysec` or `no` (any case).
+    pub fn parse(s: &str) -> Option<FsyncPolicy> {
+        match s.to_ascii_lowercase().as_str() {
+            "always" => Some(FsyncPolicy::Always),
+            "everysec" => Some(FsyncPolicy::EverySec),
+            "no" => Some(FsyncPolicy::No),
+            _ => None,
+        }
+    }
+}
+
+/// How the server listens and behaves.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to bind, e.g. `127.0.0.1`.
+    pub bind: String,
+    /// TCP port (0 picks a free one; [`Server::local_addr`] tells which).
+    pub port: u16,
+    /// The fsync policy.
+    pub appendfsync: FsyncPolicy,
+    /// Most clients connected at once; more are refused with Redis's error.
+    pub maxclients: usize,
+    /// The password AUTH must give, if any.
+    pub requirepass: Option<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: "127.0.0.1".into(),
+            port: 6379,
+            appendfsync: FsyncPolicy::EverySec,
+            maxclients: 10_000,
+            requirepass: None,
+        }
+    }
+}
+
+/// SCAN cursors: a number handed to the client names the last key returned. Bounded: the
+/// oldest cursors are forgotten first (a forgotten cursor ends its scan).
+#[derive(Default)]
+pub struct Cursors {
+    next: u64,
+    by_id: BTreeMap<u64, (usize, Bytes)>,
+}
+
+impl Cursors {
+    const MAX: usize = 100_000;
+
+    fn put(&mut self, db: usize, last: Bytes) -> u64 {
+        self.next += 1;
+        self.by_id.insert(self.next, (db, last));
+        while self.by_id.len() > Self::MAX {
+            self.by_id.pop_first();
+        }
+        self.next
+    }
+
+    fn get(&self, id: u64, db: usize) -> Option<Bytes> {
+        self.by_id.get(&id).filter(|(d, _)| *d == db).map(|(_, k)| k.clone())
+    }
+}
+
+/// One connected client, as CLIENT LIST shows it.
+#[derive(Debug, Clone)]
+pub struct ClientInfo {
+    /// CLIENT ID.
+    pub id: u64,
+    /// Peer address.
+    pub addr: String,
+    /// CLIENT SETNAME's name.
+    pub name: Option<Vec<u8>>,
+    /// Selected database.
+    pub db: usize,
+    /// When it connected.
+    pub since: Instant,
+    /// The last command's name.
+    pub last_cmd: String,
+}
+
+/// State shared by every connection.
+pub struct Shared {
+    /// The keyspace.
+    pub ks: Keyspace,
+    /// The configuration (appendfsync may change through CONFIG SET).
+    pub config: Mutex<ServerConfig>,
+    /// SCAN cursors.
+    pub cursors: Mutex<Cursors>,
+    /// Connected clients by id.
+    pub clients: Mutex<HashMap<u64, ClientInfo>>,
+    next_client: AtomicU64,
+    /// Commands processed (INFO stats).
+    pub commands: AtomicU64,
+    /// Connections accepted (INFO stats).
+    pub connections: AtomicU64,
+    /// Connections refused at maxclients.
+    pub rejected: AtomicU64,
+    /// Set by SHUTDOWN or a signal.
+    pub shutdown: AtomicBool,
+    shutdown_notify: tokio::sync::Notify,
+    /// When the server started.
+    pub started: Instant,
+    /// The address it listens on.
+    pub addr: Mutex<String>,
+    /// Error replies sent (INFO stats).
+    pub errors: AtomicUsize,
+}
+
+/// One connection's state.
+pub struct Session {
+    /// The selected database.
+    pub db: usize,
+    /// CLIENT ID.
+    pub id: u64,
+    /// False until AUTH succeeds when a password is required.
+    pub authed: bool,
+    /// RESP protocol version (HELLO).
+    pub proto: u8,
+}
+
+/// What to do after a reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum After {
+    /// Read the next request.
+    Continue,
+    /// Close this connection (QUIT, protocol error).
+    Close,
+    /// Stop the server (SHUTDOWN).
+    Shutdown,
+}
+
+/// A command's view: the shared state and its session.
+pub struct Ctx<'a> {
+    /// Shared state.
+    pub sh: &'a Shared,
+    /// The session.
+    pub s: &'a mut Session,
+    /// Set by QUIT and SHUTDOWN.
+    pub after: After,
+}
+
+/// Case-insensitive comparison of an argument with a lower-case word.
+pub fn eq(a: &[u8], word: &str) -> bool {
+    a.eq_ignore_ascii_case(word.as_bytes())
+}
+
+/// An engine error as an error reply, logged (the server keeps serving).
+pub fn db_err(e: &Error) -> Reply {
+    log::error!("database error: {e}");
+    match e {
+        Error::InvalidArgument(what) => Reply::err(what),
+        e => Reply::err(format!("database error: {e}")),
+    }
+}
+
+impl Ctx<'_> {
+    /// An engine error as a reply.
+    pub fn db_error(&self, e: &Error) -> Reply {
+        db_err(e)
+    }
+
+    /// Reads `key` in the session's database; on a miss, reclaims it if it is counted
+    /// with a passed expiry (lazy expiry).
+    ///
+    /// # Errors
+    /// The error reply for an engine error.
+    pub fn read(&self, key: &[u8]) -> Result<Option<(Bytes, Option<u64>)>, Reply> {
+        if key.len() > crate::MAX_KEY_SIZE - 2 {
+            return Ok(None); // such a key can never have been written
+        }
+        let v = self.sh.ks.get(self.s.db, key).map_err(|e| db_err(&e))?;
+        if v.is_none() {
+            self.sh.ks.reclaim_if_expired(self.s.db, key).map_err(|e| db_err(&e))?;
+        }
+        Ok(v)
+    }
+
+    /// Runs a read-modify-write on `keys`: locks their stripes, reads their states,
+    /// calls `f`, and writes the new states it returns (one per key, in order; none for
+    /// no write) in one atomic batch.
+    pub fn write<F>(&self, keys: &[&Vec<u8>], f: F) -> Reply
+    where
+        F: FnOnce(&Self, &[KeyState]) -> crate::Result<(Reply, Vec<NewState>)>,
+    {
+        if let Some(k) = keys.iter().find(|k| k.len() > crate::MAX_KEY_SIZE - 2) {
+            return Reply::err(format!("key of {} bytes is above the 64 KiB limit", k.len()));
+        }
+        let slices: Vec<&[u8]> = keys.iter().map(|k| k.as_slice()).collect();
+        let mut lock = self.sh.ks.lock(self.s.db, &slices);
+        let run = || -> crate::Result<Reply> {
+            let states: Vec<KeyState> =
+                slices.iter().map(|k| self.sh.ks.state(&lock, k)).collect::<crate::Result<_>>()?;
+            let (reply, news) = f(self, &states)?;
+            if !news.is_empty() {
+                if let Some((_, NewState::Set(v, _))) = slices
+                    .iter()
+                    .zip(&news)
+                    .find(|(_, n)| matches!(n, NewState::Set(v, _) if v.len() + 1 > crate::MAX_VALUE_SIZE))
+                {
+                    return Ok(Reply::err(format!("value of {} bytes is above the 64 MiB limit", v.len())));
+                }
+                // A key named twice (MSET k a k b) takes its last new state, once.
+                let mut seen = std::collections::HashSet::new();
+                let mut changes: Vec<(&[u8], &KeyState, NewState)> = slices
+                    .iter()
+                    .zip(&states)
+                    .zip(news)
+                    .rev()
+                    .filter(|((k, _), _)| seen.insert(**k))
+                    .map(|((k, s), n)| (*k, s, n))
+                    .collect();
+                changes.reverse();
+                self.sh.ks.write(&mut lock, &changes)?;
+            }
+            Ok(reply)
+        };
+        run().unwrap_or_else(|e| db_err(&e))
+    }
+}
+
+/// Arity of a command as Redis's command table gives it: `n` exactly `n` arguments
+/// (the name included), `-n` at least `n`.
+fn arity(name: &str) -> Option<i32> {
+    Some(match name {
+        "get" | "getdel" | "strlen" | "incr" | "decr" | "type" | "ttl" | "pttl" | "expiretime"
+        | "pexpiretime" | "persist" | "echo" | "select" | "keys" => 2,
+        "setnx" | "getset" | "append" | "incrby" | "decrby" | "incrbyfloat" | "rename" | "renamenx" => 3,
+        "setex" | "psetex" | "setrange" | "getrange" | "substr" => 4,
+        "set" | "mset" | "msetnx" | "expire" | "pexpire" | "expireat" | "pexpireat" => -3,
+        "getex" | "mget" | "del" | "unlink" | "exists" | "scan" | "object" | "config" | "client"
+        | "function" | "auth" | "memory" => -2,
+        "randomkey" | "dbsize" | "time" | "lastsave" => 1,
+        "ping" | "flushdb" | "flushall" | "info" | "command" | "quit" | "shutdown" | "hello" | "save"
+        | "bgsave" | "bgrewriteaof" | "reset" => -1,
+        _ => return None,
+    })
+}
+
+/// Every command name this server knows (COMMAND COUNT, COMMAND INFO).
+pub const COMMANDS: &[&str] = &[
+    "get",
+    "set",
+    "setnx",
+    "setex",
+    "psetex",
+    "getset",
+    "getdel",
+    "getex",
+    "mget",
+    "mset",
+    "msetnx",
+    "append",
+    "strlen",
+    "setrange",
+    "getrange",
+    "substr",
+    "incr",
+    "incrby",
+    "decr",
+    "decrby",
+    "incrbyfloat",
+    "del",
+    "unlink",
+    "exists",
+    "type",
+    "rename",
+    "renamenx",
+    "keys",
+    "scan",
+    "randomkey",
+    "expire",
+    "pexpire",
+    "expireat",
+    "pexpireat",
+    "ttl",
+    "pttl",
+    "expiretime",
+    "pexpiretime",
+    "persist",
+    "object",
+    "dbsize",
+    "ping",
+    "echo",
+    "select",
+    "flushdb",
+    "flushall",
+    "info",
+    "time",
+    "command",
+    "config",
+    "function",
+    "client",
+    "quit",
+    "shutdown",
+    "auth",
+    "hello",
+    "lastsave",
+    "save",
+    "bgsave",
+    "bgrewriteaof",
+    "memory",
+    "reset",
+];
+
+/// The command's arity, for COMMAND INFO.
+pub fn command_arity(name: &str) -> i32 {
+    arity(name).unwrap_or(0)
+}
+
+/// Runs one request.
+pub fn execute(sh: &Shared, s: &mut Session, args: &[Vec<u8>]) -> (Reply, After) {
+    sh.commands.fetch_add(1, Ordering::Relaxed);
+    let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
+    if let Some(c) = sh.clients.lock().get_mut(&s.id) {
+        c.last_cmd.clone_from(&name);
+        c.db = s.db;
+    }
+    let Some(ar) = arity(&name) else {
+        let mut msg = format!(
+            "unknown command '{}', with args beginning with: ",
+            String::from_utf8_lossy(&args[0]).chars().take(128).collect::<String>()
+        );
+        for a in args[1..].iter().take(10) {
+            msg.push_str(&format!("'{}' ", String::from_utf8_lossy(a).chars().take(128).collect::<String>()));
+        }
+        return (Reply::err(msg), After::Continue);
+    };
+    let n = args.len() as i32;
+    if (ar > 0 && n != ar) || (ar < 0 && n < -ar) {
+        return (Reply::err(format!("wrong number of arguments for '{name}' command")), After::Continue);
+    }
+    if !s.authed && !matches!(name.as_str(), "auth" | "hello" | "quit") {
+        return (Reply::Error("NOAUTH Authentication required.".into()), After::Continue);
+    }
+    let mut c = Ctx { sh, s, after: After::Continue };
+    let a = args;
+    let r = match name.as_str() {
+        "get" => strings::get(&mut c, a),
+        "set" => strings::set(&mut c, a),
+        "setnx" => strings::setnx(&mut c, a),
+        "setex" => strings::setex(&mut c, a, 1000),
+        "psetex" => strings::setex(&mut c, a, 1),
+        "getset" => strings::getset(&mut c, a),
+        "getdel" => strings::getdel(&mut c, a),
+        "getex" => strings::getex(&mut c, a),
+        "mget" => strings::mget(&mut c, a),
+        "mset" => strings::mset(&mut c, a, false),
+        "msetnx" => strings::mset(&mut c, a, true),
+        "append" => strings::append(&mut c, a),
+        "strlen" => strings::strlen(&mut c, a),
+        "setrange" => strings::setrange(&mut c, a),
+        "getrange" | "substr" => strings::getrange(&mut c, a),
+        "incr" => strings::incr(&mut c, a, Some(1), 1),
+        "decr" => strings::incr(&mut c, a, Some(-1), 1),
+        "incrby" => strings::incr(&mut c, a, None, 1),
+        "decrby" => strings::incr(&mut c, a, None, -1),
+        "incrbyfloat" => strings::incrbyfloat(&mut c, a),
+        "del" | "unlink" => keys::del(&mut c, a),
+        "exists" => keys::exists(&mut c, a),
+        "type" => keys::type_(&mut c, a),
+        "rename" => keys::rename(&mut c, a, false),
+        "renamenx" => keys::rename(&mut c, a, true),
+        "keys" => keys::keys(&mut c, a),
+        "scan" => keys::scan(&mut c, a),
+        "randomkey" => keys::randomkey(&mut c, a),
+        "expire" => keys::expire(&mut c, a, 1000, false, "expire"),
+        "pexpire" => keys::expire(&mut c, a, 1, false, "pexpire"),
+        "expireat" => keys::expire(&mut c, a, 1000, true, "expireat"),
+        "pexpireat" => keys::expire(&mut c, a, 1, true, "pexpireat"),
+        "ttl" => keys::ttl(&mut c, a, 1000, false),
+        "pttl" => keys::ttl(&mut c, a, 1, false),
+        "expiretime" => keys::ttl(&mut c, a, 1000, true),
+        "pexpiretime" => keys::ttl(&mut c, a, 1, true),
+        "persist" => keys::persist(&mut c, a),
+        "object" => keys::object(&mut c, a),
+        "dbsize" => keys::dbsize(&mut c, a),
+        other => admin::run(&mut c, other, a),
+    };
+    if r.is_error() {
+        sh.errors.fetch_add(1, Ordering::Relaxed);
+    }
+    (r, c.after)
+}
+
+/// A running server: its shared state and the address it listens on.
+pub struct Server {
+    shared: Arc<Shared>,
+    listener: std::net::TcpListener,
+}
+
+impl Server {
+    /// Binds the listener and opens the keyspace over `db` (reads the stored key counts;
+    /// no scan of the data).
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the address cannot be bound; engine read errors.
+    pub fn bind(db: Arc<Db>, config: ServerConfig) -> crate::Result<Server> {
+        let listener = std::net::TcpListener::bind((config.bind.as_str(), config.port))?;
+        listener.set_nonblocking(true)?;
+        let ks = Keyspace::open(db, config.appendfsync == FsyncPolicy::Always)?;
+        let addr = listener.local_addr()?.to_string();
+        let shared = Arc::new(Shared {
+            ks,
+            config: Mutex::new(config),
+            cursors: Mutex::new(Cursors::default()),
+            clients: Mutex::new(HashMap::new()),
+            next_client: AtomicU64::new(1),
+            commands: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+            shutdown: AtomicBool::new(false),
+            shutdown_notify: tokio::sync::Notify::new(),
+            started: Instant::now(),
+            addr: Mutex::new(addr),
+            errors: AtomicUsize::new(0),
+        });
+        Ok(Server { shared, listener })
+    }
+
+    /// Keys counted in every logical database (the start-up log line).
+    pub fn total_keys(&self) -> u64 {
+        (0..keyspace::DATABASES).map(|d| self.shared.ks.dbsize(d)).sum()
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> String {
+        self.shared.addr.lock().clone()
+    }
+
+    /// A handle that stops the server from another thread.
+    pub fn stopper(&self) -> Stopper {
+        Stopper(Arc::clone(&self.shared))
+    }
+
+    /// Serves until SHUTDOWN, [`Stopper::stop`], SIGTERM or SIGINT: accepts connections,
+    /// runs active expiry (10 passes a second) and, with `everysec`, syncs the WAL every
+    /// second. On the way out it stops accepting, lets in-flight commands finish, syncs
+    /// the WAL and returns (the caller closes the database).
+    ///
+    /// # Errors
+    /// [`Error::Io`] from the runtime or the listener; the final `sync_wal`'s error.
+    pub fn run(self, handle_signals: bool) -> crate::Result<()> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .max_blocking_threads(1024)
+            .thread_name("shale-serve")
+            .build()?;
+        let shared = Arc::clone(&self.shared);
+        let background = spawn_background(Arc::clone(&shared));
+        let inner = Arc::clone(&shared);
+        let r = rt.block_on(async move {
+            let shared = inner;
+            let listener = tokio::net::TcpListener::from_std(self.listener)?;
+            if handle_signals {
+                let sh = Arc::clone(&shared);
+                tokio::spawn(async move {
+                    wait_for_signal().await;
+                    log::info!("signal received: shutting down");
+                    Stopper(sh).stop();
+                });
+            }
+            let mut tasks = tokio::task::JoinSet::new();
+            loop {
+                tokio::select! {
+                    _ = shared.shutdown_notify.notified() => break,
+                    accepted = listener.accept() => {
+                        let Ok((sock, peer)) = accepted else { continue };
+                        if shared.shutdown.load(Ordering::Acquire) {
+                            break;
+                        }
+                        let sh = Arc::clone(&shared);
+                        tasks.spawn(connection(sh, sock, peer.to_string()));
+                    }
+                }
+                while tasks.try_join_next().is_some() {}
+            }
+            drop(listener);
+            // In-flight commands finish (their blocking sections run to the end); idle
+            // connections are dropped.
+            tasks.abort_all();
+            while tasks.join_next().await.is_some() {}
+            Ok::<(), Error>(())
+        });
+        shared.shutdown.store(true, Ordering::Release);
+        let _ = background.join();
+        rt.shutdown_timeout(Duration::from_secs(5));
+        r?;
+        shared.ks.engine().sync_wal()
+    }
+}
+
+/// Stops a running [`Server`].
+#[derive(Clone)]
+pub struct Stopper(Arc<Shared>);
+
+impl Stopper {
+    /// Asks the server to shut down.
+    pub fn stop(&self) {
+        self.0.shutdown.store(true, Ordering::Release);
+        self.0.shutdown_notify.notify_one();
+        self.0.shutdown_notify.notify_waiters();
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+        else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// The active-expiry and `everysec` thread: 10 expiry passes a second (each reclaims at
+/// most 200 keys per database, so its CPU is bounded), and a WAL sync every second.
+fn spawn_background(sh: Arc<Shared>) -> std::thread::JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("shale-serve-bg".into())
+        .spawn(move || {
+            let mut last_sync = Instant::now();
+            while !sh.shutdown.load(Ordering::Acquire) {
+                std::thread::sleep(Duration::from_millis(100));
+                let now = keyspace::now_ms();
+                for db in 0..keyspace::DATABASES {
+                    if let Err(e) = sh.ks.expire_pass(db, now, 200) {
+                        log::error!("active expiry of db {db}: {e}");
+                    }
+                }
+                let policy = sh.config.lock().appendfsync;
+                if policy == FsyncPolicy::EverySec && last_sync.elapsed() >= Duration::from_secs(1) {
+                    last_sync = Instant::now();
+                    if let Err(e) = sh.ks.engine().sync_wal() {
+                        log::error!("appendfsync everysec: sync_wal failed: {e}");
+                    }
+                }
+            }
+        })
+        .expect("spawn the server's background thread")
+}
+
+/// Serves one connection: reads, parses every complete request, runs them as one chunk
+/// on the blocking pool, writes the replies in order.
+async fn connection(sh: Arc<Shared>, mut sock: tokio::net::TcpStream, peer: String) {
+    let _ = sock.set_nodelay(true);
+    sh.connections.fetch_add(1, Ordering::Relaxed);
+    let max = sh.config.lock().maxclients;
+    if sh.clients.lock().len() >= max {
+        sh.rejected.fetch_add(1, Ordering::Relaxed);
+        let _ = sock.write_all(b"-ERR max number of clients reached\r\n").await;
+        return;
+    }
+    let id = sh.next_client.fetch_add(1, Ordering::Relaxed);
+    sh.clients.lock().insert(
+        id,
+        ClientInfo { id, addr: peer, name: None, db: 0, since: Instant::now(), last_cmd: "NULL".into() },
+    );
+    let authed = sh.config.lock().requirepass.is_none();
+    let mut session = Some(Session { db: 0, id, authed, proto: 2 });
+    let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
+    let mut chunk = vec![0u8; 16 * 1024];
+    'conn: loop {
+        let n = match sock.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        let mut requests = Vec::new();
+        let mut consumed = 0;
+        let mut protocol_error = None;
+        loop {
+            match resp::parse(&buf[consumed..]) {
+                Parsed::Request(args, used) => {
+                    consumed += used;
+                    if !args.is_empty() {
+                        requests.push(args);
+                    }
+                }
+                Parsed::Incomplete => break,
+                Parsed::Error(e) => {
+                    protocol_error = Some(e);
+                    break;
+                }
+            }
+        }
+        buf.drain(..consumed);
+        let mut out = Vec::new();
+        let mut after = After::Continue;
+        if !requests.is_empty() {
+            let sh2 = Arc::clone(&sh);
+            let Some(mut s) = session.take() else { break };
+            let job = tokio::task::spawn_blocking(move || {
+                let mut out = Vec::new();
+                let mut after = After::Continue;
+                for args in &requests {
+                    let (r, a) = execute(&sh2, &mut s, args);
+                    r.encode(&mut out);
+                    if a != After::Continue {
+                        after = a;
+                        break;
+                    }
+                }
+                (out, after, s)
+            });
+            let Ok((o, a, s)) = job.await else { break };
+            session = Some(s);
+            out = o;
+            after = a;
+        }
+        if let Some(e) = protocol_error {
+            Reply::err(e).encode(&mut out);
+            after = After::Close;
+        }
+        if !out.is_empty() && sock.write_all(&out).await.is_err() {
+            break;
+        }
+        match after {
+            After::Continue => {}
+            After::Close => break 'conn,
+            After::Shutdown => {
+                Stopper(Arc::clone(&sh)).stop();
+                break 'conn;
+            }
+        }
+    }
+    sh.clients.lock().remove(&id);
+}
