@@ -2,11 +2,15 @@
 //! Redis's `util.c`): `*` any run, `?` one byte, `[abc]`, `[^abc]`, `[a-z]` (reversed ends
 //! swap), `\x` a literal `x`; an unterminated `[` ends the pattern; a range needs three
 //! pattern bytes left, so in `[a-]` the `]` ends the range. As in Redis, the empty key
-//! matches only the empty pattern.
+//! matches only the empty pattern, and a pattern with more than [`MAX_STARS`] `*` runs
+//! matches nothing (Redis 7.0 stops its recursion at that nesting).
 //!
 //! The pattern is compiled to tokens once and matched with the two-pointer wildcard
 //! algorithm (backtrack only to the last `*`), so the cost is O(pattern × key) even for
 //! patterns like `a*a*a*…b` that make naive recursion exponential.
+
+/// Most `*` runs a pattern may hold and still match (Redis's nesting limit).
+pub const MAX_STARS: usize = 1000;
 
 /// One compiled pattern element.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +28,8 @@ pub struct Pattern {
     tokens: Vec<Token>,
     /// True for a pattern that is exactly `*`: matches every non-empty key.
     all: bool,
+    /// True when the pattern has more than [`MAX_STARS`] star runs: it matches nothing.
+    too_nested: bool,
 }
 
 impl Pattern {
@@ -75,7 +81,8 @@ impl Pattern {
             i += 1;
         }
         let all = tokens == [Token::Star];
-        Pattern { tokens, all }
+        let too_nested = tokens.iter().filter(|t| **t == Token::Star).count() > MAX_STARS;
+        Pattern { tokens, all, too_nested }
     }
 
     /// True if `s` matches.
@@ -85,6 +92,9 @@ impl Pattern {
         }
         if self.all {
             return true;
+        }
+        if self.too_nested {
+            return false;
         }
         let t = &self.tokens;
         let (mut ti, mut si) = (0usize, 0usize);
@@ -152,6 +162,8 @@ mod tests {
             ("key:*:x", "key:1:x", true),
             ("\\", "\\", true),
         ];
+        let nested = "*?".repeat(50_000);
+        assert!(!Pattern::new(nested.as_bytes()).matches("a".repeat(50_000).as_bytes()));
         for (p, s, want) in cases {
             assert_eq!(Pattern::new(p.as_bytes()).matches(s.as_bytes()), *want, "{p:?} vs {s:?}");
         }
