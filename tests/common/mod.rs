@@ -139,3 +139,61 @@ pub fn build_churned_db(dir: &std::path::Path, keys: u64, rounds: u64) -> Vec<(V
     db.close().expect("close");
     model.into_iter().collect()
 }
+
+/// A `shale serve` running in this process on a free port, over a database in `dir`.
+pub struct TestServer {
+    pub addr: String,
+    pub db: std::sync::Arc<Db>,
+    stopper: shaledb::server::Stopper,
+    thread: Option<std::thread::JoinHandle<shaledb::Result<()>>>,
+}
+
+impl TestServer {
+    /// Starts a server with `policy` over `dir`.
+    pub fn start(dir: &std::path::Path, policy: shaledb::server::FsyncPolicy) -> TestServer {
+        let db = std::sync::Arc::new(Db::open(dir, Options::default()).expect("open"));
+        let config = shaledb::server::ServerConfig {
+            port: 0,
+            appendfsync: policy,
+            ..shaledb::server::ServerConfig::default()
+        };
+        let server =
+            shaledb::server::Server::bind(std::sync::Arc::clone(&db), config).expect("bind");
+        let addr = server.local_addr();
+        let stopper = server.stopper();
+        let thread = std::thread::spawn(move || server.run(false));
+        TestServer {
+            addr,
+            db,
+            stopper,
+            thread: Some(thread),
+        }
+    }
+
+    /// A client connection.
+    pub fn conn(&self) -> redis::Connection {
+        let client = redis::Client::open(format!("redis://{}/", self.addr)).expect("client");
+        client.get_connection().expect("connect")
+    }
+
+    /// Stops the server and closes the database.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.stopper.stop();
+        if let Some(t) = self.thread.take() {
+            t.join().expect("server thread").expect("server run");
+            self.db.close().expect("close");
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            self.shutdown();
+        }
+    }
+}
