@@ -358,7 +358,7 @@ fn client(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
             }
             Reply::bulk(s)
         }
-        ("setinfo", 4) | ("no-evict", 3) | ("no-touch", 3) | ("reply", 3) => Reply::OK,
+        ("setinfo", 4) | ("no-evict", 3) | ("no-touch", 3) => Reply::OK,
         _ => Reply::err(format!(
             "unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
             String::from_utf8_lossy(&a[1])

@@ -2,7 +2,7 @@
 //! Redis's `util.c`): `*` any run, `?` one byte, `[abc]`, `[^abc]`, `[a-z]` (reversed ends
 //! swap), `\x` a literal `x`; an unterminated `[` ends the pattern; a range needs three
 //! pattern bytes left, so in `[a-]` the `]` ends the range. As in Redis, the empty key
-//! matches only the empty pattern, and a pattern with more than [`MAX_STARS`] `*` runs
+//! matches only the empty pattern and `*`, and a pattern with more than [`MAX_STARS`] `*` runs
 //! matches nothing (Redis 7.0 stops its recursion at that nesting).
 //!
 //! The pattern is compiled to tokens once and matched with the two-pointer wildcard
@@ -87,11 +87,13 @@ impl Pattern {
 
     /// True if `s` matches.
     pub fn matches(&self, s: &[u8]) -> bool {
-        if s.is_empty() {
-            return self.tokens.is_empty();
-        }
+        // `*` alone matches every key, the empty one too (Redis's KEYS and SCAN check
+        // for it before matching); otherwise the empty key matches only the empty pattern.
         if self.all {
             return true;
+        }
+        if s.is_empty() {
+            return self.tokens.is_empty();
         }
         if self.too_nested {
             return false;
@@ -138,7 +140,8 @@ mod tests {
     fn table_of_patterns() {
         let cases: &[(&str, &str, bool)] = &[
             ("*", "foo", true),
-            ("*", "", false),
+            ("*", "", true),
+            ("?*", "", false),
             ("", "", true),
             ("foo*", "foobar", true),
             ("foo*", "fo", false),

@@ -136,9 +136,19 @@ pub fn scan(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
     Reply::Array(vec![Reply::bulk(next.to_string()), Reply::Array(keys)])
 }
 
-/// RANDOMKEY
+/// RANDOMKEY: in a database of at most 256 keys, a uniformly chosen one (by scanning to
+/// a random position); in a larger one, the first key at or after a random 8-byte probe
+/// (wrapping), which is cheap but favours keys after sparse parts of the key space.
 pub fn randomkey(c: &mut Ctx<'_>, _a: &[Vec<u8>]) -> Reply {
     let probe: [u8; 8] = rand_bytes();
+    let n = c.sh.ks.dbsize(c.s.db);
+    if n <= 256 {
+        return match c.sh.ks.scan(c.s.db, None, 256) {
+            Ok((keys, _)) if keys.is_empty() => Reply::Nil,
+            Ok((keys, _)) => Reply::bulk(&keys[(u64::from_le_bytes(probe) % keys.len() as u64) as usize]),
+            Err(e) => c.db_error(&e),
+        };
+    }
     match c.sh.ks.key_at_or_after(c.s.db, &probe) {
         Ok(k) => Reply::opt_bulk(k),
         Err(e) => c.db_error(&e),
@@ -206,7 +216,7 @@ pub fn ttl(c: &mut Ctx<'_>, a: &[Vec<u8>], unit: i64, absolute: bool) -> Reply {
         Ok(Some((_, Some(t)))) => {
             let t = t as i64;
             if absolute {
-                Reply::Int(if unit == 1 { t } else { t / 1000 })
+                Reply::Int(if unit == 1 { t } else { (t + 500) / 1000 })
             } else {
                 let left = (t - now_ms() as i64).max(0);
                 Reply::Int(if unit == 1 { left } else { (left + 500) / 1000 })

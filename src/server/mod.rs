@@ -2,10 +2,11 @@
 //!
 //! The protocol is RESP2 ([`resp`]); string and key commands follow Redis 7.0's semantics
 //! and error texts ([`strings`], [`keys`], [`admin`]); the keyspace layout, counts and
-//! expiry index are in [`keyspace`]. Connections are tokio tasks; each pipeline chunk of
-//! commands runs on tokio's blocking pool, because engine calls block (a write with
-//! `appendfsync always` waits for its fsync, shared with the other connections' writes by
-//! group commit). docs/server.md describes the guarantees next to Redis's.
+//! expiry index are in [`keyspace`]. Connections are tasks on one tokio event-loop
+//! thread, as Redis's; each pipeline chunk of commands runs on that thread, except a
+//! chunk that writes under `appendfsync always`, which runs on tokio's blocking pool so
+//! that many connections wait for their fsync at once and group commit shares it.
+//! docs/server.md describes the guarantees next to Redis's.
 
 pub mod admin;
 pub mod glob;
@@ -150,7 +151,8 @@ pub struct Shared {
     pub rejected: AtomicU64,
     /// Set by SHUTDOWN or a signal.
     pub shutdown: AtomicBool,
-    shutdown_notify: tokio::sync::Notify,
+    /// Becomes true at shutdown; every connection and the accept loop watch it.
+    shutdown_tx: tokio::sync::watch::Sender<bool>,
     /// When the server started.
     pub started: Instant,
     /// The address it listens on.
@@ -192,6 +194,10 @@ pub struct Ctx<'a> {
     pub after: After,
 }
 
+/// Longest key the server stores, in bytes: the engine's key limit less the 10 bytes the
+/// expiry index adds (`'x' db expiry_ms`).
+pub const MAX_REDIS_KEY: usize = crate::MAX_KEY_SIZE - 10;
+
 /// Case-insensitive comparison of an argument with a lower-case word.
 pub fn eq(a: &[u8], word: &str) -> bool {
     a.eq_ignore_ascii_case(word.as_bytes())
@@ -218,7 +224,7 @@ impl Ctx<'_> {
     /// # Errors
     /// The error reply for an engine error.
     pub fn read(&self, key: &[u8]) -> Result<Option<(Bytes, Option<u64>)>, Reply> {
-        if key.len() > crate::MAX_KEY_SIZE - 2 {
+        if key.len() > MAX_REDIS_KEY {
             return Ok(None); // such a key can never have been written
         }
         let v = self.sh.ks.get(self.s.db, key).map_err(|e| db_err(&e))?;
@@ -235,8 +241,11 @@ impl Ctx<'_> {
     where
         F: FnOnce(&Self, &[KeyState]) -> crate::Result<(Reply, Vec<NewState>)>,
     {
-        if let Some(k) = keys.iter().find(|k| k.len() > crate::MAX_KEY_SIZE - 2) {
-            return Reply::err(format!("key of {} bytes is above the 64 KiB limit", k.len()));
+        if let Some(k) = keys.iter().find(|k| k.len() > MAX_REDIS_KEY) {
+            return Reply::err(format!(
+                "key of {} bytes is above the limit of {MAX_REDIS_KEY} bytes",
+                k.len()
+            ));
         }
         let slices: Vec<&[u8]> = keys.iter().map(|k| k.as_slice()).collect();
         let mut lock = self.sh.ks.lock(self.s.db, &slices);
@@ -462,7 +471,7 @@ impl Server {
             connections: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
             shutdown: AtomicBool::new(false),
-            shutdown_notify: tokio::sync::Notify::new(),
+            shutdown_tx: tokio::sync::watch::channel(false).0,
             started: Instant::now(),
             addr: Mutex::new(addr),
             errors: AtomicUsize::new(0),
@@ -493,7 +502,9 @@ impl Server {
     /// # Errors
     /// [`Error::Io`] from the runtime or the listener; the final `sync_wal`'s error.
     pub fn run(self, handle_signals: bool) -> crate::Result<()> {
-        let rt = tokio::runtime::Builder::new_multi_thread()
+        // One event-loop thread, as Redis: commands that do not wait for an fsync run on it
+        // directly (no cross-thread wake-ups); those that do run on the blocking pool.
+        let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .max_blocking_threads(1024)
             .thread_name("shale-serve")
@@ -513,9 +524,13 @@ impl Server {
                 });
             }
             let mut tasks = tokio::task::JoinSet::new();
+            let mut stop = shared.shutdown_tx.subscribe();
             loop {
+                if *stop.borrow_and_update() {
+                    break;
+                }
                 tokio::select! {
-                    _ = shared.shutdown_notify.notified() => break,
+                    _ = stop.changed() => break,
                     accepted = listener.accept() => {
                         let Ok((sock, peer)) = accepted else { continue };
                         if shared.shutdown.load(Ordering::Acquire) {
@@ -528,10 +543,13 @@ impl Server {
                 while tasks.try_join_next().is_some() {}
             }
             drop(listener);
-            // In-flight commands finish (their blocking sections run to the end); idle
-            // connections are dropped.
-            tasks.abort_all();
-            while tasks.join_next().await.is_some() {}
+            // Every connection finishes the chunk it is running, sends its replies and
+            // closes; one that does not within 10 s is dropped.
+            let drain = async { while tasks.join_next().await.is_some() {} };
+            if tokio::time::timeout(Duration::from_secs(10), drain).await.is_err() {
+                tasks.abort_all();
+                while tasks.join_next().await.is_some() {}
+            }
             Ok::<(), Error>(())
         });
         shared.shutdown.store(true, Ordering::Release);
@@ -550,8 +568,7 @@ impl Stopper {
     /// Asks the server to shut down.
     pub fn stop(&self) {
         self.0.shutdown.store(true, Ordering::Release);
-        self.0.shutdown_notify.notify_one();
-        self.0.shutdown_notify.notify_waiters();
+        self.0.shutdown_tx.send_replace(true);
     }
 }
 
@@ -601,6 +618,61 @@ fn spawn_background(sh: Arc<Shared>) -> std::thread::JoinHandle<()> {
         .expect("spawn the server's background thread")
 }
 
+/// Runs a chunk of pipelined requests in order; stops after one that closes the
+/// connection or the server.
+fn run_chunk(sh: &Shared, mut s: Session, requests: &[Vec<Vec<u8>>]) -> (Vec<u8>, After, Session) {
+    let mut out = Vec::new();
+    let mut after = After::Continue;
+    for args in requests {
+        let (r, a) = execute(sh, &mut s, args);
+        // SHUTDOWN does not answer (as Redis): the connection closes.
+        if a != After::Shutdown {
+            r.encode(&mut out);
+        }
+        if a != After::Continue {
+            after = a;
+            break;
+        }
+    }
+    (out, after, s)
+}
+
+/// True for a command that may write (and so wait for an fsync under `always`).
+fn is_write(name: &[u8]) -> bool {
+    const READS: &[&str] = &[
+        "get",
+        "mget",
+        "strlen",
+        "getrange",
+        "substr",
+        "exists",
+        "type",
+        "keys",
+        "scan",
+        "randomkey",
+        "ttl",
+        "pttl",
+        "expiretime",
+        "pexpiretime",
+        "object",
+        "dbsize",
+        "ping",
+        "echo",
+        "select",
+        "info",
+        "time",
+        "command",
+        "client",
+        "hello",
+        "auth",
+        "quit",
+        "lastsave",
+        "memory",
+        "config",
+    ];
+    !READS.iter().any(|r| eq(name, r))
+}
+
 /// Serves one connection: reads, parses every complete request, runs them as one chunk
 /// on the blocking pool, writes the replies in order.
 async fn connection(sh: Arc<Shared>, mut sock: tokio::net::TcpStream, peer: String) {
@@ -621,10 +693,17 @@ async fn connection(sh: Arc<Shared>, mut sock: tokio::net::TcpStream, peer: Stri
     let mut session = Some(Session { db: 0, id, authed, proto: 2 });
     let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
     let mut chunk = vec![0u8; 16 * 1024];
+    let mut stop = sh.shutdown_tx.subscribe();
     'conn: loop {
-        let n = match sock.read(&mut chunk).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
+        if *stop.borrow_and_update() {
+            break;
+        }
+        let n = tokio::select! {
+            r = sock.read(&mut chunk) => match r {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            },
+            _ = stop.changed() => break,
         };
         buf.extend_from_slice(&chunk[..n]);
         let mut requests = Vec::new();
@@ -649,22 +728,22 @@ async fn connection(sh: Arc<Shared>, mut sock: tokio::net::TcpStream, peer: Stri
         let mut out = Vec::new();
         let mut after = After::Continue;
         if !requests.is_empty() {
-            let sh2 = Arc::clone(&sh);
-            let Some(mut s) = session.take() else { break };
-            let job = tokio::task::spawn_blocking(move || {
-                let mut out = Vec::new();
-                let mut after = After::Continue;
-                for args in &requests {
-                    let (r, a) = execute(&sh2, &mut s, args);
-                    r.encode(&mut out);
-                    if a != After::Continue {
-                        after = a;
-                        break;
-                    }
-                }
-                (out, after, s)
-            });
-            let Ok((o, a, s)) = job.await else { break };
+            let Some(s) = session.take() else { break };
+            // Under `always` a write waits for its fsync: the chunk runs on the blocking
+            // pool, so many connections wait at once and group commit shares one fsync
+            // among them. Otherwise engine calls return in microseconds (the WAL write
+            // goes to the page cache) and the chunk runs right here, as Redis runs
+            // commands on its event loop.
+            let blocking = sh.config.lock().appendfsync == FsyncPolicy::Always
+                && requests.iter().any(|r| is_write(&r[0]));
+            let (o, a, s) = if blocking {
+                let sh2 = Arc::clone(&sh);
+                let job = tokio::task::spawn_blocking(move || run_chunk(&sh2, s, &requests));
+                let Ok(done) = job.await else { break };
+                done
+            } else {
+                run_chunk(&sh, s, &requests)
+            };
             session = Some(s);
             out = o;
             after = a;

@@ -42,7 +42,9 @@ pub fn get(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
 /// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL]
 pub fn set(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
     let (mut nx, mut xx, mut get, mut keepttl) = (false, false, false, false);
-    let mut expiry: Option<u64> = None;
+    // As Redis's parseExtendedStringArgumentsOrReply: the same expiry option may repeat
+    // (the last wins), two different ones may not; the time is checked after the options.
+    let mut expiry_opt: Option<((i64, bool), &[u8])> = None;
     let mut i = 3;
     while i < a.len() {
         let o = &a[i];
@@ -53,19 +55,26 @@ pub fn set(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
             xx = true;
         } else if eq(o, "get") {
             get = true;
-        } else if eq(o, "keepttl") && expiry.is_none() {
+        } else if eq(o, "keepttl") && expiry_opt.is_none() {
             keepttl = true;
-        } else if let (Some((unit, abs)), Some(n), None, false) = (expiry_kind(o), next, expiry, keepttl) {
-            match expire_at(n, unit, abs, "set") {
-                Ok(t) => expiry = Some(t),
-                Err(r) => return r,
+        } else if let (Some(kind), Some(n), false) = (expiry_kind(o), next, keepttl) {
+            if expiry_opt.is_some_and(|(k, _)| k != kind) {
+                return syntax();
             }
+            expiry_opt = Some((kind, n));
             i += 1;
         } else {
             return syntax();
         }
         i += 1;
     }
+    let expiry = match expiry_opt {
+        Some(((unit, abs), n)) => match expire_at(n, unit, abs, "set") {
+            Ok(t) => Some(t),
+            Err(r) => return r,
+        },
+        None => None,
+    };
     let key = &a[1];
     c.write(&[key], |c, st| {
         let old = st[0].value().cloned();
@@ -127,18 +136,18 @@ pub fn getdel(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
 
 /// GETEX key [EX s|PX ms|EXAT s|PXAT ms|PERSIST]
 pub fn getex(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
-    // None: leave the TTL; Some(None): persist; Some(Some(t)): expire at t.
-    let mut change: Option<Option<u64>> = None;
+    // None: leave the TTL; Some(None): persist; Some(Some(opt)): expire per the option.
+    let mut change: Option<Option<((i64, bool), &[u8])>> = None;
     let mut i = 2;
     while i < a.len() {
         let o = &a[i];
-        if eq(o, "persist") && change.is_none() {
+        if eq(o, "persist") && change.is_none_or(|c| c.is_none()) {
             change = Some(None);
-        } else if let (Some((unit, abs)), Some(n), None) = (expiry_kind(o), a.get(i + 1), change) {
-            match expire_at(n, unit, abs, "getex") {
-                Ok(t) => change = Some(Some(t)),
-                Err(r) => return r,
+        } else if let (Some(kind), Some(n)) = (expiry_kind(o), a.get(i + 1)) {
+            if change.is_some_and(|c| c.is_none_or(|(k, _)| k != kind)) {
+                return syntax();
             }
+            change = Some(Some((kind, n)));
             i += 1;
         } else {
             return syntax();
@@ -149,12 +158,19 @@ pub fn getex(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
     c.write(&[&a[1]], |_, st| match st[0].value() {
         None => Ok((Reply::Nil, vec![])),
         Some(v) => {
-            let reply = Reply::bulk(v);
-            let new = match change {
+            // As Redis: the time is checked only once the key is found.
+            let t = match change {
+                None => None,
+                Some(((unit, abs), n)) => match expire_at(n, unit, abs, "getex") {
+                    Ok(t) => Some(t),
+                    Err(r) => return Ok((r, vec![])),
+                },
+            };
+            let new = match t {
                 Some(t) if t <= now_ms() => NewState::Delete,
                 t => NewState::Set(v.to_vec(), t),
             };
-            Ok((reply, vec![new]))
+            Ok((Reply::bulk(v), vec![new]))
         }
     })
 }
