@@ -44,7 +44,7 @@ pub fn set(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
     let (mut nx, mut xx, mut get, mut keepttl) = (false, false, false, false);
     // As Redis's parseExtendedStringArgumentsOrReply: the same expiry option may repeat
     // (the last wins), two different ones may not; the time is checked after the options.
-    let mut expiry_opt: Option<((i64, bool), &[u8])> = None;
+    let mut expiry_opt: Option<ExpiryOption<'_>> = None;
     let mut i = 3;
     while i < a.len() {
         let o = &a[i];
@@ -86,6 +86,9 @@ pub fn set(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
         Ok((if get { Reply::opt_bulk(old) } else { Reply::OK }, vec![NewState::Set(a[2].clone(), keep)]))
     })
 }
+
+/// An expiry option as parsed: (unit in milliseconds, absolute) and its argument.
+type ExpiryOption<'a> = ((i64, bool), &'a [u8]);
 
 fn expiry_kind(o: &[u8]) -> Option<(i64, bool)> {
     if eq(o, "ex") {
@@ -137,7 +140,7 @@ pub fn getdel(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
 /// GETEX key [EX s|PX ms|EXAT s|PXAT ms|PERSIST]
 pub fn getex(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
     // None: leave the TTL; Some(None): persist; Some(Some(opt)): expire per the option.
-    let mut change: Option<Option<((i64, bool), &[u8])>> = None;
+    let mut change: Option<Option<ExpiryOption<'_>>> = None;
     let mut i = 2;
     while i < a.len() {
         let o = &a[i];
