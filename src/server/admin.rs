@@ -288,7 +288,6 @@ fn config(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
                 "appendfsync" => match FsyncPolicy::parse(&value) {
                     Some(p) => {
                         c.sh.config.lock().appendfsync = p;
-                        c.sh.ks.set_sync(p == FsyncPolicy::Always);
                     }
                     None => {
                         return Reply::err(

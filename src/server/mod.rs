@@ -151,6 +151,11 @@ pub struct Shared {
     pub rejected: AtomicU64,
     /// Set by SHUTDOWN or a signal.
     pub shutdown: AtomicBool,
+    /// `appendfsync always`'s sync barrier: generations requested and done (see
+    /// [`Shared::durable`]).
+    sync_gen: Mutex<SyncGen>,
+    sync_cv: parking_lot::Condvar,
+    synced_tx: tokio::sync::watch::Sender<SyncGen>,
     /// Becomes true at shutdown; every connection and the accept loop watch it.
     shutdown_tx: tokio::sync::watch::Sender<bool>,
     /// When the server started.
@@ -159,6 +164,70 @@ pub struct Shared {
     pub addr: Mutex<String>,
     /// Error replies sent (INFO stats).
     pub errors: AtomicUsize,
+}
+
+/// Sync barrier generations: `requested` grows when a connection asks for its writes to
+/// be made durable; `done` is the newest request a finished `sync_wal` covers; `failed`
+/// once a sync failed (the database is then poisoned).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SyncGen {
+    requested: u64,
+    done: u64,
+    failed: bool,
+}
+
+impl Shared {
+    /// Waits until a WAL sync that started after this call has finished: every write this
+    /// connection made before calling is then durable. Many connections waiting at once
+    /// share one fsync (the barrier thread syncs once for all requests so far), which is
+    /// how `appendfsync always` acknowledges a write only after it is on disk, like
+    /// Redis's one fsync per event-loop iteration. False if the sync failed.
+    async fn durable(&self) -> bool {
+        let gen = {
+            let mut g = self.sync_gen.lock();
+            g.requested += 1;
+            self.sync_cv.notify_one();
+            g.requested
+        };
+        let mut rx = self.synced_tx.subscribe();
+        let ok = match rx.wait_for(|g| g.done >= gen || g.failed).await {
+            Ok(g) => !g.failed,
+            Err(_) => false,
+        };
+        ok
+    }
+}
+
+/// The sync barrier thread: whenever requests are pending, one `sync_wal` covers them all.
+fn spawn_syncer(sh: Arc<Shared>) -> std::thread::JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("shale-serve-sync".into())
+        .spawn(move || loop {
+            let target = {
+                let mut g = sh.sync_gen.lock();
+                while g.requested == g.done && !sh.shutdown.load(Ordering::Acquire) {
+                    sh.sync_cv.wait_for(&mut g, Duration::from_millis(100));
+                }
+                if g.requested == g.done {
+                    return; // shutting down with nothing pending
+                }
+                g.requested
+            };
+            // Invariant: `target` was read before the sync starts, so every write made
+            // before request `target` is covered by it.
+            let ok = match sh.ks.engine().sync_wal() {
+                Ok(()) => true,
+                Err(e) => {
+                    log::error!("appendfsync always: sync_wal failed: {e}");
+                    false
+                }
+            };
+            let mut g = sh.sync_gen.lock();
+            g.done = target;
+            g.failed |= !ok;
+            sh.synced_tx.send_replace(*g);
+        })
+        .expect("spawn the server's sync thread")
 }
 
 /// One connection's state.
@@ -459,7 +528,9 @@ impl Server {
     pub fn bind(db: Arc<Db>, config: ServerConfig) -> crate::Result<Server> {
         let listener = std::net::TcpListener::bind((config.bind.as_str(), config.port))?;
         listener.set_nonblocking(true)?;
-        let ks = Keyspace::open(db, config.appendfsync == FsyncPolicy::Always)?;
+        // Writes never fsync one by one: under `always` the connection waits on the sync
+        // barrier after its chunk instead (Shared::durable).
+        let ks = Keyspace::open(db, false)?;
         let addr = listener.local_addr()?.to_string();
         let shared = Arc::new(Shared {
             ks,
@@ -472,6 +543,9 @@ impl Server {
             rejected: AtomicU64::new(0),
             shutdown: AtomicBool::new(false),
             shutdown_tx: tokio::sync::watch::channel(false).0,
+            sync_gen: Mutex::new(SyncGen::default()),
+            sync_cv: parking_lot::Condvar::new(),
+            synced_tx: tokio::sync::watch::channel(SyncGen::default()).0,
             started: Instant::now(),
             addr: Mutex::new(addr),
             errors: AtomicUsize::new(0),
@@ -511,6 +585,7 @@ impl Server {
             .build()?;
         let shared = Arc::clone(&self.shared);
         let background = spawn_background(Arc::clone(&shared));
+        let syncer = spawn_syncer(Arc::clone(&shared));
         let inner = Arc::clone(&shared);
         let r = rt.block_on(async move {
             let shared = inner;
@@ -554,6 +629,8 @@ impl Server {
         });
         shared.shutdown.store(true, Ordering::Release);
         let _ = background.join();
+        shared.sync_cv.notify_all();
+        let _ = syncer.join();
         rt.shutdown_timeout(Duration::from_secs(5));
         r?;
         shared.ks.engine().sync_wal()
@@ -729,17 +806,21 @@ async fn connection(sh: Arc<Shared>, mut sock: tokio::net::TcpStream, peer: Stri
         let mut after = After::Continue;
         if !requests.is_empty() {
             let Some(s) = session.take() else { break };
-            // Under `always` a write waits for its fsync: the chunk runs on the blocking
-            // pool, so many connections wait at once and group commit shares one fsync
-            // among them. Otherwise engine calls return in microseconds (the WAL write
-            // goes to the page cache) and the chunk runs right here, as Redis runs
-            // commands on its event loop.
-            let blocking = sh.config.lock().appendfsync == FsyncPolicy::Always
-                && requests.iter().any(|r| is_write(&r[0]));
-            let (o, a, s) = if blocking {
+            // A chunk runs right here on the event loop: engine calls return in
+            // microseconds (a write goes to the WAL's page cache). Under `always`, a chunk
+            // that writes runs on the blocking pool instead (a write may wait for the WAL
+            // while the barrier thread fsyncs it, and the event loop must not), then the
+            // connection waits on the sync barrier before its replies go out, so the
+            // writes of every connection in this round share one fsync.
+            let always = sh.config.lock().appendfsync == FsyncPolicy::Always;
+            let wrote = requests.iter().any(|r| is_write(&r[0]));
+            let (o, a, s) = if always && wrote {
                 let sh2 = Arc::clone(&sh);
                 let job = tokio::task::spawn_blocking(move || run_chunk(&sh2, s, &requests));
                 let Ok(done) = job.await else { break };
+                if !sh.durable().await {
+                    break; // not durable: no acknowledgement, the client sees the connection drop
+                }
                 done
             } else {
                 run_chunk(&sh, s, &requests)
