@@ -151,12 +151,19 @@ pub struct TestServer {
 impl TestServer {
     /// Starts a server with `policy` over `dir`.
     pub fn start(dir: &std::path::Path, policy: shaledb::server::FsyncPolicy) -> TestServer {
+        Self::start_with(
+            dir,
+            shaledb::server::ServerConfig {
+                appendfsync: policy,
+                ..shaledb::server::ServerConfig::default()
+            },
+        )
+    }
+
+    /// Starts a server with `config` (its port replaced by a free one) over `dir`.
+    pub fn start_with(dir: &std::path::Path, config: shaledb::server::ServerConfig) -> TestServer {
         let db = std::sync::Arc::new(Db::open(dir, Options::default()).expect("open"));
-        let config = shaledb::server::ServerConfig {
-            port: 0,
-            appendfsync: policy,
-            ..shaledb::server::ServerConfig::default()
-        };
+        let config = shaledb::server::ServerConfig { port: 0, ..config };
         let server =
             shaledb::server::Server::bind(std::sync::Arc::clone(&db), config).expect("bind");
         let addr = server.local_addr();
