@@ -155,6 +155,8 @@ pub struct Shared {
     /// [`Shared::durable`]).
     sync_gen: Mutex<SyncGen>,
     sync_cv: parking_lot::Condvar,
+    /// Set once every connection has finished: the sync thread may then exit.
+    syncer_stop: AtomicBool,
     synced_tx: tokio::sync::watch::Sender<SyncGen>,
     /// Becomes true at shutdown; every connection and the accept loop watch it.
     shutdown_tx: tokio::sync::watch::Sender<bool>,
@@ -205,11 +207,11 @@ fn spawn_syncer(sh: Arc<Shared>) -> std::thread::JoinHandle<()> {
         .spawn(move || loop {
             let target = {
                 let mut g = sh.sync_gen.lock();
-                while g.requested == g.done && !sh.shutdown.load(Ordering::Acquire) {
+                while g.requested == g.done && !sh.syncer_stop.load(Ordering::Acquire) {
                     sh.sync_cv.wait_for(&mut g, Duration::from_millis(100));
                 }
                 if g.requested == g.done {
-                    return; // shutting down with nothing pending
+                    return; // every connection is gone and nothing is pending
                 }
                 g.requested
             };
@@ -545,6 +547,7 @@ impl Server {
             shutdown_tx: tokio::sync::watch::channel(false).0,
             sync_gen: Mutex::new(SyncGen::default()),
             sync_cv: parking_lot::Condvar::new(),
+            syncer_stop: AtomicBool::new(false),
             synced_tx: tokio::sync::watch::channel(SyncGen::default()).0,
             started: Instant::now(),
             addr: Mutex::new(addr),
@@ -629,6 +632,7 @@ impl Server {
         });
         shared.shutdown.store(true, Ordering::Release);
         let _ = background.join();
+        shared.syncer_stop.store(true, Ordering::Release);
         shared.sync_cv.notify_all();
         let _ = syncer.join();
         rt.shutdown_timeout(Duration::from_secs(5));
