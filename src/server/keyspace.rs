@@ -20,9 +20,10 @@
 //! Every key hashes to one of [`STRIPES`] lock stripes. A command that writes locks the
 //! stripes of its keys (in order), reads the keys' states, and writes one batch with the
 //! new values, the index entries and the stripes' new counts; it holds the locks until the
-//! write returns. Writers on different stripes run concurrently, so their WAL records share
-//! fsyncs through group commit; counts stay exact because a stripe's count changes only
-//! under its lock, in the same atomic batch as the keys it counts.
+//! write returns. Writers on different stripes (the event loop, the blocking pool under
+//! `appendfsync always`, active expiry) run concurrently; counts stay exact because a
+//! stripe's count changes only under its lock, in the same atomic batch as the keys it
+//! counts.
 
 #![allow(clippy::big_endian_bytes, reason = "big-endian numbers in keys sort in numeric order")]
 

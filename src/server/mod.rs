@@ -4,8 +4,9 @@
 //! and error texts ([`strings`], [`keys`], [`admin`]); the keyspace layout, counts and
 //! expiry index are in [`keyspace`]. Connections are tasks on one tokio event-loop
 //! thread, as Redis's; each pipeline chunk of commands runs on that thread, except a
-//! chunk that writes under `appendfsync always`, which runs on tokio's blocking pool so
-//! that many connections wait for their fsync at once and group commit shares it.
+//! chunk that writes under `appendfsync always`, which runs on tokio's blocking pool and
+//! then waits on the sync barrier ([`Shared::durable`]): one `sync_wal` shared by every
+//! connection waiting.
 //! docs/server.md describes the guarantees next to Redis's.
 
 pub mod admin;
@@ -31,8 +32,8 @@ use resp::{Parsed, Reply};
 /// Redis's `appendfsync` policies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FsyncPolicy {
-    /// Every write is acknowledged after its WAL record is fsynced (group commit shares
-    /// fsyncs among connections).
+    /// Every write is acknowledged after its WAL record is fsynced (one `sync_wal` of the
+    /// sync barrier covers every connection waiting).
     Always,
     /// Writes are acknowledged once in the WAL (they survive a process kill); the WAL is
     /// fsynced every second.
