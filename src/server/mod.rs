@@ -5,7 +5,7 @@
 //! expiry index are in [`keyspace`]. Connections are tasks on one tokio event-loop
 //! thread, as Redis's; each pipeline chunk of commands runs on that thread, except a
 //! chunk that writes under `appendfsync always`, which runs on tokio's blocking pool and
-//! then waits on the sync barrier ([`Shared::durable`]): one `sync_wal` shared by every
+//! then waits on the sync barrier (`Shared::durable`): one `sync_wal` shared by every
 //! connection waiting.
 //! docs/server.md describes the guarantees next to Redis's.
 

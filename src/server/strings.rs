@@ -39,7 +39,7 @@ pub fn get(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
     }
 }
 
-/// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL]
+/// `SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL]`
 pub fn set(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
     let (mut nx, mut xx, mut get, mut keepttl) = (false, false, false, false);
     // As Redis's parseExtendedStringArgumentsOrReply: the same expiry option may repeat
