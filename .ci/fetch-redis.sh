@@ -8,9 +8,10 @@ cd "$(dirname "$0")/.."
 dest=${REDIS_SRC_DIR:-$PWD/target/redis-src}
 sudo=""
 if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
-if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
+if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null \
+    || ! command -v dpkg-source >/dev/null; then
   $sudo apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server redis-tools >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server redis-tools dpkg-dev >&2
 fi
 suite=$(ls -d "$dest"/redis-7.0.15* 2>/dev/null | head -1 || true)
 if [ -z "$suite" ] || [ ! -f "$suite/tests/test_helper.tcl" ]; then
