@@ -34,7 +34,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use parking_lot::{Mutex, MutexGuard};
 
-use crate::{Db, Error, Result, WriteBatch, WriteOptions};
+use crate::batch::WriteBatch;
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::options::WriteOptions;
 
 /// Logical databases (SELECT 0..15).
 pub const DATABASES: usize = 16;
@@ -178,7 +181,7 @@ impl Keyspace {
                     return Err(Error::Corruption {
                         file: "<keyspace counts>".into(),
                         offset: 0,
-                        kind: crate::CorruptionKind::Malformed("bad key count record"),
+                        kind: crate::error::CorruptionKind::Malformed("bad key count record"),
                     });
                 };
                 if let Some(slot) = stripes.get_mut(s) {

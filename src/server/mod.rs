@@ -25,7 +25,8 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::{Db, Error};
+use crate::db::Db;
+use crate::error::Error;
 use keyspace::{KeyState, Keyspace, NewState};
 use resp::{Parsed, Reply};
 
@@ -268,7 +269,7 @@ pub struct Ctx<'a> {
 
 /// Longest key the server stores, in bytes: the engine's key limit less the 10 bytes the
 /// expiry index adds (`'x' db expiry_ms`).
-pub const MAX_REDIS_KEY: usize = crate::MAX_KEY_SIZE - 10;
+pub const MAX_REDIS_KEY: usize = crate::options::MAX_KEY_SIZE - 10;
 
 /// Case-insensitive comparison of an argument with a lower-case word.
 pub fn eq(a: &[u8], word: &str) -> bool {
@@ -311,7 +312,7 @@ impl Ctx<'_> {
     /// no write) in one atomic batch.
     pub fn write<F>(&self, keys: &[&Vec<u8>], f: F) -> Reply
     where
-        F: FnOnce(&Self, &[KeyState]) -> crate::Result<(Reply, Vec<NewState>)>,
+        F: FnOnce(&Self, &[KeyState]) -> crate::error::Result<(Reply, Vec<NewState>)>,
     {
         if let Some(k) = keys.iter().find(|k| k.len() > MAX_REDIS_KEY) {
             return Reply::err(format!(
@@ -321,16 +322,14 @@ impl Ctx<'_> {
         }
         let slices: Vec<&[u8]> = keys.iter().map(|k| k.as_slice()).collect();
         let mut lock = self.sh.ks.lock(self.s.db, &slices);
-        let run = || -> crate::Result<Reply> {
+        let run = || -> crate::error::Result<Reply> {
             let states: Vec<KeyState> =
-                slices.iter().map(|k| self.sh.ks.state(&lock, k)).collect::<crate::Result<_>>()?;
+                slices.iter().map(|k| self.sh.ks.state(&lock, k)).collect::<crate::error::Result<_>>()?;
             let (reply, news) = f(self, &states)?;
             if !news.is_empty() {
-                if let Some((_, NewState::Set(v, _))) = slices
-                    .iter()
-                    .zip(&news)
-                    .find(|(_, n)| matches!(n, NewState::Set(v, _) if v.len() + 1 > crate::MAX_VALUE_SIZE))
-                {
+                if let Some((_, NewState::Set(v, _))) = slices.iter().zip(&news).find(
+                    |(_, n)| matches!(n, NewState::Set(v, _) if v.len() + 1 > crate::options::MAX_VALUE_SIZE),
+                ) {
                     return Ok(Reply::err(format!("value of {} bytes is above the 64 MiB limit", v.len())));
                 }
                 // A key named twice (MSET k a k b) takes its last new state, once.
@@ -528,7 +527,7 @@ impl Server {
     ///
     /// # Errors
     /// [`Error::Io`] if the address cannot be bound; engine read errors.
-    pub fn bind(db: Arc<Db>, config: ServerConfig) -> crate::Result<Server> {
+    pub fn bind(db: Arc<Db>, config: ServerConfig) -> crate::error::Result<Server> {
         let listener = std::net::TcpListener::bind((config.bind.as_str(), config.port))?;
         listener.set_nonblocking(true)?;
         // Writes never fsync one by one: under `always` the connection waits on the sync
@@ -579,7 +578,7 @@ impl Server {
     ///
     /// # Errors
     /// [`Error::Io`] from the runtime or the listener; the final `sync_wal`'s error.
-    pub fn run(self, handle_signals: bool) -> crate::Result<()> {
+    pub fn run(self, handle_signals: bool) -> crate::error::Result<()> {
         // One event-loop thread, as Redis: commands that do not wait for an fsync run on it
         // directly (no cross-thread wake-ups); those that do run on the blocking pool.
         let rt = tokio::runtime::Builder::new_current_thread()
