@@ -57,12 +57,36 @@ fn maxclients_refuses_with_redis_text() {
         ..ServerConfig::default()
     };
     let server = common::TestServer::start_with(dir.path(), config);
-    let mut first = std::net::TcpStream::connect(&server.addr).expect("connect");
-    first.write_all(b"PING\r\n").expect("write");
-    let mut pong = [0u8; 7];
-    first.read_exact(&mut pong).expect("pong");
+    let mut first = server.conn();
+    let _: String = redis::cmd("PING")
+        .query(&mut first)
+        .expect("the one allowed client");
     let want = "-ERR max number of clients reached\r\n";
     assert_eq!(raw(&server.addr, b"PING\r\n", want.len()), want);
+    let _ = redis::cmd("NOSUCH").query::<()>(&mut first);
+    let stats: String = redis::cmd("INFO")
+        .arg("stats")
+        .query(&mut first)
+        .expect("info");
+    assert!(
+        stats.contains("total_connections_received:1\r\n"),
+        "{stats}"
+    );
+    assert!(stats.contains("rejected_connections:1\r\n"), "{stats}");
+    assert!(
+        stats.contains("total_error_replies:1\r\n"),
+        "an unknown command is an error reply: {stats}"
+    );
+    let port: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("port")
+        .query(&mut first)
+        .expect("config");
+    assert_eq!(
+        port[1],
+        server.addr.rsplit(':').next().expect("port"),
+        "the real port, not 0"
+    );
 }
 
 #[test]

@@ -259,7 +259,7 @@ fn config(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
         ("maxclients", cfg.maxclients.to_string()),
         ("maxmemory", "0".into()),
         ("maxmemory-policy", "noeviction".into()),
-        ("port", cfg.port.to_string()),
+        ("port", listening_port(c)),
         ("proto-max-bulk-len", super::resp::PROTO_MAX_BULK_LEN.to_string()),
         ("requirepass", cfg.requirepass.clone().unwrap_or_default()),
         ("save", String::new()),
@@ -365,6 +365,11 @@ fn client(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
     }
 }
 
+/// The port the server listens on (the configured one may be 0: "any free port").
+fn listening_port(c: &Ctx<'_>) -> String {
+    c.sh.addr.lock().rsplit(':').next().unwrap_or("0").to_string()
+}
+
 fn info(c: &Ctx<'_>, section: Option<String>) -> String {
     let want = |s: &str| {
         section.as_deref().is_none_or(|x| x == s || x == "all" || x == "default" || x == "everything")
@@ -380,7 +385,7 @@ fn info(c: &Ctx<'_>, section: Option<String>) -> String {
             env!("CARGO_PKG_VERSION"),
             std::env::consts::OS,
             std::process::id(),
-            cfg.port,
+            listening_port(c),
             up / 86_400
         );
     }

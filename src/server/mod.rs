@@ -443,6 +443,14 @@ pub fn command_arity(name: &str) -> i32 {
 /// Runs one request.
 pub fn execute(sh: &Shared, s: &mut Session, args: &[Vec<u8>]) -> (Reply, After) {
     sh.commands.fetch_add(1, Ordering::Relaxed);
+    let (r, after) = dispatch(sh, s, args);
+    if r.is_error() {
+        sh.errors.fetch_add(1, Ordering::Relaxed);
+    }
+    (r, after)
+}
+
+fn dispatch(sh: &Shared, s: &mut Session, args: &[Vec<u8>]) -> (Reply, After) {
     let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
     if let Some(c) = sh.clients.lock().get_mut(&s.id) {
         c.last_cmd.clone_from(&name);
@@ -509,9 +517,6 @@ pub fn execute(sh: &Shared, s: &mut Session, args: &[Vec<u8>]) -> (Reply, After)
         "dbsize" => keys::dbsize(&mut c, a),
         other => admin::run(&mut c, other, a),
     };
-    if r.is_error() {
-        sh.errors.fetch_add(1, Ordering::Relaxed);
-    }
     (r, c.after)
 }
 
@@ -758,18 +763,35 @@ fn is_write(name: &[u8]) -> bool {
 /// on the blocking pool, writes the replies in order.
 async fn connection(sh: Arc<Shared>, mut sock: tokio::net::TcpStream, peer: String) {
     let _ = sock.set_nodelay(true);
-    sh.connections.fetch_add(1, Ordering::Relaxed);
     let max = sh.config.lock().maxclients;
-    if sh.clients.lock().len() >= max {
+    let id = sh.next_client.fetch_add(1, Ordering::Relaxed);
+    let admitted = {
+        // Check and insert under one lock, so two connections cannot both take the
+        // last place.
+        let mut clients = sh.clients.lock();
+        let ok = clients.len() < max;
+        if ok {
+            clients.insert(
+                id,
+                ClientInfo {
+                    id,
+                    addr: peer,
+                    name: None,
+                    db: 0,
+                    since: Instant::now(),
+                    last_cmd: "NULL".into(),
+                },
+            );
+        }
+        ok
+    };
+    if !admitted {
         sh.rejected.fetch_add(1, Ordering::Relaxed);
         let _ = sock.write_all(b"-ERR max number of clients reached\r\n").await;
         return;
     }
-    let id = sh.next_client.fetch_add(1, Ordering::Relaxed);
-    sh.clients.lock().insert(
-        id,
-        ClientInfo { id, addr: peer, name: None, db: 0, since: Instant::now(), last_cmd: "NULL".into() },
-    );
+    // As Redis: a refused connection counts in rejected_connections only.
+    sh.connections.fetch_add(1, Ordering::Relaxed);
     let authed = sh.config.lock().requirepass.is_none();
     let mut session = Some(Session { db: 0, id, authed, proto: 2 });
     let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
