@@ -3,7 +3,8 @@
 # unit/expire) against `shale serve` on a fresh database. The suite comes from Debian's
 # `redis` source package (.ci/fetch-redis.sh); tests/redis/skiplist.txt names the tests
 # that use commands shale serve does not offer (lists, sets, hashes, bit operations, LCS,
-# COPY, MOVE, DEBUG, ...). Usage: .ci/redis-suite.sh [path/to/shale] [extra runtest args]
+# COPY, MOVE, DEBUG, ...). Usage: .ci/redis-suite.sh [path/to/shale] [extra runtest args];
+# REDIS_UNITS="unit/keyspace" runs only the units named (space-separated).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shale=${1:-target/debug/shale}
@@ -24,7 +25,7 @@ for _ in $(seq 100); do
 done
 skip="$PWD/tests/redis/skiplist.txt"
 status=0
-for unit in unit/type/string unit/type/incr unit/keyspace unit/expire; do
+for unit in ${REDIS_UNITS:-unit/type/string unit/type/incr unit/keyspace unit/expire}; do
   (cd "$suite" && ./runtest --host 127.0.0.1 --port "$port" --single "$unit" --ignore-encoding \
       --tags -needs:debug --tags -needs:repl --tags -needs:config-maxmemory --tags -needs:save \
       --clients 1 --skipfile "$skip" "$@") || status=1

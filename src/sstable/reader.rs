@@ -175,27 +175,29 @@ impl Table {
         };
         let index = load(footer.index)?;
         let meta = load(footer.metaindex)?;
+        // The handle of the meta block named `name`, if the metaindex lists it.
+        let meta_handle = |name: &[u8], bad_handle: &'static str| -> Result<Option<BlockHandle>> {
+            let mut mi = meta.iter(bytewise);
+            mi.seek(name).map_err(|w| corrupt(footer.metaindex.offset, CorruptionKind::Malformed(w)))?;
+            if !(mi.valid() && mi.key() == name) {
+                return Ok(None);
+            }
+            BlockHandle::decode(mi.value_slice())
+                .map(Some)
+                .ok_or_else(|| corrupt(footer.metaindex.offset, CorruptionKind::Malformed(bad_handle)))
+        };
+        // A meta block's checked contents, copied out of the file.
+        let raw = |h: BlockHandle| -> Result<Bytes> {
+            Ok(Bytes::copy_from_slice(&read_block(file.as_ref(), path, h, footer_off, true)?))
+        };
         let mut filter = None;
-        let mut mi = meta.iter(bytewise);
-        mi.seek(FILTER_BLOCK_NAME)
-            .map_err(|w| corrupt(footer.metaindex.offset, CorruptionKind::Malformed(w)))?;
-        if mi.valid() && mi.key() == FILTER_BLOCK_NAME {
-            let h = BlockHandle::decode(mi.value_slice()).ok_or_else(|| {
-                corrupt(footer.metaindex.offset, CorruptionKind::Malformed("bad filter handle"))
-            })?;
-            let data = Bytes::copy_from_slice(&read_block(file.as_ref(), path, h, footer_off, true)?);
-            let f = BloomFilter::decode(data)
+        if let Some(h) = meta_handle(FILTER_BLOCK_NAME, "bad filter handle")? {
+            let f = BloomFilter::decode(raw(h)?)
                 .ok_or_else(|| corrupt(h.offset, CorruptionKind::Malformed("bad filter block")))?;
             filter = Some(f);
         }
         let mut properties = TableProperties::default();
-        let mut mi = meta.iter(bytewise);
-        mi.seek(PROPERTIES_BLOCK_NAME)
-            .map_err(|w| corrupt(footer.metaindex.offset, CorruptionKind::Malformed(w)))?;
-        if mi.valid() && mi.key() == PROPERTIES_BLOCK_NAME {
-            let h = BlockHandle::decode(mi.value_slice()).ok_or_else(|| {
-                corrupt(footer.metaindex.offset, CorruptionKind::Malformed("bad properties handle"))
-            })?;
+        if let Some(h) = meta_handle(PROPERTIES_BLOCK_NAME, "bad properties handle")? {
             let props = load(h)?;
             let mut it = props.iter(bytewise);
             let bad = |w| corrupt(h.offset, CorruptionKind::Malformed(w));
@@ -227,15 +229,9 @@ impl Table {
             }
         }
         let mut range_dels = None;
-        let mut mi = meta.iter(bytewise);
-        mi.seek(RANGE_DEL_BLOCK_NAME)
-            .map_err(|w| corrupt(footer.metaindex.offset, CorruptionKind::Malformed(w)))?;
-        if mi.valid() && mi.key() == RANGE_DEL_BLOCK_NAME {
-            let h = BlockHandle::decode(mi.value_slice()).ok_or_else(|| {
-                corrupt(footer.metaindex.offset, CorruptionKind::Malformed("bad range-deletion handle"))
-            })?;
-            let data = Bytes::copy_from_slice(&read_block(file.as_ref(), path, h, footer_off, true)?);
-            let frags = super::range_del_block::decode(data).map_err(|w| corrupt(h.offset, CorruptionKind::Malformed(w)))?;
+        if let Some(h) = meta_handle(RANGE_DEL_BLOCK_NAME, "bad range-deletion handle")? {
+            let frags = super::range_del_block::decode(raw(h)?)
+                .map_err(|w| corrupt(h.offset, CorruptionKind::Malformed(w)))?;
             if !frags.is_empty() {
                 range_dels = Some(Arc::new(frags));
             }
