@@ -223,8 +223,8 @@ fn put_range(rep: &mut Vec<u8>, data: &[u8]) -> (usize, usize) {
 
 /// Inserts the operations `ops` (byte ranges of `rep`) into `mem`, numbered from `first`
 /// in order: the one write-into-memtable path of the write path, WAL replay and repair
-/// (LevelDB's `WriteBatchInternal::InsertInto`). Keys and values are slices of `rep`, not
-/// copies.
+/// (LevelDB's `WriteBatchInternal::InsertInto`). Keys and values are handed over as slices
+/// of `rep`; the memtable copies them into its arena.
 pub(crate) fn insert_into(
     mem: &MemTable,
     rep: &Bytes,
