@@ -49,6 +49,7 @@ pub struct Options {
     pub(crate) block_cache_size: u64,
     pub(crate) max_open_files: usize,
     pub(crate) mmap_reads: bool,
+    pub(crate) manual_wal_flush: bool,
     pub(crate) level0_file_num_compaction_trigger: usize,
     pub(crate) level0_slowdown_writes_trigger: usize,
     pub(crate) level0_stop_writes_trigger: usize,
@@ -163,6 +164,7 @@ impl std::fmt::Debug for Options {
             .field("block_cache_size", &self.block_cache_size)
             .field("max_open_files", &self.max_open_files)
             .field("mmap_reads", &self.mmap_reads)
+            .field("manual_wal_flush", &self.manual_wal_flush)
             .field("level0_file_num_compaction_trigger", &self.level0_file_num_compaction_trigger)
             .field("level0_slowdown_writes_trigger", &self.level0_slowdown_writes_trigger)
             .field("level0_stop_writes_trigger", &self.level0_stop_writes_trigger)
@@ -189,6 +191,7 @@ impl Default for Options {
             block_cache_size: 64 << 20,
             max_open_files: 1000,
             mmap_reads: true,
+            manual_wal_flush: false,
             level0_file_num_compaction_trigger: 4,
             level0_slowdown_writes_trigger: 20,
             level0_stop_writes_trigger: 36,
@@ -289,6 +292,22 @@ impl Options {
     #[must_use]
     pub fn mmap_reads(mut self, on: bool) -> Self {
         self.mmap_reads = on;
+        self
+    }
+    /// Keep WAL records of unsynced writes in memory until [`Db::flush_wal`] (default
+    /// `false`; RocksDB's `manual_wal_flush`). A write with `sync: false` then returns
+    /// without a system call, and a process crash loses the writes not yet flushed: the
+    /// application acknowledges them only after `flush_wal`. Records also reach the
+    /// operating system with every sync (a `sync: true` write, [`Db::sync_wal`]), at a
+    /// memtable switch, at close, and when 1 MiB is buffered. Power-loss guarantees do
+    /// not change. `shale serve` uses it to write each event-loop round's records with
+    /// one `write()`, as Redis writes its append-only file once per round.
+    ///
+    /// [`Db::flush_wal`]: crate::db::Db::flush_wal
+    /// [`Db::sync_wal`]: crate::db::Db::sync_wal
+    #[must_use]
+    pub fn manual_wal_flush(mut self, on: bool) -> Self {
+        self.manual_wal_flush = on;
         self
     }
     /// Number of L0 tables that triggers a compaction into the base level (default 4, at least 1).

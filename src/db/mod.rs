@@ -316,6 +316,26 @@ impl Db {
         wal.sync().map_err(|e| self.inner.poison(e.into()))
     }
 
+    /// Hands the WAL records buffered under [`Options::manual_wal_flush`] to the operating
+    /// system in one `write()` (RocksDB's `FlushWAL`); with `sync`, also fdatasyncs the WAL
+    /// as [`Db::sync_wal`] does. Afterwards every write that returned before the call
+    /// survives a process crash (and with `sync`, a power loss). Without
+    /// `manual_wal_flush` nothing is buffered and only `sync` has an effect. A failed write
+    /// or sync poisons the database (docs/durability.md R7).
+    ///
+    /// # Errors
+    /// [`Error::Io`] from the write or the fsync; [`Error::Poisoned`];
+    /// [`Error::ReadOnly`]; [`Error::Closed`].
+    ///
+    /// [`Options::manual_wal_flush`]: crate::options::Options::manual_wal_flush
+    pub fn flush_wal(&self, sync: bool) -> Result<()> {
+        self.check_writable()?;
+        let mut wal = self.inner.wal.lock();
+        self.inner.check_poisoned()?;
+        let r = if sync { wal.sync() } else { wal.flush() };
+        r.map_err(|e| self.inner.poison(e.into()))
+    }
+
     /// An estimate of the number of live keys, without I/O, from counters the memtables
     /// and the tables' properties already hold (cost proportional to the number of tables)
     /// (RocksDB's

@@ -625,11 +625,13 @@ impl Recovery<'_> {
         log::info!("recovered {}: {:?}", self.dir.display(), self.report);
         let roll =
             Rollover { wals: [(wal_number, None)].into(), ..self.rollover(self.opts.max_manifest_file_size) };
+        let mut wal = LogWriter::new(wal, wal_number);
+        wal.set_buffered(self.opts.manual_wal_flush);
         Recovered {
             lock: self.lock,
             table_ctx: self.table_ctx,
             versions: VersionSet::new(version, manifest, self.next_file, wal_number, roll),
-            wal: LogWriter::new(wal, wal_number),
+            wal,
             last_seqno: self.last_seqno,
             report: self.report,
             table_id: self.table_id,

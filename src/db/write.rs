@@ -54,6 +54,11 @@ impl WalState {
         self.log.sync()
     }
 
+    /// Writes buffered WAL records out (`Db::flush_wal`).
+    pub(crate) fn flush(&mut self) -> std::io::Result<()> {
+        self.log.flush()
+    }
+
     /// Fsyncs the WAL and appends its seal record (see `LogWriter::seal`).
     pub(crate) fn seal(&mut self) -> std::io::Result<()> {
         self.log.seal()
@@ -247,6 +252,7 @@ impl DbInner {
             // missing or cut WAL from one that never held data.
             self.versions.log_wal_switch(sealed, number).map_err(|e| self.poison(e))?;
             wal.log = LogWriter::new(file, number);
+            wal.log.set_buffered(self.opts.manual_wal_flush);
             let old = Arc::clone(&v.mem);
             self.versions.switch_memtable(Arc::new(MemTable::new(number)));
             if self.opts.inline_background {

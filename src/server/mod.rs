@@ -3,10 +3,11 @@
 //! The protocol is RESP2 ([`resp`]); string and key commands follow Redis 7.0's semantics
 //! and error texts ([`strings`], [`keys`], [`admin`]); the keyspace layout, counts and
 //! expiry index are in [`keyspace`]. Connections are tasks on one tokio event-loop
-//! thread, as Redis's; each pipeline chunk of commands runs on that thread, except a
-//! chunk that writes under `appendfsync always`, which runs on tokio's blocking pool and
-//! then waits on the sync barrier (`Shared::durable`): one `sync_wal` shared by every
-//! connection waiting.
+//! thread, as Redis's; each pipeline chunk of commands runs on that thread. The database
+//! is opened with `manual_wal_flush`: a round's WAL records reach the operating system
+//! with one `flush_wal` before its replies go out, and under `appendfsync always` the
+//! connections that wrote wait on the sync barrier (`Shared::durable`) for the one
+//! `sync_wal` the loop runs before it goes idle, as Redis's `beforeSleep` does.
 //! docs/server.md describes the guarantees next to Redis's.
 
 pub mod admin;
@@ -182,10 +183,11 @@ pub struct SyncGen {
 
 impl Shared {
     /// Waits until a WAL sync that started after this call has finished: every write this
-    /// connection made before calling is then durable. Many connections waiting at once
-    /// share one fsync (the barrier thread syncs once for all requests so far), which is
-    /// how `appendfsync always` acknowledges a write only after it is on disk, like
-    /// Redis's one fsync per event-loop iteration. False if the sync failed.
+    /// connection made before calling is then durable. Every connection that waits in one
+    /// event-loop round shares one fsync, run when the loop goes idle
+    /// ([`Shared::sync_pending`]), which is how `appendfsync always` acknowledges a write
+    /// only after it is on disk, like Redis's one fsync per event-loop round. False if the
+    /// sync failed.
     async fn durable(&self) -> bool {
         let gen = {
             let mut g = self.sync_gen.lock();
@@ -202,12 +204,48 @@ impl Shared {
     }
 }
 
-/// The sync barrier thread: whenever requests are pending, one `sync_wal` covers them all.
+impl Shared {
+    /// Runs one `sync_wal` for every durability request made so far, if any is pending,
+    /// and wakes the connections waiting on it. Called by the event loop just before it
+    /// goes idle (as Redis's `beforeSleep` fsyncs its append-only file once per round,
+    /// after every ready client ran), and by the sync thread for requests that waited
+    /// [`SYNC_FALLBACK`] without one.
+    fn sync_pending(&self) {
+        let target = {
+            let g = self.sync_gen.lock();
+            if g.requested == g.done {
+                return;
+            }
+            g.requested
+        };
+        // Invariant: `target` was read before the sync starts, so every write made
+        // before request `target` is covered by it.
+        let ok = match self.ks.engine().sync_wal() {
+            Ok(()) => true,
+            Err(e) => {
+                log::error!("appendfsync always: sync_wal failed: {e}");
+                false
+            }
+        };
+        let mut g = self.sync_gen.lock();
+        g.done = g.done.max(target);
+        g.failed |= !ok;
+        self.synced_tx.send_replace(*g);
+        self.sync_cv.notify_all();
+    }
+}
+
+/// How long a durability request may wait for the event loop to go idle before the sync
+/// thread runs the fsync itself (a loop that never idles must not starve writers).
+const SYNC_FALLBACK: Duration = Duration::from_millis(5);
+
+/// The fallback sync thread: when a request has waited [`SYNC_FALLBACK`] without a sync,
+/// it syncs (see [`Shared::sync_pending`]).
 fn spawn_syncer(sh: Arc<Shared>) -> std::thread::JoinHandle<()> {
     std::thread::Builder::new()
         .name("shale-serve-sync".into())
         .spawn(move || loop {
-            let target = {
+            {
                 let mut g = sh.sync_gen.lock();
                 while g.requested == g.done && !sh.syncer_stop.load(Ordering::Acquire) {
                     sh.sync_cv.wait_for(&mut g, Duration::from_millis(100));
@@ -215,21 +253,15 @@ fn spawn_syncer(sh: Arc<Shared>) -> std::thread::JoinHandle<()> {
                 if g.requested == g.done {
                     return; // every connection is gone and nothing is pending
                 }
-                g.requested
-            };
-            // Invariant: `target` was read before the sync starts, so every write made
-            // before request `target` is covered by it.
-            let ok = match sh.ks.engine().sync_wal() {
-                Ok(()) => true,
-                Err(e) => {
-                    log::error!("appendfsync always: sync_wal failed: {e}");
-                    false
+                let seen = g.requested;
+                // Give the event loop its chance first.
+                let deadline = Instant::now() + SYNC_FALLBACK;
+                while g.done < seen && !sh.sync_cv.wait_until(&mut g, deadline).timed_out() {}
+                if g.done >= seen {
+                    continue;
                 }
-            };
-            let mut g = sh.sync_gen.lock();
-            g.done = target;
-            g.failed |= !ok;
-            sh.synced_tx.send_replace(*g);
+            }
+            sh.sync_pending();
         })
         .expect("spawn the server's sync thread")
 }
@@ -586,10 +618,13 @@ impl Server {
     pub fn run(self, handle_signals: bool) -> crate::error::Result<()> {
         // One event-loop thread, as Redis: commands that do not wait for an fsync run on it
         // directly (no cross-thread wake-ups); those that do run on the blocking pool.
+        let idle = Arc::clone(&self.shared);
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
-            .max_blocking_threads(1024)
             .thread_name("shale-serve")
+            // Redis's beforeSleep: one fsync for the round's `always` writes, then the
+            // waiting connections run again (the loop does not park while they are ready).
+            .on_thread_park(move || idle.sync_pending())
             .build()?;
         let shared = Arc::clone(&self.shared);
         let background = spawn_background(Arc::clone(&shared));
@@ -830,27 +865,22 @@ async fn connection(sh: Arc<Shared>, mut sock: tokio::net::TcpStream, peer: Stri
         buf.drain(..consumed);
         let mut out = Vec::new();
         let mut after = After::Continue;
+        // Under `always` the sync barrier's fsync writes the records out first.
+        let mut wrote_in_loop = false;
         if !requests.is_empty() {
             let Some(s) = session.take() else { break };
             // A chunk runs right here on the event loop: engine calls return in
-            // microseconds (a write goes to the WAL's page cache). Under `always`, a chunk
-            // that writes runs on the blocking pool instead (a write may wait for the WAL
-            // while the barrier thread fsyncs it, and the event loop must not), then the
-            // connection waits on the sync barrier before its replies go out, so the
-            // writes of every connection in this round share one fsync.
+            // microseconds (with `manual_wal_flush` a write appends to the WAL buffer).
+            // Under `always`, the connection then waits on the sync barrier before its
+            // replies go out: the writes of every connection in this round share the one
+            // fsync the loop runs before it idles.
             let always = sh.config.lock().appendfsync == FsyncPolicy::Always;
             let wrote = requests.iter().any(|r| is_write(&r[0]));
-            let (o, a, s) = if always && wrote {
-                let sh2 = Arc::clone(&sh);
-                let job = tokio::task::spawn_blocking(move || run_chunk(&sh2, s, &requests));
-                let Ok(done) = job.await else { break };
-                if !sh.durable().await {
-                    break; // not durable: no acknowledgement, the client sees the connection drop
-                }
-                done
-            } else {
-                run_chunk(&sh, s, &requests)
-            };
+            wrote_in_loop = wrote && !always;
+            let (o, a, s) = run_chunk(&sh, s, &requests);
+            if always && wrote && !sh.durable().await {
+                break; // not durable: no acknowledgement, the client sees the connection drop
+            }
             session = Some(s);
             out = o;
             after = a;
@@ -858,6 +888,19 @@ async fn connection(sh: Arc<Shared>, mut sock: tokio::net::TcpStream, peer: Stri
         if let Some(e) = protocol_error {
             Reply::err(e).encode(&mut out);
             after = After::Close;
+        }
+        // As Redis's beforeSleep: let every other connection with a request ready run its
+        // chunk before this reply goes out, so the replies of one event-loop round leave
+        // together (the client wakes once for them, not once per reply) and so do the
+        // round's WAL records: with `manual_wal_flush` the first connection of the round
+        // to get here writes them all with one write(), the others find nothing left.
+        tokio::task::yield_now().await;
+        if wrote_in_loop {
+            // Acknowledge only what reached the operating system (it survives kill -9).
+            if let Err(e) = sh.ks.engine().flush_wal(false) {
+                log::error!("flushing the WAL: {e}");
+                break; // no acknowledgement: the client sees the connection drop
+            }
         }
         if !out.is_empty() && sock.write_all(&out).await.is_err() {
             break;

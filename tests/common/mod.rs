@@ -162,7 +162,10 @@ impl TestServer {
 
     /// Starts a server with `config` (its port replaced by a free one) over `dir`.
     pub fn start_with(dir: &std::path::Path, config: shaledb::server::ServerConfig) -> TestServer {
-        let db = std::sync::Arc::new(Db::open(dir, Options::default()).expect("open"));
+        // As `shale serve` opens it.
+        let db = std::sync::Arc::new(
+            Db::open(dir, Options::default().manual_wal_flush(true)).expect("open"),
+        );
         let config = shaledb::server::ServerConfig { port: 0, ..config };
         let server =
             shaledb::server::Server::bind(std::sync::Arc::clone(&db), config).expect("bind");

@@ -382,6 +382,11 @@ fn worker(dir: &Path, a: &WorkerArgs) -> CliResult<()> {
         .bits_per_key(rng.random_range(0..=20))
         // Small, so kills also land during MANIFEST rollovers.
         .max_manifest_file_size(rng.random_range(4 << 10..=64 << 10));
+    // One cycle in three buffers WAL records until `flush_wal` (manual_wal_flush): a
+    // write is then acknowledged (its commit line logged) only once a flush_wal, a sync
+    // write or a memtable switch after it has returned.
+    let manual_wal_flush = rng.random_range(0..3) == 0;
+    let opts = opts.manual_wal_flush(manual_wal_flush);
     let db = Db::open(dir, opts)?;
     let log = OpenOptions::new().create(true).append(true).open(&a.oracle)?;
     let next = AtomicU64::new(0);
@@ -391,9 +396,23 @@ fn worker(dir: &Path, a: &WorkerArgs) -> CliResult<()> {
             let (db, log, next, failed) = (&db, &log, &next, &failed);
             s.spawn(move || {
                 let mut rng = SmallRng::seed_from_u64(a.seed ^ (a.cycle << 8) ^ t as u64);
+                // Commit lines of this thread's writes not yet known to be flushed.
+                let mut unflushed = String::new();
+                let ack = |unflushed: &mut String, db: &Db| -> bool {
+                    if unflushed.is_empty() {
+                        return true;
+                    }
+                    let mut w = log;
+                    let ok = db.flush_wal(false).is_ok() && w.write_all(unflushed.as_bytes()).is_ok();
+                    unflushed.clear();
+                    ok
+                };
                 loop {
                     let n = next.fetch_add(1, Ordering::Relaxed);
                     if a.clean_after.is_some_and(|c| n >= c) || failed.load(Ordering::Relaxed) {
+                        if !ack(&mut unflushed, db) {
+                            failed.store(true, Ordering::Relaxed);
+                        }
                         return;
                     }
                     let op_id = (a.cycle << 32) | n;
@@ -469,7 +488,23 @@ fn worker(dir: &Path, a: &WorkerArgs) -> CliResult<()> {
                         Ok(last) => {
                             let line =
                                 Oracle::commit_line(op_id, Commit { first: last + 1 - n_ops, last, sync });
-                            if w.write_all(line.as_bytes()).is_err() {
+                            if manual_wal_flush && !sync {
+                                // Acknowledged only after a flush: every fourth write, or
+                                // when eight are waiting, this thread flushes and logs them.
+                                unflushed.push_str(&line);
+                                if (rng.random_range(0..4) == 0 || unflushed.len() > 8 * line.len())
+                                    && !ack(&mut unflushed, db)
+                                {
+                                    failed.store(true, Ordering::Relaxed);
+                                    return;
+                                }
+                                continue;
+                            }
+                            // A sync write flushed every record appended before it, this
+                            // thread's buffered ones included: they are acknowledged too.
+                            unflushed.push_str(&line);
+                            let lines = std::mem::take(&mut unflushed);
+                            if w.write_all(lines.as_bytes()).is_err() {
                                 failed.store(true, Ordering::Relaxed);
                                 return;
                             }

@@ -37,7 +37,9 @@ pub fn run(a: &ServeArgs, dir: &Path, opts: Options) -> CliResult<()> {
     let policy = FsyncPolicy::parse(&a.appendfsync).ok_or_else(|| {
         CliError::Usage(format!("--appendfsync {:?}: expected always, everysec or no", a.appendfsync))
     })?;
-    let db = Arc::new(Db::open(dir, opts)?);
+    // The server writes each event-loop round's WAL records with one write() (flush_wal
+    // before its replies go out), as Redis writes its append-only file once per round.
+    let db = Arc::new(Db::open(dir, opts.manual_wal_flush(true))?);
     let config = ServerConfig {
         bind: a.bind.clone(),
         port: a.port,
