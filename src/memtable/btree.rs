@@ -20,13 +20,17 @@
 //! # Index
 //! Order: user key ascending, then trailer descending (the internal-key order,
 //! `key::compare_internal_keys`). Nodes hold up to [`CAP`] slots; a slot is an address and
-//! an 8-byte *key window*, zero-padded and read as a big-endian number: for a user key
+//! a 16-byte *sort key*: an 8-byte key window, then the trailer (inverted). The window is 7
+//! bytes of the user key, zero-padded, and their count (8 for "7 and more"), read as a
+//! big-endian number: for a user key
 //! that starts with the memtable's common prefix (chosen once [`PREFIX_SAMPLE`] entries
 //! are in, at most [`MAX_COMMON_PREFIX`] bytes), the 8 bytes after the prefix; for any
 //! other key, and for every key until the prefix is chosen, its first 8 bytes. Two windows of the same kind that differ order their
 //! keys; a key without the prefix is ordered against one with it by its first 8 bytes
-//! against the prefix's (when the prefix has 8). So most comparisons read only the node,
-//! not the arena; equal windows fall back to the full comparison. A slot costs 16 bytes; leaves run about 70% full, so an
+//! against the prefix's (when the prefix has 8). Equal windows that hold the whole rest of
+//! both keys mean equal user keys, and the trailers decide. So most comparisons read only
+//! the node, not the arena; other equal windows fall back to the full comparison. A slot
+//! costs 24 bytes; leaves run about 70% full, so an
 //! entry of a 16-byte key and a 100-byte value takes about 155 bytes in all.
 
 use std::cmp::Ordering;
@@ -75,7 +79,7 @@ struct Leaf {
     prev: u32,
     next: u32,
     addr: [u64; CAP],
-    window: [u64; CAP],
+    window: [u128; CAP],
 }
 
 #[derive(Debug, Clone)]
@@ -83,7 +87,7 @@ struct Inner {
     /// Separators in use; children in use are one more.
     len: u32,
     addr: [u64; CAP],
-    window: [u64; CAP],
+    window: [u128; CAP],
     child: [u32; CAP + 1],
 }
 
@@ -91,7 +95,7 @@ struct Inner {
 struct Probe<'a> {
     user_key: &'a [u8],
     trailer: u64,
-    window: u64,
+    window: u128,
     has_prefix: bool,
 }
 
@@ -137,10 +141,22 @@ fn cmp_keys(uk: &[u8], tr: u64, tuk: &[u8], ttr: u64) -> Ordering {
 fn window_of(user_key: &[u8], skip: usize) -> u64 {
     let mut w = [0u8; 8];
     let rest = user_key.get(skip..).unwrap_or_default();
-    let n = rest.len().min(8);
+    let n = rest.len().min(7);
     w[..n].copy_from_slice(&rest[..n]);
+    w[7] = rest.len().min(8) as u8;
     #[expect(clippy::big_endian_bytes, reason = "a big-endian window orders as its bytes do")]
     u64::from_be_bytes(w)
+}
+
+/// A slot's sort key: the window, then the trailer descending (meaningful only where the
+/// window holds the whole rest of the key, see [`OrderedArena::cmp_slot`]).
+fn slot_key(window: u64, trailer: u64) -> u128 {
+    (u128::from(window) << 64) | u128::from(!trailer)
+}
+
+/// True if a window holds the whole rest of its key (length marker under 8).
+fn complete(window: u64) -> bool {
+    window & 0xff < 8
 }
 
 impl OrderedArena {
@@ -177,8 +193,10 @@ impl OrderedArena {
 
     fn probe<'a>(&self, user_key: &'a [u8], trailer: u64) -> Probe<'a> {
         match self.common.as_ref().filter(|c| user_key.starts_with(c)) {
-            Some(c) => Probe { user_key, trailer, window: window_of(user_key, c.len()), has_prefix: true },
-            None => Probe { user_key, trailer, window: window_of(user_key, 0), has_prefix: false },
+            Some(c) => {
+                Probe { user_key, trailer, window: slot_key(window_of(user_key, c.len()), trailer), has_prefix: true }
+            }
+            None => Probe { user_key, trailer, window: slot_key(window_of(user_key, 0), trailer), has_prefix: false },
         }
     }
 
@@ -191,13 +209,16 @@ impl OrderedArena {
     }
 
     /// The order of the slot `(addr, window)` against `p`.
-    fn cmp_slot(&self, addr: u64, window: u64, p: &Probe<'_>) -> Ordering {
+    fn cmp_slot(&self, addr: u64, window: u128, p: &Probe<'_>) -> Ordering {
         // Invariant: windows decide only between keys whose windows start at the same
-        // byte with the same bytes before it (both after the common prefix, or both at 0).
+        // byte with the same bytes before it (both after the common prefix, or both at 0);
+        // equal complete windows mean equal user keys, so the trailers decide.
+        let (w, pw) = ((window >> 64) as u64, (p.window >> 64) as u64);
         let decided = match (addr & HAS_PREFIX != 0, p.has_prefix) {
-            (true, true) | (false, false) => (window != p.window).then(|| window.cmp(&p.window)),
-            (true, false) => self.common_head.filter(|h| *h != p.window).map(|h| h.cmp(&p.window)),
-            (false, true) => self.common_head.filter(|h| *h != window).map(|h| window.cmp(&h)),
+            (true, true) | (false, false) if w != pw => Some(w.cmp(&pw)),
+            (true, true) | (false, false) => complete(w).then(|| window.cmp(&p.window)),
+            (true, false) => self.common_head.filter(|h| *h != pw).map(|h| h.cmp(&pw)),
+            (false, true) => self.common_head.filter(|h| *h != w).map(|h| w.cmp(&h)),
         };
         if let Some(o) = decided {
             return o;
@@ -287,12 +308,12 @@ impl OrderedArena {
         self.common_head = (common.len() >= 8).then(|| window_of(&common, 0));
         self.common = Some(common);
         // Every slot's window now starts after the prefix where the key has it.
-        let fix = |t: &Self, addr: u64| -> (u64, u64) {
+        let fix = |t: &Self, addr: u64| -> (u64, u128) {
             let a = addr & !HAS_PREFIX;
-            let (k, _) = t.key_at(a);
+            let (k, tr) = t.key_at(a);
             match t.common.as_ref().filter(|c| k.starts_with(c)) {
-                Some(c) => (a | HAS_PREFIX, window_of(k, c.len())),
-                None => (a, window_of(k, 0)),
+                Some(c) => (a | HAS_PREFIX, slot_key(window_of(k, c.len()), tr)),
+                None => (a, slot_key(window_of(k, 0), tr)),
             }
         };
         for i in 0..self.leaves.len() {
@@ -364,7 +385,7 @@ impl OrderedArena {
 
     /// Inserts a slot into a leaf at `pos`; on a split, returns the new right leaf's first
     /// slot (the separator) and the right leaf.
-    fn leaf_insert(&mut self, leaf: u32, pos: usize, addr: u64, window: u64) -> Option<(u64, u64, u32)> {
+    fn leaf_insert(&mut self, leaf: u32, pos: usize, addr: u64, window: u128) -> Option<(u64, u128, u32)> {
         let right = self.leaves.len() as u32;
         let l = &mut self.leaves[leaf as usize];
         let len = l.len as usize;
@@ -407,7 +428,7 @@ impl OrderedArena {
 
     /// Inserts separator `sep` and its right child after child `i` of `inner`; on a split,
     /// returns the separator that moves up and the new right node.
-    fn inner_insert(&mut self, inner: u32, i: usize, sep: (u64, u64), right: u32) -> Option<((u64, u64), u32)> {
+    fn inner_insert(&mut self, inner: u32, i: usize, sep: (u64, u128), right: u32) -> Option<((u64, u128), u32)> {
         let n = &mut self.inners[inner as usize];
         let len = n.len as usize;
         if len < CAP {
@@ -422,7 +443,7 @@ impl OrderedArena {
         }
         // Full: lay out the CAP + 1 separators and CAP + 2 children, keep the lower half,
         // move the upper half to a new node and the middle separator up.
-        let mut keys: Vec<(u64, u64)> = (0..len).map(|j| (n.addr[j], n.window[j])).collect();
+        let mut keys: Vec<(u64, u128)> = (0..len).map(|j| (n.addr[j], n.window[j])).collect();
         let mut children: Vec<u32> = n.child[..=len].to_vec();
         keys.insert(i, sep);
         children.insert(i + 1, right);
