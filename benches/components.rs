@@ -90,6 +90,30 @@ fn memtable_benches(c: &mut Criterion) {
             value.clone(),
         )]);
     }
+    // A full-size memtable (500K entries, random order) as the server and fillrandom see
+    // it: lookups and inserts miss the cache.
+    let big = MemTable::new(1);
+    let mut seq = 0u64;
+    for i in 0..500_000u64 {
+        seq += 1;
+        let k = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) % 10_000_000;
+        big.insert_many([(Bytes::from(format!("key{k:012}")), seq, ValueType::Value, value.clone())]);
+    }
+    let mut j = 0u64;
+    c.bench_function("memtable_get_500k_random", |b| {
+        b.iter(|| {
+            j += 1;
+            let k = j.wrapping_mul(0x9E37_79B9_7F4A_7C15) % 10_000_000;
+            big.get(format!("key{k:012}").as_bytes(), u64::MAX >> 8)
+        });
+    });
+    c.bench_function("memtable_insert_at_500k_random", |b| {
+        b.iter(|| {
+            seq += 1;
+            let k = seq.wrapping_mul(0x2545_F491_4F6C_DD1D) % 10_000_000;
+            big.insert_many([(Bytes::from(format!("key{k:012}")), seq, ValueType::Value, value.clone())]);
+        });
+    });
     let mut i = 0u64;
     c.bench_function("memtable_get_100k", |b| {
         b.iter(|| {

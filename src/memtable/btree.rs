@@ -30,13 +30,13 @@
 //! against the prefix's (when the prefix has 8). Equal windows that hold the whole rest of
 //! both keys mean equal user keys, and the trailers decide. So most comparisons read only
 //! the node, not the arena; other equal windows fall back to the full comparison. A slot
-//! costs 24 bytes; leaves run about 70% full, so an
-//! entry of a 16-byte key and a 100-byte value takes about 155 bytes in all.
+//! costs 24 bytes; leaves run about 70% full, so an entry of a 16-byte key and a 100-byte
+//! value takes about 171 bytes in all.
 
 use std::cmp::Ordering;
 
 /// Slots per node (leaf keys; inner separators, with one child more).
-pub const CAP: usize = 32;
+pub const CAP: usize = 16;
 
 /// Longest common prefix the key windows skip.
 pub const MAX_COMMON_PREFIX: usize = 64;
