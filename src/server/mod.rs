@@ -276,6 +276,9 @@ pub struct Session {
     pub authed: bool,
     /// RESP protocol version (HELLO).
     pub proto: u8,
+    /// The last known command's name, copied to CLIENT LIST's record after each chunk
+    /// (and before a CLIENT command), not under the clients lock for every command.
+    pub last_cmd: String,
 }
 
 /// What to do after a reply.
@@ -482,13 +485,34 @@ pub fn execute(sh: &Shared, s: &mut Session, args: &[Vec<u8>]) -> (Reply, After)
     (r, after)
 }
 
-fn dispatch(sh: &Shared, s: &mut Session, args: &[Vec<u8>]) -> (Reply, After) {
-    let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
-    if let Some(c) = sh.clients.lock().get_mut(&s.id) {
-        c.last_cmd.clone_from(&name);
-        c.db = s.db;
+/// The lower-cased command name, if it is ASCII and at most 24 bytes (every command this
+/// server knows is); no allocation.
+fn lower_name<'b>(raw: &[u8], buf: &'b mut [u8; 24]) -> Option<&'b str> {
+    if raw.len() > buf.len() || !raw.is_ascii() {
+        return None;
     }
-    let Some(ar) = arity(&name) else {
+    let b = &mut buf[..raw.len()];
+    b.copy_from_slice(raw);
+    b.make_ascii_lowercase();
+    std::str::from_utf8(b).ok()
+}
+
+impl Shared {
+    /// Copies a session's selected database and last command to its CLIENT LIST record.
+    fn publish_client(&self, s: &Session) {
+        if let Some(c) = self.clients.lock().get_mut(&s.id) {
+            if !s.last_cmd.is_empty() {
+                c.last_cmd.clone_from(&s.last_cmd);
+            }
+            c.db = s.db;
+        }
+    }
+}
+
+fn dispatch(sh: &Shared, s: &mut Session, args: &[Vec<u8>]) -> (Reply, After) {
+    let mut buf = [0u8; 24];
+    let name = lower_name(&args[0], &mut buf).unwrap_or_default();
+    let Some(ar) = arity(name) else {
         let mut msg = format!(
             "unknown command '{}', with args beginning with: ",
             String::from_utf8_lossy(&args[0]).chars().take(128).collect::<String>()
@@ -502,12 +526,17 @@ fn dispatch(sh: &Shared, s: &mut Session, args: &[Vec<u8>]) -> (Reply, After) {
     if (ar > 0 && n != ar) || (ar < 0 && n < -ar) {
         return (Reply::err(format!("wrong number of arguments for '{name}' command")), After::Continue);
     }
-    if !s.authed && !matches!(name.as_str(), "auth" | "hello" | "quit") {
+    s.last_cmd.clear();
+    s.last_cmd.push_str(name);
+    if name == "client" {
+        sh.publish_client(s);
+    }
+    if !s.authed && !matches!(name, "auth" | "hello" | "quit") {
         return (Reply::Error("NOAUTH Authentication required.".into()), After::Continue);
     }
     let mut c = Ctx { sh, s, after: After::Continue };
     let a = args;
-    let r = match name.as_str() {
+    let r = match name {
         "get" => strings::get(&mut c, a),
         "set" => strings::set(&mut c, a),
         "setnx" => strings::setnx(&mut c, a),
@@ -755,6 +784,7 @@ fn run_chunk(sh: &Shared, mut s: Session, requests: &[Vec<Vec<u8>>]) -> (Vec<u8>
             break;
         }
     }
+    sh.publish_client(&s);
     (out, after, s)
 }
 
@@ -828,7 +858,7 @@ async fn connection(sh: Arc<Shared>, mut sock: tokio::net::TcpStream, peer: Stri
     // As Redis: a refused connection counts in rejected_connections only.
     sh.connections.fetch_add(1, Ordering::Relaxed);
     let authed = sh.config.lock().requirepass.is_none();
-    let mut session = Some(Session { db: 0, id, authed, proto: 2 });
+    let mut session = Some(Session { db: 0, id, authed, proto: 2, last_cmd: String::new() });
     let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
     let mut chunk = vec![0u8; 16 * 1024];
     let mut stop = sh.shutdown_tx.subscribe();
