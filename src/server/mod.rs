@@ -909,7 +909,12 @@ async fn connection(sh: Arc<Shared>, mut sock: tokio::net::TcpStream, peer: Stri
             wrote_in_loop = wrote && !always;
             let (o, a, s) = run_chunk(&sh, s, &requests);
             if always && wrote && !sh.durable().await {
-                break; // not durable: no acknowledgement, the client sees the connection drop
+                // Not durable: no acknowledgement, the client sees the connection drop. A
+                // SHUTDOWN in the chunk still stops the server.
+                if a == After::Shutdown {
+                    Stopper(Arc::clone(&sh)).stop();
+                }
+                break;
             }
             session = Some(s);
             out = o;
@@ -929,7 +934,12 @@ async fn connection(sh: Arc<Shared>, mut sock: tokio::net::TcpStream, peer: Stri
             // Acknowledge only what reached the operating system (it survives kill -9).
             if let Err(e) = sh.ks.engine().flush_wal(false) {
                 log::error!("flushing the WAL: {e}");
-                break; // no acknowledgement: the client sees the connection drop
+                // No acknowledgement: the client sees the connection drop. A SHUTDOWN in
+                // the chunk still stops the server.
+                if after == After::Shutdown {
+                    Stopper(Arc::clone(&sh)).stop();
+                }
+                break;
             }
         }
         if !out.is_empty() && sock.write_all(&out).await.is_err() {
