@@ -97,7 +97,12 @@ fn memtable_benches(c: &mut Criterion) {
     for i in 0..500_000u64 {
         seq += 1;
         let k = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) % 10_000_000;
-        big.insert_many([(Bytes::from(format!("key{k:012}")), seq, ValueType::Value, value.clone())]);
+        big.insert_many([(
+            Bytes::from(format!("key{k:012}")),
+            seq,
+            ValueType::Value,
+            value.clone(),
+        )]);
     }
     let mut j = 0u64;
     c.bench_function("memtable_get_500k_random", |b| {
@@ -111,7 +116,12 @@ fn memtable_benches(c: &mut Criterion) {
         b.iter(|| {
             seq += 1;
             let k = seq.wrapping_mul(0x2545_F491_4F6C_DD1D) % 10_000_000;
-            big.insert_many([(Bytes::from(format!("key{k:012}")), seq, ValueType::Value, value.clone())]);
+            big.insert_many([(
+                Bytes::from(format!("key{k:012}")),
+                seq,
+                ValueType::Value,
+                value.clone(),
+            )]);
         });
     });
     let mut i = 0u64;
