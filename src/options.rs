@@ -50,6 +50,7 @@ pub struct Options {
     pub(crate) max_open_files: usize,
     pub(crate) mmap_reads: bool,
     pub(crate) manual_wal_flush: bool,
+    pub(crate) memtable_bloom_size_ratio: f64,
     pub(crate) level0_file_num_compaction_trigger: usize,
     pub(crate) level0_slowdown_writes_trigger: usize,
     pub(crate) level0_stop_writes_trigger: usize,
@@ -165,6 +166,7 @@ impl std::fmt::Debug for Options {
             .field("max_open_files", &self.max_open_files)
             .field("mmap_reads", &self.mmap_reads)
             .field("manual_wal_flush", &self.manual_wal_flush)
+            .field("memtable_bloom_size_ratio", &self.memtable_bloom_size_ratio)
             .field("level0_file_num_compaction_trigger", &self.level0_file_num_compaction_trigger)
             .field("level0_slowdown_writes_trigger", &self.level0_slowdown_writes_trigger)
             .field("level0_stop_writes_trigger", &self.level0_stop_writes_trigger)
@@ -192,6 +194,7 @@ impl Default for Options {
             max_open_files: 1000,
             mmap_reads: true,
             manual_wal_flush: false,
+            memtable_bloom_size_ratio: 0.0,
             level0_file_num_compaction_trigger: 4,
             level0_slowdown_writes_trigger: 20,
             level0_stop_writes_trigger: 36,
@@ -309,6 +312,24 @@ impl Options {
     pub fn manual_wal_flush(mut self, on: bool) -> Self {
         self.manual_wal_flush = on;
         self
+    }
+    /// Give each memtable a whole-key bloom filter of this fraction of
+    /// `write_buffer_size` (default 0: none; at most 0.25; RocksDB's
+    /// `memtable_prefix_bloom_size_ratio` with `memtable_whole_key_filtering`). A point
+    /// read of a key the memtable does not hold then costs one probe of a 64-byte block
+    /// instead of a tree search; every insert sets 3 bits. 0.01 of a 64 MiB buffer is
+    /// 671 KB, about 14 bits per entry of 16+100 bytes (under 1% false positives). Worth it
+    /// where reads of absent or flushed keys are common, as for `shale serve`, which reads
+    /// every key it writes.
+    #[must_use]
+    pub fn memtable_bloom_size_ratio(mut self, ratio: f64) -> Self {
+        self.memtable_bloom_size_ratio = if ratio.is_finite() { ratio.clamp(0.0, 0.25) } else { 0.0 };
+        self
+    }
+
+    /// Bytes of a new memtable's key filter.
+    pub(crate) fn memtable_filter_bytes(&self) -> usize {
+        (self.write_buffer_size as f64 * self.memtable_bloom_size_ratio) as usize
     }
     /// Number of L0 tables that triggers a compaction into the base level (default 4, at least 1).
     #[must_use]

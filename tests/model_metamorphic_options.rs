@@ -64,6 +64,15 @@ fn option_sets() -> Vec<(&'static str, Options)> {
             small().mmap_reads(false).block_cache_size(0),
         ),
         (
+            // 1% of a 64 KiB buffer: a 640-byte memtable key filter, so it fills and
+            // answers "maybe" often, and "no" for absent keys.
+            "memtable key filter, manual WAL flush",
+            Options::default()
+                .write_buffer_size(64 << 10)
+                .memtable_bloom_size_ratio(0.01)
+                .manual_wal_flush(true),
+        ),
+        (
             "small levels, 3 jobs",
             small()
                 .target_file_size(4096)

@@ -615,7 +615,8 @@ impl Recovery<'_> {
         manifest: ManifestWriter,
         wal_number: u64,
     ) -> Recovered {
-        let mut version = Version::new(Arc::new(MemTable::new(wal_number)));
+        let mut version =
+            Version::new(Arc::new(MemTable::with_filter(wal_number, self.opts.memtable_filter_bytes())));
         for (level, t) in self.tables.drain(..) {
             version.levels[level].push(t);
         }

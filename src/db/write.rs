@@ -254,7 +254,8 @@ impl DbInner {
             wal.log = LogWriter::new(file, number);
             wal.log.set_buffered(self.opts.manual_wal_flush);
             let old = Arc::clone(&v.mem);
-            self.versions.switch_memtable(Arc::new(MemTable::new(number)));
+            self.versions
+                .switch_memtable(Arc::new(MemTable::with_filter(number, self.opts.memtable_filter_bytes())));
             if self.opts.inline_background {
                 // The deterministic schedule: flush and compact right here.
                 self.flush_one(&old);

@@ -15,6 +15,7 @@
 
 pub mod iter;
 pub mod btree;
+pub mod filter;
 
 use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering as AtomicOrdering};
@@ -27,6 +28,7 @@ use std::sync::Arc;
 use crate::key::{LookupResult, SequenceNumber, ValueType};
 use crate::range_del::{FragmentedRangeTombstones, RangeTombstone};
 use btree::{OrderedArena, Pos};
+use filter::KeyFilter;
 
 /// Bytes charged per range tombstone on top of its start and end keys (the list slot
 /// and the two `Bytes` handles).
@@ -56,8 +58,9 @@ struct RangeDels {
 /// An in-memory sorted write buffer; see the module docs.
 #[derive(Debug)]
 pub struct MemTable {
-    /// Guards the ordered entries. Lock order: taken last; never held during I/O.
-    list: Mutex<OrderedArena>,
+    /// Guards the ordered entries and their key filter. Lock order: taken last; never held
+    /// during I/O.
+    list: Mutex<(OrderedArena, KeyFilter)>,
     /// Bytes charged: the arena's used bytes plus the range tombstones'.
     approximate_size: AtomicUsize,
     /// Entries inserted, and of those tombstones (for `Db::estimate_num_keys`).
@@ -103,8 +106,14 @@ fn copy_out(list: &OrderedArena, addrs: &[Pos], out: &mut Vec<(Bytes, Bytes)>) {
 impl MemTable {
     /// An empty memtable whose writes are logged in WAL `log_number`.
     pub fn new(log_number: u64) -> Self {
+        Self::with_filter(log_number, 0)
+    }
+
+    /// An empty memtable with a whole-key bloom filter of `filter_bytes` bytes (see
+    /// [`filter`]; `Options::memtable_bloom_size_ratio` sizes it from the write buffer).
+    pub fn with_filter(log_number: u64, filter_bytes: usize) -> Self {
         MemTable {
-            list: Mutex::new(OrderedArena::new()),
+            list: Mutex::new((OrderedArena::new(), KeyFilter::new(filter_bytes))),
             approximate_size: AtomicUsize::new(0),
             num_entries: AtomicU64::new(0),
             num_deletions: AtomicU64::new(0),
@@ -122,8 +131,8 @@ impl MemTable {
     }
 
     /// Bytes charged so far: the arena's used bytes (every node with its key and value,
-    /// and the unused tails of full chunks) plus the range tombstones' keys and
-    /// [`RANGE_TOMBSTONE_OVERHEAD_BYTES`] each.
+    /// and the unused tails of full chunks), the key filter from the first insert, and the
+    /// range tombstones' keys and [`RANGE_TOMBSTONE_OVERHEAD_BYTES`] each.
     pub fn approximate_size(&self) -> usize {
         self.approximate_size.load(AtomicOrdering::Relaxed)
     }
@@ -131,7 +140,8 @@ impl MemTable {
     /// Bytes the memtable holds on the heap: the arena chunks allocated (up to one chunk
     /// more than [`MemTable::approximate_size`]) and the range tombstones.
     pub fn allocated_bytes(&self) -> usize {
-        self.list.lock().allocated_bytes() + self.range_del_bytes.load(AtomicOrdering::Relaxed)
+        let g = self.list.lock();
+        g.0.allocated_bytes() + g.1.bytes() + self.range_del_bytes.load(AtomicOrdering::Relaxed)
     }
 
     /// Entries inserted so far, and how many of them are tombstones.
@@ -146,7 +156,7 @@ impl MemTable {
 
     /// True if nothing was inserted (no point entry and no range tombstone).
     pub fn is_empty(&self) -> bool {
-        self.num_range_tombstones() == 0 && self.list.lock().is_empty()
+        self.num_range_tombstones() == 0 && self.list.lock().0.is_empty()
     }
 
     /// Inserts a run of entries, `(user_key, seqno, type, value)`, under one lock, copying
@@ -158,7 +168,8 @@ impl MemTable {
         let mut max_seq = 0;
         let (mut n, mut dels) = (0u64, 0u64);
         let mut ranges = Vec::new();
-        let mut list = self.list.lock();
+        let mut guard = self.list.lock();
+        let (list, filter) = &mut *guard;
         for (user_key, seqno, vt, value) in entries {
             max_seq = max_seq.max(seqno);
             if vt == ValueType::RangeDeletion {
@@ -168,9 +179,10 @@ impl MemTable {
             n += 1;
             dels += u64::from(vt == ValueType::Deletion);
             list.insert(&user_key, crate::key::pack_trailer(seqno, vt), &value);
+            filter.insert(&user_key);
         }
-        let arena = list.used_bytes();
-        drop(list);
+        let arena = list.used_bytes() + filter.bytes();
+        drop(guard);
         if !ranges.is_empty() {
             let bytes: usize =
                 ranges.iter().map(|r| r.start.len() + r.end.len() + RANGE_TOMBSTONE_OVERHEAD_BYTES).sum();
@@ -214,7 +226,11 @@ impl MemTable {
     /// its sequence number. Range tombstones are not consulted (see
     /// [`MemTable::fragmented_range_tombstones`]).
     pub fn get(&self, user_key: &[u8], seqno: SequenceNumber) -> Option<(SequenceNumber, LookupResult)> {
-        let list = self.list.lock();
+        let guard = self.list.lock();
+        let (list, filter) = &*guard;
+        if !filter.may_contain(user_key) {
+            return None;
+        }
         let at = list.seek(user_key, (seqno << 8) | crate::key::VALUE_TYPE_FOR_SEEK)?;
         let e = list.entry(at);
         if e.user_key != user_key {
@@ -222,7 +238,7 @@ impl MemTable {
         }
         let vt = ValueType::from_u8((e.trailer & 0xff) as u8)?;
         let (value, trailer) = (Bytes::copy_from_slice(e.value), e.trailer);
-        drop(list);
+        drop(guard);
         // A short expiring value cannot be in a memtable: batches are validated.
         Some((e_seqno(trailer), LookupResult::of(vt, value).unwrap_or(LookupResult::Deleted)))
     }
@@ -231,7 +247,8 @@ impl MemTable {
     /// internal-key order) into `out`. Each step back is a search from the top (a
     /// skiplist has no back links), as LevelDB's `Prev`.
     pub fn copy_range_rev(&self, to: Bound<&MemKey>, max: usize, out: &mut Vec<(Bytes, Bytes)>) {
-        let list = self.list.lock();
+        let guard = self.list.lock();
+        let list = &guard.0;
         let mut at = match to {
             Bound::Unbounded => list.last(),
             Bound::Included(k) | Bound::Excluded(k) => {
@@ -252,13 +269,14 @@ impl MemTable {
             at = list.prev(p);
         }
         addrs.reverse();
-        copy_out(&list, &addrs, out);
+        copy_out(list, &addrs, out);
     }
 
     /// Copies up to `max` entries starting at `from` (in internal-key order) into `out`.
     /// Iterators call this repeatedly so that they never hold the lock between steps.
     pub fn copy_range(&self, from: Bound<&MemKey>, max: usize, out: &mut Vec<(Bytes, Bytes)>) {
-        let list = self.list.lock();
+        let guard = self.list.lock();
+        let list = &guard.0;
         let mut at = match from {
             Bound::Unbounded => list.first(),
             Bound::Included(k) | Bound::Excluded(k) => {
@@ -277,7 +295,7 @@ impl MemTable {
             addrs.push(p);
             at = list.next(p);
         }
-        copy_out(&list, &addrs, out);
+        copy_out(list, &addrs, out);
     }
 }
 
@@ -327,6 +345,24 @@ mod tests {
         assert!((156..=182).contains(&per_entry), "{per_entry} bytes per entry ({n} entries)");
         assert!(m.allocated_bytes() >= m.approximate_size());
         assert!(m.allocated_bytes() <= m.approximate_size() * 5 / 4 + (2 << 20));
+    }
+
+    #[test]
+    fn a_key_filter_changes_no_answer() {
+        let (plain, filtered) = (MemTable::new(1), MemTable::with_filter(1, 4096));
+        for m in [&plain, &filtered] {
+            for i in 0..5000u64 {
+                let vt = if i % 7 == 0 { ValueType::Deletion } else { ValueType::Value };
+                m.insert_many([(Bytes::from(format!("k{}", i % 3000)), i + 1, vt, b("v"))]);
+            }
+        }
+        for i in 0..6000u64 {
+            let k = format!("k{i}");
+            for seqno in [10, 2500, u64::MAX >> 8] {
+                assert_eq!(plain.get(k.as_bytes(), seqno), filtered.get(k.as_bytes(), seqno), "{k}@{seqno}");
+            }
+        }
+        assert!(filtered.approximate_size() >= plain.approximate_size() + 4096);
     }
 
     #[test]

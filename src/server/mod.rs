@@ -368,15 +368,18 @@ impl Ctx<'_> {
                     return Ok(Reply::err(format!("value of {} bytes is above the 64 MiB limit", v.len())));
                 }
                 // A key named twice (MSET k a k b) takes its last new state, once.
+                let mut changes: Vec<(&[u8], &KeyState, NewState)> = Vec::with_capacity(slices.len());
                 let mut seen = std::collections::HashSet::new();
-                let mut changes: Vec<(&[u8], &KeyState, NewState)> = slices
-                    .iter()
-                    .zip(&states)
-                    .zip(news)
-                    .rev()
-                    .filter(|((k, _), _)| seen.insert(**k))
-                    .map(|((k, s), n)| (*k, s, n))
-                    .collect();
+                for ((k, st), n) in slices.iter().zip(&states).zip(news).rev() {
+                    let first = if slices.len() <= 16 {
+                        !changes.iter().any(|(c, _, _)| c == k)
+                    } else {
+                        seen.insert(*k)
+                    };
+                    if first {
+                        changes.push((k, st, n));
+                    }
+                }
                 changes.reverse();
                 self.sh.ks.write(&mut lock, &changes)?;
             }

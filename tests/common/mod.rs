@@ -164,7 +164,13 @@ impl TestServer {
     pub fn start_with(dir: &std::path::Path, config: shaledb::server::ServerConfig) -> TestServer {
         // As `shale serve` opens it.
         let db = std::sync::Arc::new(
-            Db::open(dir, Options::default().manual_wal_flush(true)).expect("open"),
+            Db::open(
+                dir,
+                Options::default()
+                    .manual_wal_flush(true)
+                    .memtable_bloom_size_ratio(0.01),
+            )
+            .expect("open"),
         );
         let config = shaledb::server::ServerConfig { port: 0, ..config };
         let server =

@@ -386,7 +386,9 @@ fn worker(dir: &Path, a: &WorkerArgs) -> CliResult<()> {
     // write is then acknowledged (its commit line logged) only once a flush_wal, a sync
     // write or a memtable switch after it has returned.
     let manual_wal_flush = rng.random_range(0..3) == 0;
-    let opts = opts.manual_wal_flush(manual_wal_flush);
+    // Half the cycles give memtables a key filter (answers must not change).
+    let bloom = if rng.random_range(0..2) == 0 { 0.0 } else { 0.02 };
+    let opts = opts.manual_wal_flush(manual_wal_flush).memtable_bloom_size_ratio(bloom);
     let db = Db::open(dir, opts)?;
     let log = OpenOptions::new().create(true).append(true).open(&a.oracle)?;
     let next = AtomicU64::new(0);

@@ -39,7 +39,9 @@ pub fn run(a: &ServeArgs, dir: &Path, opts: Options) -> CliResult<()> {
     })?;
     // The server writes each event-loop round's WAL records with one write() (flush_wal
     // before its replies go out), as Redis writes its append-only file once per round.
-    let db = Arc::new(Db::open(dir, opts.manual_wal_flush(true))?);
+    // Every write reads its key first (counts, expiry index), mostly keys the memtable
+    // does not hold: a memtable key filter answers those without a tree search.
+    let db = Arc::new(Db::open(dir, opts.manual_wal_flush(true).memtable_bloom_size_ratio(0.01))?);
     let config = ServerConfig {
         bind: a.bind.clone(),
         port: a.port,

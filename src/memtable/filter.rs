@@ -1,0 +1,92 @@
+//! A memtable's whole-key bloom filter (RocksDB's `memtable_whole_key_filtering` with
+//! `memtable_prefix_bloom_size_ratio`): a point lookup of a key the memtable does not hold
+//! skips the B+tree search (about 1 µs at 400K entries) for one probe of this bit array.
+//!
+//! Blocked (Putze, Sanders and Singler, "Cache-, Hash- and Space-Efficient Bloom Filters",
+//! 2007): a key's [`PROBES`] bits all lie in one 64-byte block, so an insert or a probe
+//! touches one cache line. The block is the low 32 bits of the key's xxh3 hash modulo the
+//! number of blocks; the bit positions are successive 9-bit fields of the high 32 bits.
+//! Not synchronised: the memtable's mutex guards it.
+
+/// Bits set per key.
+pub const PROBES: usize = 3;
+
+/// Words of one block (64 bytes).
+const BLOCK_WORDS: usize = 8;
+
+/// See the module docs.
+#[derive(Debug, Default)]
+pub struct KeyFilter {
+    words: Vec<u64>,
+}
+
+fn positions(hash: u64, blocks: usize) -> (usize, [usize; PROBES]) {
+    let block = ((hash & 0xffff_ffff) as usize % blocks) * BLOCK_WORDS;
+    let mut h = hash >> 32;
+    let mut bits = [0usize; PROBES];
+    for b in &mut bits {
+        *b = (h & 511) as usize;
+        h >>= 9;
+    }
+    (block, bits)
+}
+
+impl KeyFilter {
+    /// A filter of `bytes` bytes (rounded down to whole 64-byte blocks); 0 makes a filter
+    /// that answers "maybe" to every key and costs nothing.
+    pub fn new(bytes: usize) -> Self {
+        KeyFilter { words: vec![0; bytes / 64 * BLOCK_WORDS] }
+    }
+
+    /// Bytes the filter holds.
+    pub fn bytes(&self) -> usize {
+        self.words.len() * 8
+    }
+
+    /// Records `user_key`.
+    pub fn insert(&mut self, user_key: &[u8]) {
+        let blocks = self.words.len() / BLOCK_WORDS;
+        if blocks == 0 {
+            return;
+        }
+        let (block, bits) = positions(xxhash_rust::xxh3::xxh3_64(user_key), blocks);
+        for b in bits {
+            self.words[block + b / 64] |= 1 << (b % 64);
+        }
+    }
+
+    /// False only if `user_key` was never inserted.
+    pub fn may_contain(&self, user_key: &[u8]) -> bool {
+        let blocks = self.words.len() / BLOCK_WORDS;
+        if blocks == 0 {
+            return true;
+        }
+        let (block, bits) = positions(xxhash_rust::xxh3::xxh3_64(user_key), blocks);
+        bits.iter().all(|b| self.words[block + b / 64] & (1 << (b % 64)) != 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_false_negatives_and_few_false_positives() {
+        // 16 bits per key, as 1% of a 64 MiB buffer over about 400K entries gives.
+        let mut f = KeyFilter::new(20_000 * 2);
+        for i in 0..20_000u32 {
+            f.insert(format!("key{i}").as_bytes());
+        }
+        assert!((0..20_000u32).all(|i| f.may_contain(format!("key{i}").as_bytes())));
+        let fp = (0..100_000u32).filter(|i| f.may_contain(format!("other{i}").as_bytes())).count();
+        assert!(fp < 2_000, "{fp} false positives in 100,000 (expected about 0.7%)");
+    }
+
+    #[test]
+    fn an_empty_filter_answers_maybe() {
+        let mut f = KeyFilter::new(0);
+        f.insert(b"k");
+        assert!(f.may_contain(b"anything"));
+        assert_eq!(f.bytes(), 0);
+    }
+}
