@@ -83,7 +83,7 @@ mod format_doc;
 pub use batch::WriteBatch;
 pub use bytes::Bytes;
 pub use db::{
-    CheckpointInfo, Db, DbIterator, DbStats, EntryVisitor, LevelStats, RawIterator, ReadOptions,
+    CheckpointInfo, Db, DbIterator, DbStats, EntryVisitor, LevelStats, MemoryStats, RawIterator, ReadOptions,
     RecoveryReport, RepairReport, Snapshot, StallStats,
 };
 pub use error::{CorruptionKind, Error, Result};

@@ -62,6 +62,17 @@ fn levels_stay_sorted_and_data_survives() {
         s.write_amplification
     );
     assert_eq!(s.user_bytes, 30_000 * (9 + 60));
+    // The per-level write amplifications add up to the total.
+    let per_level: f64 = s.levels.iter().map(|l| l.write_amplification).sum();
+    assert!(
+        (per_level - s.write_amplification).abs() < 1e-9,
+        "{per_level} vs {}",
+        s.write_amplification
+    );
+    assert!(
+        s.levels[0].write_amplification >= 1.0,
+        "L0 receives every flushed byte"
+    );
 
     for (k, v) in &model {
         assert_eq!(db.get(k).expect("get").as_deref(), Some(v.as_slice()));

@@ -48,7 +48,7 @@ pub use read::{EntryVisitor, ReadOptions};
 pub use recovery::RecoveryReport;
 pub use repair::{repair, RepairReport};
 pub use snapshot::Snapshot;
-pub use stats::{DbStats, LevelStats, StallStats};
+pub use stats::{DbStats, LevelStats, MemoryStats, StallStats};
 
 use crate::batch::WriteBatch;
 use crate::error::{Error, Result};

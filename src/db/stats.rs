@@ -132,6 +132,9 @@ pub struct LevelStats {
     pub compactions: u64,
     /// Of those, trivial moves (a MANIFEST edit, no rewrite).
     pub trivial_moves: u64,
+    /// `bytes_written` over the user bytes written since open (0 before any write): this
+    /// level's share of [`DbStats::write_amplification`].
+    pub write_amplification: f64,
 }
 
 /// Count and total time of one kind of write stall.
@@ -142,6 +145,23 @@ pub struct StallStats {
     pub count: u64,
     /// Total time waited, in microseconds.
     pub micros: u64,
+}
+
+/// Memory the engine holds now, by component, in bytes (issue 15's memory budget).
+/// Not counted: the operating system's page cache of table files (memory-mapped reads
+/// included), iterators' pinned blocks, and allocator overhead.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct MemoryStats {
+    /// The mutable and immutable memtables' allocations (`MemTable::allocated_bytes`:
+    /// arena chunks, index nodes, key filters, range tombstones).
+    pub memtables: u64,
+    /// Bytes charged to the blocks in the block cache.
+    pub block_cache: u64,
+    /// Index and filter blocks the live tables pin (`Table::pinned_bytes`).
+    pub table_readers: u64,
+    /// The sum of the above.
+    pub total: u64,
 }
 
 /// A snapshot of the database's shape and counters since open.
@@ -215,6 +235,8 @@ pub struct DbStats {
     pub manifest_bytes: u64,
     /// What recovery did at open.
     pub recovery: RecoveryReport,
+    /// Memory held now, by component.
+    pub memory: MemoryStats,
 }
 
 impl DbStats {
@@ -265,6 +287,14 @@ impl DbInner {
                 bytes_written: c.levels[l].bytes_written.load(Relaxed),
                 compactions: c.levels[l].compactions.load(Relaxed),
                 trivial_moves: c.levels[l].trivial_moves.load(Relaxed),
+                write_amplification: {
+                    let user = c.user_bytes.load(Relaxed);
+                    if user == 0 {
+                        0.0
+                    } else {
+                        c.levels[l].bytes_written.load(Relaxed) as f64 / user as f64
+                    }
+                },
             })
             .collect();
         let flush_bytes = c.flush_bytes.load(Relaxed);
@@ -327,6 +357,21 @@ impl DbInner {
             manifest_number,
             manifest_bytes,
             recovery: self.recovery.clone(),
+            memory: {
+                let memtables = std::iter::once(&v.mem)
+                    .chain(v.imm.iter())
+                    .map(|m| m.allocated_bytes() as u64)
+                    .sum::<u64>();
+                let block_cache = self.table_ctx.block_cache.as_ref().map_or(0, |c| c.stats().usage);
+                let table_readers =
+                    v.levels.iter().flatten().map(|t| t.table().pinned_bytes() as u64).sum::<u64>();
+                MemoryStats {
+                    memtables,
+                    block_cache,
+                    table_readers,
+                    total: memtables + block_cache + table_readers,
+                }
+            },
             levels,
         }
     }

@@ -53,6 +53,11 @@ pub struct BloomFilter {
 }
 
 impl BloomFilter {
+    /// Bytes the filter holds in memory (its block, probe count included).
+    pub fn size_bytes(&self) -> usize {
+        self.bits.len()
+    }
+
     /// Decodes a filter block; `None` if it is too short or its probe count is 0 or > 30.
     pub fn decode(block: bytes::Bytes) -> Option<Self> {
         let (&k, _) = block.split_last()?;

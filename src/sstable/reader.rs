@@ -329,6 +329,12 @@ impl Table {
         &self.properties
     }
 
+    /// Bytes this open table pins in memory for its life: the index block and the filter
+    /// block (range tombstones not counted; data blocks go through the block cache).
+    pub fn pinned_bytes(&self) -> usize {
+        self.index.size() + self.filter.as_ref().map_or(0, |f| f.size_bytes())
+    }
+
     fn corrupt_block(&self, offset: u64, what: &'static str) -> Error {
         Error::corruption(&self.path, offset, CorruptionKind::Malformed(what))
     }

@@ -25,6 +25,7 @@ pub fn print(db: &Db, as_json: bool) -> CliResult<()> {
         "written MiB",
         "compactions",
         "moves",
+        "W-amp",
     ]);
     for l in &s.levels {
         t.add_row([
@@ -37,6 +38,7 @@ pub fn print(db: &Db, as_json: bool) -> CliResult<()> {
             mib(l.bytes_written),
             l.compactions.to_string(),
             l.trivial_moves.to_string(),
+            format!("{:.2}", l.write_amplification),
         ]);
     }
     let levels = t.to_string();
@@ -60,6 +62,11 @@ pub fn print(db: &Db, as_json: bool) -> CliResult<()> {
         ("stalls: L0 stop", format!("{} ({} us)", s.stall_l0_stop.count, s.stall_l0_stop.micros)),
         ("block cache", format!("{} of {} bytes, {} hits, {} misses", c.usage, c.capacity, c.hits, c.misses)),
         ("open table files", format!("{} ({} opens)", s.open_table_files, s.table_file_opens)),
+        (
+            "memory: memtables / block cache / table readers",
+            format!("{} / {} / {} bytes", s.memory.memtables, s.memory.block_cache, s.memory.table_readers),
+        ),
+        ("memory: total", format!("{} bytes", s.memory.total)),
         ("MANIFEST", format!("MANIFEST-{:06} ({} bytes)", s.manifest_number, s.manifest_bytes)),
         ("recovery: created", r.created.to_string()),
         ("recovery: MANIFEST edits replayed", r.manifest_edits.to_string()),
