@@ -19,19 +19,24 @@
 //!
 //! # Index
 //! Order: user key ascending, then trailer descending (the internal-key order,
-//! `key::compare_internal_keys`). Nodes hold up to [`CAP`] slots; a slot is an address and
-//! a 16-byte *sort key*: an 8-byte key window, then the trailer (inverted). The window is 7
-//! bytes of the user key, zero-padded, and their count (8 for "7 and more"), read as a
-//! big-endian number: for a user key
-//! that starts with the memtable's common prefix (chosen once [`PREFIX_SAMPLE`] entries
-//! are in, at most [`MAX_COMMON_PREFIX`] bytes), the 8 bytes after the prefix; for any
-//! other key, and for every key until the prefix is chosen, its first 8 bytes. Two windows of the same kind that differ order their
-//! keys; a key without the prefix is ordered against one with it by its first 8 bytes
-//! against the prefix's (when the prefix has 8). Equal windows that hold the whole rest of
-//! both keys mean equal user keys, and the trailers decide. So most comparisons read only
-//! the node, not the arena; other equal windows fall back to the full comparison. A slot
-//! costs 24 bytes; leaves run about 70% full, so an entry of a 16-byte key and a 100-byte
-//! value takes about 171 bytes in all.
+//! `key::compare_internal_keys`). Nodes hold up to [`CAP`] slots. A slot is an address
+//! and a 16-byte *sort key*: an 8-byte key window, then the trailer (inverted), kept in
+//! separate arrays so a binary search reads only the windows (2 cache lines per node).
+//!
+//! The window is 7 bytes of the user key, zero-padded, and a length byte (the count of
+//! those bytes, 8 for "7 and more", plus bit 7 when the key has the common prefix), read
+//! as a big-endian number. For a key that starts with the memtable's common prefix (chosen
+//! once [`PREFIX_SAMPLE`] entries are in, at most [`MAX_COMMON_PREFIX`] bytes) the bytes
+//! are those after the prefix; for any other key, and for every key until the prefix is
+//! chosen, its first bytes.
+//!
+//! Two windows of the same kind that differ order their keys. A key without the prefix is
+//! ordered against one with it by its window against the prefix's first bytes (when the
+//! prefix has 8). Equal windows that hold the whole rest of both keys mean equal user keys,
+//! and the trailers decide. So most comparisons read only the node, not the arena; other
+//! equal windows fall back to the full comparison. A slot costs 24 bytes; leaves run about
+//! 70% full, so an entry of a 16-byte key and a 100-byte value takes about 171 bytes in
+//! all.
 
 use std::cmp::Ordering;
 
@@ -50,8 +55,8 @@ pub const CHUNK_BYTES: usize = 1 << 20;
 /// Bytes of an entry besides its key and value.
 pub const ENTRY_HEADER_BYTES: usize = 16;
 
-/// The address bit that says the key starts with the common prefix (its window is valid).
-const HAS_PREFIX: u64 = 1 << 63;
+/// The window bit (in its length byte) that says the key starts with the common prefix.
+const PREFIXED: u64 = 0x80;
 
 const NONE: u32 = u32::MAX;
 
@@ -79,7 +84,7 @@ struct Leaf {
     prev: u32,
     next: u32,
     addr: [u64; CAP],
-    window: [u128; CAP],
+    window: Keys,
 }
 
 #[derive(Debug, Clone)]
@@ -87,8 +92,41 @@ struct Inner {
     /// Separators in use; children in use are one more.
     len: u32,
     addr: [u64; CAP],
-    window: [u128; CAP],
+    window: Keys,
     child: [u32; CAP + 1],
+}
+
+/// The sort keys of a node's slots, as two arrays so a binary search reads only the
+/// windows (2 cache lines for 16 slots) and a slot's trailer only on a tie.
+#[derive(Debug, Clone)]
+struct Keys {
+    win: [u64; CAP],
+    /// The trailers, inverted (so ascending order is newest first).
+    tr: [u64; CAP],
+}
+
+impl Keys {
+    const EMPTY: Keys = Keys { win: [0; CAP], tr: [0; CAP] };
+
+    fn get(&self, j: usize) -> u128 {
+        (u128::from(self.win[j]) << 64) | u128::from(self.tr[j])
+    }
+
+    fn set(&mut self, j: usize, k: u128) {
+        self.win[j] = (k >> 64) as u64;
+        self.tr[j] = k as u64;
+    }
+
+    fn copy_within(&mut self, r: std::ops::Range<usize>, dst: usize) {
+        self.win.copy_within(r.clone(), dst);
+        self.tr.copy_within(r, dst);
+    }
+
+    fn copy_from(&mut self, other: &Keys, r: std::ops::Range<usize>, dst: usize) {
+        let n = r.len();
+        self.win[dst..dst + n].copy_from_slice(&other.win[r.clone()]);
+        self.tr[dst..dst + n].copy_from_slice(&other.tr[r]);
+    }
 }
 
 /// A search target.
@@ -156,7 +194,7 @@ fn slot_key(window: u64, trailer: u64) -> u128 {
 
 /// True if a window holds the whole rest of its key (length marker under 8).
 fn complete(window: u64) -> bool {
-    window & 0xff < 8
+    window & 0x7f < 8
 }
 
 impl OrderedArena {
@@ -194,42 +232,42 @@ impl OrderedArena {
     fn probe<'a>(&self, user_key: &'a [u8], trailer: u64) -> Probe<'a> {
         match self.common.as_ref().filter(|c| user_key.starts_with(c)) {
             Some(c) => {
-                Probe { user_key, trailer, window: slot_key(window_of(user_key, c.len()), trailer), has_prefix: true }
+                let window = slot_key(window_of(user_key, c.len()) | PREFIXED, trailer);
+                Probe { user_key, trailer, window, has_prefix: true }
             }
             None => Probe { user_key, trailer, window: slot_key(window_of(user_key, 0), trailer), has_prefix: false },
         }
     }
 
     fn key_at(&self, addr: u64) -> (&[u8], u64) {
-        let a = addr & !HAS_PREFIX;
-        let b = &self.chunks[(a >> 32) as usize];
-        let o = (a & 0xffff_ffff) as usize;
+        let b = &self.chunks[(addr >> 32) as usize];
+        let o = (addr & 0xffff_ffff) as usize;
         let n = rd32(b, o);
         (&b[o + ENTRY_HEADER_BYTES..o + ENTRY_HEADER_BYTES + n], rd64(b, o + 8))
     }
 
-    /// The order of the slot `(addr, window)` against `p`.
-    fn cmp_slot(&self, addr: u64, window: u128, p: &Probe<'_>) -> Ordering {
+    /// The order of slot `j` (of a node's `addr` and `keys`) against `p`.
+    fn cmp_at(&self, addr: &[u64; CAP], keys: &Keys, j: usize, p: &Probe<'_>) -> Ordering {
         // Invariant: windows decide only between keys whose windows start at the same
         // byte with the same bytes before it (both after the common prefix, or both at 0);
         // equal complete windows mean equal user keys, so the trailers decide.
-        let (w, pw) = ((window >> 64) as u64, (p.window >> 64) as u64);
-        let decided = match (addr & HAS_PREFIX != 0, p.has_prefix) {
+        let (w, pw) = (keys.win[j], (p.window >> 64) as u64);
+        let decided = match (w & PREFIXED != 0, p.has_prefix) {
             (true, true) | (false, false) if w != pw => Some(w.cmp(&pw)),
-            (true, true) | (false, false) => complete(w).then(|| window.cmp(&p.window)),
+            (true, true) | (false, false) => complete(w).then(|| keys.tr[j].cmp(&(p.window as u64))),
             (true, false) => self.common_head.filter(|h| *h != pw).map(|h| h.cmp(&pw)),
             (false, true) => self.common_head.filter(|h| *h != w).map(|h| w.cmp(&h)),
         };
         if let Some(o) = decided {
             return o;
         }
-        let (k, t) = self.key_at(addr);
+        let (k, t) = self.key_at(addr[j]);
         cmp_keys(k, t, p.user_key, p.trailer)
     }
 
     /// The entry at `pos`.
     pub fn entry(&self, pos: Pos) -> Entry<'_> {
-        let a = self.leaves[pos.leaf as usize].addr[pos.slot as usize] & !HAS_PREFIX;
+        let a = self.leaves[pos.leaf as usize].addr[pos.slot as usize];
         let b = &self.chunks[(a >> 32) as usize];
         let o = (a & 0xffff_ffff) as usize;
         let (n, m) = (rd32(b, o), rd32(b, o + 4));
@@ -309,25 +347,24 @@ impl OrderedArena {
         self.common = Some(common);
         // Every slot's window now starts after the prefix where the key has it.
         let fix = |t: &Self, addr: u64| -> (u64, u128) {
-            let a = addr & !HAS_PREFIX;
-            let (k, tr) = t.key_at(a);
+            let (k, tr) = t.key_at(addr);
             match t.common.as_ref().filter(|c| k.starts_with(c)) {
-                Some(c) => (a | HAS_PREFIX, slot_key(window_of(k, c.len()), tr)),
-                None => (a, slot_key(window_of(k, 0), tr)),
+                Some(c) => (addr, slot_key(window_of(k, c.len()) | PREFIXED, tr)),
+                None => (addr, slot_key(window_of(k, 0), tr)),
             }
         };
         for i in 0..self.leaves.len() {
             for j in 0..self.leaves[i].len as usize {
                 let (a, w) = fix(self, self.leaves[i].addr[j]);
                 self.leaves[i].addr[j] = a;
-                self.leaves[i].window[j] = w;
+                self.leaves[i].window.set(j, w);
             }
         }
         for i in 0..self.inners.len() {
             for j in 0..self.inners[i].len as usize {
                 let (a, w) = fix(self, self.inners[i].addr[j]);
                 self.inners[i].addr[j] = a;
-                self.inners[i].window[j] = w;
+                self.inners[i].window.set(j, w);
             }
         }
     }
@@ -336,15 +373,12 @@ impl OrderedArena {
     /// (sequence numbers are unique); key and value under 4 GiB each.
     pub fn insert(&mut self, user_key: &[u8], trailer: u64, value: &[u8]) {
         self.maybe_fix_common_prefix();
-        let mut addr = self.append_entry(user_key, trailer, value);
+        let addr = self.append_entry(user_key, trailer, value);
         let p = self.probe(user_key, trailer);
         let window = p.window;
-        if p.has_prefix {
-            addr |= HAS_PREFIX;
-        }
         self.len += 1;
         if self.height == 0 {
-            self.leaves.push(Leaf { len: 0, prev: NONE, next: NONE, addr: [0; CAP], window: [0; CAP] });
+            self.leaves.push(Leaf { len: 0, prev: NONE, next: NONE, addr: [0; CAP], window: Keys::EMPTY });
             self.root = 0;
             self.height = 1;
             self.last_leaf = 0;
@@ -354,12 +388,12 @@ impl OrderedArena {
         let mut node = self.root;
         for step in path.iter_mut().take(self.height - 1) {
             let n = &self.inners[node as usize];
-            let i = partition(n.len as usize, |j| self.cmp_slot(n.addr[j], n.window[j], &p) != Ordering::Greater);
+            let i = partition(n.len as usize, |j| self.cmp_at(&n.addr, &n.window, j, &p) != Ordering::Greater);
             *step = (node, i);
             node = n.child[i];
         }
         let leaf = &self.leaves[node as usize];
-        let pos = partition(leaf.len as usize, |j| self.cmp_slot(leaf.addr[j], leaf.window[j], &p) == Ordering::Less);
+        let pos = partition(leaf.len as usize, |j| self.cmp_at(&leaf.addr, &leaf.window, j, &p) == Ordering::Less);
         let Some((sep_addr, sep_window, right)) = self.leaf_insert(node, pos, addr, window) else {
             return;
         };
@@ -373,9 +407,9 @@ impl OrderedArena {
             }
         }
         // The root split: a new root above it.
-        let mut root = Inner { len: 1, addr: [0; CAP], window: [0; CAP], child: [NONE; CAP + 1] };
+        let mut root = Inner { len: 1, addr: [0; CAP], window: Keys::EMPTY, child: [NONE; CAP + 1] };
         root.addr[0] = sep.0;
-        root.window[0] = sep.1;
+        root.window.set(0, sep.1);
         root.child[0] = self.root;
         root.child[1] = right;
         self.inners.push(root);
@@ -393,17 +427,17 @@ impl OrderedArena {
             l.addr.copy_within(pos..len, pos + 1);
             l.window.copy_within(pos..len, pos + 1);
             l.addr[pos] = addr;
-            l.window[pos] = window;
+            l.window.set(pos, window);
             l.len += 1;
             return None;
         }
         // Full: split. Appending at the right edge (ascending inserts) leaves the left leaf
         // full and starts the right one with the new slot, so sequential loads pack leaves.
         let mid = if pos == CAP && l.next == NONE { CAP } else { CAP / 2 };
-        let mut r = Leaf { len: 0, prev: leaf, next: l.next, addr: [0; CAP], window: [0; CAP] };
+        let mut r = Leaf { len: 0, prev: leaf, next: l.next, addr: [0; CAP], window: Keys::EMPTY };
         let moved = CAP - mid;
         r.addr[..moved].copy_from_slice(&l.addr[mid..]);
-        r.window[..moved].copy_from_slice(&l.window[mid..]);
+        r.window.copy_from(&l.window, mid..CAP, 0);
         r.len = moved as u32;
         l.len = mid as u32;
         let old_next = l.next;
@@ -420,10 +454,10 @@ impl OrderedArena {
         t.addr.copy_within(at..tl, at + 1);
         t.window.copy_within(at..tl, at + 1);
         t.addr[at] = addr;
-        t.window[at] = window;
+        t.window.set(at, window);
         t.len += 1;
         let r = &self.leaves[right as usize];
-        Some((r.addr[0], r.window[0], right))
+        Some((r.addr[0], r.window.get(0), right))
     }
 
     /// Inserts separator `sep` and its right child after child `i` of `inner`; on a split,
@@ -436,28 +470,28 @@ impl OrderedArena {
             n.window.copy_within(i..len, i + 1);
             n.child.copy_within(i + 1..len + 1, i + 2);
             n.addr[i] = sep.0;
-            n.window[i] = sep.1;
+            n.window.set(i, sep.1);
             n.child[i + 1] = right;
             n.len += 1;
             return None;
         }
         // Full: lay out the CAP + 1 separators and CAP + 2 children, keep the lower half,
         // move the upper half to a new node and the middle separator up.
-        let mut keys: Vec<(u64, u128)> = (0..len).map(|j| (n.addr[j], n.window[j])).collect();
+        let mut keys: Vec<(u64, u128)> = (0..len).map(|j| (n.addr[j], n.window.get(j))).collect();
         let mut children: Vec<u32> = n.child[..=len].to_vec();
         keys.insert(i, sep);
         children.insert(i + 1, right);
         let m = keys.len() / 2;
-        let mut r = Inner { len: 0, addr: [0; CAP], window: [0; CAP], child: [NONE; CAP + 1] };
+        let mut r = Inner { len: 0, addr: [0; CAP], window: Keys::EMPTY, child: [NONE; CAP + 1] };
         for (j, (a, w)) in keys[m + 1..].iter().enumerate() {
             r.addr[j] = *a;
-            r.window[j] = *w;
+            r.window.set(j, *w);
         }
         r.len = (keys.len() - m - 1) as u32;
         r.child[..children.len() - m - 1].copy_from_slice(&children[m + 1..]);
         for (j, (a, w)) in keys[..m].iter().enumerate() {
             n.addr[j] = *a;
-            n.window[j] = *w;
+            n.window.set(j, *w);
         }
         n.len = m as u32;
         n.child[..=m].copy_from_slice(&children[..=m]);
@@ -474,11 +508,11 @@ impl OrderedArena {
         let mut node = self.root;
         for _ in 0..self.height - 1 {
             let n = &self.inners[node as usize];
-            let i = partition(n.len as usize, |j| self.cmp_slot(n.addr[j], n.window[j], &p) != Ordering::Greater);
+            let i = partition(n.len as usize, |j| self.cmp_at(&n.addr, &n.window, j, &p) != Ordering::Greater);
             node = n.child[i];
         }
         let leaf = &self.leaves[node as usize];
-        let slot = partition(leaf.len as usize, |j| self.cmp_slot(leaf.addr[j], leaf.window[j], &p) == Ordering::Less);
+        let slot = partition(leaf.len as usize, |j| self.cmp_at(&leaf.addr, &leaf.window, j, &p) == Ordering::Less);
         self.normalize(node, slot)
     }
 
