@@ -109,6 +109,44 @@ pub enum Error {
     /// The database was closed; the handle can no longer be used.
     #[error("database is closed")]
     Closed,
+
+    /// An optimistic transaction's commit found that `key` (written by the transaction,
+    /// or read with `get_for_update`) was changed by another commit after the
+    /// transaction's snapshot. Nothing of the transaction was written; retry it from the
+    /// start (after RocksDB's `Status::Busy` from `OptimisticTransactionDB`).
+    #[error("transaction conflict on key {}", crate::error::printable(key))]
+    Conflict {
+        /// The first conflicting key, in key order.
+        key: Vec<u8>,
+    },
+
+    /// The history a read or a change feed asked for is gone: versions older than
+    /// `floor` were compacted away (`Db::snapshot_at` below the history floor), or the
+    /// WALs holding changes at or before `floor` were not retained (`Db::changes_since`,
+    /// `Db::watch`). `floor` is the oldest sequence number still available: start there.
+    #[error("history before sequence number {floor} is compacted")]
+    Compacted {
+        /// The oldest sequence number that can still be read or followed.
+        floor: crate::key::SequenceNumber,
+    },
+
+    /// A watcher fell behind by more than its buffer and was disconnected, so that it never
+    /// blocks writers. Every event up to and including `resume_from` was delivered; call
+    /// `Db::watch(range, resume_from)` to continue with no gap.
+    #[error("watcher fell behind and was disconnected; resume from sequence number {resume_from}")]
+    Lagged {
+        /// The sequence number of the last event delivered (the `since` to resume from).
+        resume_from: crate::key::SequenceNumber,
+    },
+}
+
+/// `key` for an error message: printable ASCII as is, other bytes as `\xNN`, cut at 64 bytes.
+pub(crate) fn printable(key: &[u8]) -> String {
+    let mut s: String = key[..key.len().min(64)].escape_ascii().to_string();
+    if key.len() > 64 {
+        s.push_str("...");
+    }
+    s
 }
 
 /// `std::result::Result` with shaledb's [`Error`].

@@ -84,7 +84,7 @@ pub use batch::WriteBatch;
 pub use bytes::Bytes;
 pub use db::{
     CheckpointInfo, Db, DbIterator, DbStats, EntryVisitor, LevelStats, MemoryStats, RawIterator, ReadOptions,
-    RecoveryReport, RepairReport, Snapshot, StallStats,
+    RecoveryReport, RepairReport, Snapshot, StallStats, CasError, Transaction, TransactionOptions, TxnIterator,
 };
 pub use error::{CorruptionKind, Error, Result};
 pub use key::{SequenceNumber, ValueType};

@@ -31,6 +31,7 @@ mod recovery;
 mod repair;
 mod snapshot;
 mod stats;
+mod txn;
 mod wal_replay;
 mod write;
 
@@ -48,6 +49,7 @@ pub use read::{EntryVisitor, ReadOptions};
 pub use recovery::RecoveryReport;
 pub use repair::{repair, RepairReport};
 pub use snapshot::Snapshot;
+pub use txn::{CasError, Transaction, TransactionOptions, TxnIterator};
 pub use stats::{DbStats, LevelStats, MemoryStats, StallStats};
 
 use crate::batch::WriteBatch;

@@ -89,6 +89,16 @@ impl Db {
             .map(with_time))
     }
 
+    /// The value of `key` and the sequence number of the put that wrote it (etcd's "mod
+    /// revision"), or `None` if it is absent, deleted or expired.
+    ///
+    /// # Errors
+    /// As [`Db::get`].
+    pub fn get_with_seqno(&self, key: impl AsRef<[u8]>) -> Result<Option<(Bytes, SequenceNumber)>> {
+        self.check_open()?;
+        self.inner.get_with_seqno_at(key.as_ref(), None)
+    }
+
     /// Looks up every key of `keys` in one consistent view and returns one result per key,
     /// in input order. Lookups run in key order, so neighbouring keys share cached blocks
     /// (the batched get of key-value stores such as kvs).
@@ -318,6 +328,23 @@ impl DbInner {
         let latest = self.visible_seqno.load(Ordering::Acquire);
         let found = version.get(key, snapshot.unwrap_or(latest), ro)?;
         Ok(self.unexpired(found))
+    }
+
+    /// The value of `key` as of `snapshot` (or the latest state) with its put's sequence
+    /// number; an expired put reads as absent.
+    pub(super) fn get_with_seqno_at(
+        &self,
+        key: &[u8],
+        snapshot: Option<SequenceNumber>,
+    ) -> Result<Option<(Bytes, SequenceNumber)>> {
+        check_key(key)?;
+        let version = self.versions.load();
+        let latest = self.visible_seqno.load(Ordering::Acquire);
+        let ro = ReadOptions::default().block_options();
+        Ok(match version.get_with_seqno(key, snapshot.unwrap_or(latest), ro)? {
+            Some((s, found @ Some(_))) => self.unexpired(found).map(|(v, _)| (v, s)),
+            _ => None,
+        })
     }
 
     /// `found` unless its expiry has passed by the clock.

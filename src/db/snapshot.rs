@@ -75,6 +75,16 @@ impl Snapshot {
         Ok(e.map(super::read::with_time))
     }
 
+    /// The value of `key` at this snapshot and the sequence number of the put that wrote
+    /// it, or `None`; see `Db::get_with_seqno`.
+    ///
+    /// # Errors
+    /// As `Db::get`.
+    pub fn get_with_seqno(&self, key: impl AsRef<[u8]>) -> Result<Option<(Bytes, SequenceNumber)>> {
+        self.check_open()?;
+        self.inner.get_with_seqno_at(key.as_ref(), Some(self.seqno))
+    }
+
     /// The values of `keys` as of the snapshot, one result per key in input order.
     ///
     /// # Errors

@@ -33,8 +33,36 @@ const SMALL_BATCH_EXTRA_BYTES: usize = 128 << 10;
 pub(crate) struct PendingWrite {
     batch: WriteBatch,
     sync: bool,
+    /// What must hold for the batch to commit, checked by the leader against the state
+    /// every earlier commit left (see [`WriteCheck`]).
+    check: Option<WriteCheck>,
     /// Set by the leader that committed this write; read by its owner.
-    result: Mutex<Option<Result<SequenceNumber>>>,
+    result: Mutex<Option<Result<Outcome>>>,
+}
+
+/// A condition a write commits under, checked in commit order under the `wal` lock, so
+/// no other commit can come between the check and the write.
+#[derive(Debug)]
+pub(crate) enum WriteCheck {
+    /// An optimistic transaction's validation: the newest entry of each key (a put, a
+    /// tombstone or a covering range tombstone) is at or below the paired sequence number,
+    /// the one the transaction read at. Keys in ascending order.
+    Unchanged(Vec<(Vec<u8>, SequenceNumber)>),
+    /// `compare_and_swap`: the key's current value (an expired one counts as absent) is
+    /// `expected` (`None`: absent).
+    ValueIs { key: Vec<u8>, expected: Option<Vec<u8>> },
+}
+
+/// What happened to a write that passed the queue.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// Committed; the sequence number of the batch's last operation (or the visible one
+    /// for an empty batch).
+    Committed(SequenceNumber),
+    /// `WriteCheck::Unchanged` failed on this key; nothing was written.
+    Conflict(Vec<u8>),
+    /// `WriteCheck::ValueIs` failed; the key's current value. Nothing was written.
+    Mismatch(Option<Bytes>),
 }
 
 /// The group-commit leader's state, behind `DbInner::wal`.
@@ -78,12 +106,23 @@ fn duplicate(e: &Error) -> Error {
 
 impl DbInner {
     pub(super) fn write(&self, batch: WriteBatch, sync: bool) -> Result<SequenceNumber> {
+        match self.write_checked(batch, sync, None)? {
+            Outcome::Committed(s) => Ok(s),
+            // Invariant: only a checked write is refused.
+            Outcome::Conflict(_) | Outcome::Mismatch(_) => unreachable!("unchecked write refused"),
+        }
+    }
+
+    /// Commits `batch` if `check` holds at its turn in the commit order (always without a
+    /// check). A checked write leads its commit group, so it is checked against every
+    /// earlier commit and against none of its own group.
+    pub(super) fn write_checked(&self, batch: WriteBatch, sync: bool, check: Option<WriteCheck>) -> Result<Outcome> {
         batch.validate()?;
         self.check_poisoned()?;
-        if batch.is_empty() {
-            return Ok(self.visible_seqno.load(Ordering::Acquire));
+        if batch.is_empty() && check.is_none() {
+            return Ok(Outcome::Committed(self.visible_seqno.load(Ordering::Acquire)));
         }
-        let me = Arc::new(PendingWrite { batch, sync, result: Mutex::new(None) });
+        let me = Arc::new(PendingWrite { batch, sync, check, result: Mutex::new(None) });
         let mut queue = self.write_queue.lock();
         queue.push_back(Arc::clone(&me));
         loop {
@@ -106,7 +145,9 @@ impl DbInner {
         let mut size = first_size;
         for w in queue.iter().skip(1) {
             size += w.batch.approximate_size();
-            if size > limit {
+            // A checked write waits to lead a group of its own: its check must see every
+            // write committed before it, including this group's.
+            if size > limit || w.check.is_some() {
                 break;
             }
             group.push(Arc::clone(w));
@@ -122,7 +163,14 @@ impl DbInner {
             // Invariant: the group is the front of the queue, in order.
             debug_assert!(popped.is_some_and(|p| Arc::ptr_eq(&p, w)));
             let r = match &result {
-                Ok(seqs) => Ok(seqs[i]),
+                Ok((seqs, refused)) => Ok(match (i, refused) {
+                    (0, Some(o)) => match o {
+                        Outcome::Conflict(k) => Outcome::Conflict(k.clone()),
+                        Outcome::Mismatch(v) => Outcome::Mismatch(v.clone()),
+                        Outcome::Committed(s) => Outcome::Committed(*s),
+                    },
+                    _ => Outcome::Committed(seqs[i]),
+                }),
                 Err(e) => Err(duplicate(e)),
             };
             if i == 0 {
@@ -136,45 +184,92 @@ impl DbInner {
         mine.unwrap_or(Err(Error::Closed))
     }
 
-    /// Commits a group; returns the last sequence number of each member's batch.
-    fn write_group(&self, group: &[Arc<PendingWrite>]) -> Result<Vec<SequenceNumber>> {
+    /// Evaluates `check` against the state every commit so far left.
+    /// **Requires:** the `wal` lock, so no commit runs meanwhile.
+    fn evaluate(&self, check: &WriteCheck) -> Result<Option<Outcome>> {
+        let version = self.versions.current();
+        let latest = self.visible_seqno.load(Ordering::Acquire);
+        let ro = crate::sstable::BlockReadOptions::default();
+        match check {
+            WriteCheck::Unchanged(keys) => {
+                for (key, seen) in keys {
+                    if let Some((s, _)) = version.get_with_seqno(key, latest, ro)? {
+                        if s > *seen {
+                            return Ok(Some(Outcome::Conflict(key.clone())));
+                        }
+                    }
+                }
+                Ok(None)
+            }
+            WriteCheck::ValueIs { key, expected } => {
+                let current = self.unexpired(version.get(key, latest, ro)?).map(|(v, _)| v);
+                if current.as_deref() == expected.as_deref() {
+                    Ok(None)
+                } else {
+                    Ok(Some(Outcome::Mismatch(current)))
+                }
+            }
+        }
+    }
+
+    /// Commits a group; returns the last sequence number of each member's batch (the
+    /// visible one for an empty batch), and the outcome of the leader's check if it
+    /// refused the leader's write (its entry in the first vector is then meaningless).
+    #[expect(clippy::type_complexity, reason = "private, documented above")]
+    fn write_group(&self, group: &[Arc<PendingWrite>]) -> Result<(Vec<SequenceNumber>, Option<Outcome>)> {
         let mut wal = self.wal.lock();
         self.check_poisoned()?;
         self.make_room_for_write(&mut wal, false)?;
-        let sync = group.iter().any(|w| w.sync);
-        let total: usize = group.iter().map(|w| w.batch.len()).sum();
+        let refused = match &group[0].check {
+            Some(c) => self.evaluate(c)?,
+            None => None,
+        };
+        let members = if refused.is_some() { &group[1..] } else { group };
+        let sync = members.iter().any(|w| w.sync);
+        let total: usize = members.iter().map(|w| w.batch.len()).sum();
         let first = wal.last_seqno + 1;
+        // Each member's batch is its own WAL record (header + records), so readers of the
+        // log see batch boundaries; the records go out in one write.
         let mut rep = Vec::with_capacity(
-            BATCH_HEADER_LEN + group.iter().map(|w| w.batch.records().len()).sum::<usize>(),
+            members.iter().map(|w| BATCH_HEADER_LEN + w.batch.records().len()).sum::<usize>(),
         );
-        rep.resize(BATCH_HEADER_LEN, 0);
         let mut member_last = Vec::with_capacity(group.len());
+        if refused.is_some() {
+            member_last.push(wal.last_seqno);
+        }
         // Where each member's records start in the group rep: its operations' byte
         // ranges are shifted there, so the memtable insert needs no decode.
-        let mut member_base = Vec::with_capacity(group.len());
+        let mut member_base = Vec::with_capacity(members.len());
+        let mut bounds = Vec::with_capacity(members.len());
         let mut seq = wal.last_seqno;
-        for w in group {
+        for w in members {
+            let start = rep.len();
+            rep.resize(start + BATCH_HEADER_LEN, 0);
+            #[expect(clippy::cast_possible_truncation, reason = "a batch is below 1 GiB, so fewer than 2^32 ops")]
+            set_header(&mut rep[start..], seq + 1, w.batch.len() as u32);
             member_base.push(rep.len());
             rep.extend_from_slice(w.batch.records());
             seq += w.batch.len() as u64;
             member_last.push(seq);
+            bounds.push((start, rep.len()));
         }
-        #[expect(
-            clippy::cast_possible_truncation,
-            reason = "a group is below 1 GiB, so fewer than 2^32 ops"
-        )]
-        set_header(&mut rep, first, total as u32);
+        if total == 0 {
+            // Only checked, empty batches: nothing to log.
+            return Ok((member_last, refused));
+        }
         // TTLs become absolute expiry times at commit, before the WAL sees them.
-        if group.iter().any(|w| w.batch.relative_ttl_offsets(0).next().is_some()) {
+        if members.iter().any(|w| w.batch.relative_ttl_offsets(0).next().is_some()) {
             let now = self.opts.clock.now_millis();
-            let offsets: Vec<usize> = group
+            let offsets: Vec<usize> = members
                 .iter()
                 .zip(&member_base)
                 .flat_map(|(w, &base)| w.batch.relative_ttl_offsets(base))
                 .collect();
             make_expiries_absolute(&mut rep, offsets, now);
         }
-        if let Err(e) = wal.log.add_record(&rep) {
+        let records: Vec<&[u8]> =
+            bounds.iter().filter(|(a, b)| b - a > BATCH_HEADER_LEN).map(|&(a, b)| &rep[a..b]).collect();
+        if let Err(e) = wal.log.add_records(&records) {
             return Err(self.poison(e.into()));
         }
         if sync && !cfg!(feature = "bug-skip-wal-sync") {
@@ -182,17 +277,17 @@ impl DbInner {
                 return Err(self.poison(e.into()));
             }
         }
-        let user_bytes: u64 = group.iter().map(|w| w.batch.data_bytes()).sum();
+        let user_bytes: u64 = members.iter().map(|w| w.batch.data_bytes()).sum();
         self.stats.record_write(user_bytes, rep.len() as u64, total as u64, sync);
         // Only now, after the WAL holds the group, may it reach the memtable
         // (docs/durability.md INV-17).
         let rep = Bytes::from(rep);
         let mem = Arc::clone(&self.versions.current().mem);
-        let ops = group.iter().zip(&member_base).flat_map(|(w, &base)| w.batch.ops_at(base));
+        let ops = members.iter().zip(&member_base).flat_map(|(w, &base)| w.batch.ops_at(base));
         insert_into(&mem, &rep, first, ops);
         wal.last_seqno = seq;
         self.visible_seqno.store(seq, Ordering::Release);
-        Ok(member_last)
+        Ok((member_last, refused))
     }
 
     /// Ensures the memtable has room: delays or stops writes while L0 is at its slowdown or

@@ -177,6 +177,10 @@ pub struct Version {
     pub levels: Vec<Vec<Arc<TableHandle>>>,
 }
 
+/// What [`Version::get_with_seqno`] finds: the deciding entry's sequence number, and the
+/// value with its expiry (Unix milliseconds) or `None` for a deletion.
+pub type Lookup = (SequenceNumber, Option<(Bytes, Option<u64>)>);
+
 impl Version {
     /// An empty version around `mem`.
     pub fn new(mem: Arc<MemTable>) -> Self {
@@ -198,13 +202,31 @@ impl Version {
         seqno: SequenceNumber,
         ro: BlockReadOptions,
     ) -> Result<Option<(Bytes, Option<u64>)>> {
+        Ok(self.get_with_seqno(user_key, seqno, ro)?.and_then(|(_, v)| v))
+    }
+
+    /// As [`Version::get`], with the sequence number of the newest entry that decides the
+    /// key's state at `seqno`: a put, a point tombstone (the value is then `None`) or a
+    /// covering range tombstone newer than every point version (`None` too). `None` when
+    /// nothing visible at `seqno` ever touched the key. The optimistic transactions'
+    /// conflict check compares this number with their snapshot.
+    ///
+    /// # Errors
+    /// As [`Version::get`].
+    pub fn get_with_seqno(
+        &self,
+        user_key: &[u8],
+        seqno: SequenceNumber,
+        ro: BlockReadOptions,
+    ) -> Result<Option<Lookup>> {
         let hash = crate::sstable::filter::key_hash(user_key);
         let covered = self.max_covering_tombstone(user_key, seqno, hash);
+        let by_tombstone = (covered > 0).then_some((covered, None));
         let found = |s: SequenceNumber, r: LookupResult| match r {
-            _ if s < covered => None,
-            LookupResult::Found(v) => Some((v, None)),
-            LookupResult::Expiring(ms, v) => Some((v, Some(ms))),
-            LookupResult::Deleted => None,
+            _ if s < covered => by_tombstone.clone(),
+            LookupResult::Found(v) => Some((s, Some((v, None)))),
+            LookupResult::Expiring(ms, v) => Some((s, Some((v, Some(ms))))),
+            LookupResult::Deleted => Some((s, None)),
         };
         for m in std::iter::once(&self.mem).chain(&self.imm) {
             if let Some((s, r)) = m.get(user_key, seqno) {
@@ -239,7 +261,7 @@ impl Version {
             if let Some(t) = level.get(i) {
                 if t.meta.smallest_user_key() <= user_key {
                     if t.meta.largest_seqno < covered {
-                        return Ok(None);
+                        return Ok(by_tombstone);
                     }
                     if let Some((s, r)) = t.table().get(user_key, seqno, hash, ro)? {
                         return Ok(found(s, r));
@@ -247,7 +269,7 @@ impl Version {
                 }
             }
         }
-        Ok(None)
+        Ok(by_tombstone)
     }
 
     /// The newest sequence number `<= seqno` of a range tombstone covering `user_key` in

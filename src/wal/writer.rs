@@ -78,6 +78,34 @@ impl LogWriter {
         }
     }
 
+    /// Appends several records with one `write()` (or into the buffer under
+    /// `manual_wal_flush`): a commit group's batches, each its own record so that a
+    /// reader of the log (the change feed) sees every batch's boundaries.
+    ///
+    /// # Errors
+    /// As [`LogWriter::add_record`].
+    pub fn add_records(&mut self, bodies: &[&[u8]]) -> io::Result<()> {
+        if bodies.len() == 1 || self.buffered.is_some() {
+            for b in bodies {
+                self.add_record(b)?;
+            }
+            return Ok(());
+        }
+        let mut payload = std::mem::take(&mut self.payload);
+        let mut buf = std::mem::take(&mut self.scratch);
+        buf.clear();
+        for body in bodies {
+            payload.clear();
+            payload.extend_from_slice(&crate::coding::u64_bytes(self.synced_through));
+            payload.extend_from_slice(body);
+            self.encode_record(&payload, &mut buf);
+        }
+        let res = self.file.append(&buf);
+        self.scratch = buf;
+        self.payload = payload;
+        res
+    }
+
     /// Appends one record with a single write to the operating system.
     ///
     /// # Errors
