@@ -89,7 +89,7 @@ pub use db::{
 pub use error::{CorruptionKind, Error, Result};
 pub use key::{SequenceNumber, ValueType};
 pub use options::{
-    Clock, CompactionFilter, Compression, Decision, ManualClock, Options, SystemClock, WalRecoveryMode,
+    Clock, CompactionFilter, Compression, Decision, HistoryRetention, ManualClock, Options, SystemClock, WalRecoveryMode, WalRetention,
     WriteOptions, MAX_BATCH_SIZE, MAX_KEY_SIZE, MAX_VALUE_SIZE,
 };
 pub use sstable::cache::CacheStats;

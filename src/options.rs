@@ -50,6 +50,8 @@ pub struct Options {
     pub(crate) max_open_files: usize,
     pub(crate) mmap_reads: bool,
     pub(crate) manual_wal_flush: bool,
+    pub(crate) history_retention: HistoryRetention,
+    pub(crate) wal_retention: WalRetention,
     pub(crate) memtable_bloom_size_ratio: f64,
     pub(crate) level0_file_num_compaction_trigger: usize,
     pub(crate) level0_slowdown_writes_trigger: usize,
@@ -166,6 +168,8 @@ impl std::fmt::Debug for Options {
             .field("max_open_files", &self.max_open_files)
             .field("mmap_reads", &self.mmap_reads)
             .field("manual_wal_flush", &self.manual_wal_flush)
+            .field("history_retention", &self.history_retention)
+            .field("wal_retention", &self.wal_retention)
             .field("memtable_bloom_size_ratio", &self.memtable_bloom_size_ratio)
             .field("level0_file_num_compaction_trigger", &self.level0_file_num_compaction_trigger)
             .field("level0_slowdown_writes_trigger", &self.level0_slowdown_writes_trigger)
@@ -194,6 +198,8 @@ impl Default for Options {
             max_open_files: 1000,
             mmap_reads: true,
             manual_wal_flush: false,
+            history_retention: HistoryRetention::Off,
+            wal_retention: WalRetention::default(),
             memtable_bloom_size_ratio: 0.0,
             level0_file_num_compaction_trigger: 4,
             level0_slowdown_writes_trigger: 20,
@@ -311,6 +317,31 @@ impl Options {
     #[must_use]
     pub fn manual_wal_flush(mut self, on: bool) -> Self {
         self.manual_wal_flush = on;
+        self
+    }
+
+    /// Keep old versions for reads at past sequence numbers (default
+    /// [`HistoryRetention::Off`]); see [`HistoryRetention`], [`Db::snapshot_at`] and
+    /// [`Db::set_history_floor`]. The cost is space: every overwritten or deleted version
+    /// at or above the floor stays on disk until the floor passes it.
+    ///
+    /// [`Db::snapshot_at`]: crate::db::Db::snapshot_at
+    /// [`Db::set_history_floor`]: crate::db::Db::set_history_floor
+    #[must_use]
+    pub fn history_retention(mut self, r: HistoryRetention) -> Self {
+        self.history_retention = r;
+        self
+    }
+
+    /// Keep WAL files after their memtable is flushed, in `archive/` under the database
+    /// directory, for [`Db::changes_since`] and [`Db::watch`] (RocksDB's `WAL_ttl_seconds`
+    /// and `WAL_size_limit_MB`); default: none kept. See [`WalRetention`].
+    ///
+    /// [`Db::changes_since`]: crate::db::Db::changes_since
+    /// [`Db::watch`]: crate::db::Db::watch
+    #[must_use]
+    pub fn wal_retention(mut self, r: WalRetention) -> Self {
+        self.wal_retention = r;
         self
     }
     /// Give each memtable a whole-key bloom filter of this fraction of
@@ -482,4 +513,46 @@ pub struct WriteOptions {
     /// Fsync the WAL before the write returns. Without it the write reaches the operating
     /// system before it returns (it survives a process crash, not a power loss).
     pub sync: bool,
+}
+
+/// Which old versions compaction keeps for reads at past sequence numbers
+/// ([`Options::history_retention`]). Live snapshots are always kept as well.
+///
+/// The *history floor* is a sequence number: every version at or above it survives
+/// compaction together with the newest version below it, so `Db::snapshot_at(s)` works for
+/// every `s` from the floor to the latest (it acts as a snapshot at every sequence number
+/// from the floor up). The floor is stored in the MANIFEST and survives reopening.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HistoryRetention {
+    /// No history (the default): only live snapshots keep old versions; a floor stored by
+    /// an earlier open is cleared.
+    #[default]
+    Off,
+    /// Keep history from the floor up. The floor starts at the latest sequence number when
+    /// history is first turned on, and moves only forward, by `Db::set_history_floor`
+    /// (etcd's `compact`).
+    Manual,
+    /// As `Manual`, and the floor also follows the latest sequence number, keeping the
+    /// newest `n` sequence numbers: floor = max(stored floor, latest − n).
+    Last(u64),
+}
+
+/// How long WAL files are kept after their memtable is flushed ([`Options::wal_retention`]),
+/// in `archive/` under the database directory. A file is deleted when the archive holds
+/// more than `max_bytes` (oldest first) or when it is older than `max_age`; both zero (the
+/// default) keep none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WalRetention {
+    /// The archive's size limit, in bytes (0: no size limit if `max_age` is set).
+    pub max_bytes: u64,
+    /// The age limit of an archived WAL, by its modification time (zero: no age limit if
+    /// `max_bytes` is set).
+    pub max_age: std::time::Duration,
+}
+
+impl WalRetention {
+    /// True if WALs are archived at all.
+    pub fn is_enabled(&self) -> bool {
+        self.max_bytes > 0 || !self.max_age.is_zero()
+    }
 }

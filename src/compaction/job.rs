@@ -65,6 +65,10 @@ pub struct JobParams<'a> {
     pub max_grandparent_overlap: u64,
     /// The live snapshots' sequence numbers, ascending.
     pub snapshots: &'a [SequenceNumber],
+    /// The history floor, if history is retained: it acts as a snapshot at every sequence
+    /// number from it up, so every version at or above it is kept, with the newest one
+    /// below it (DESIGN.md §5.15).
+    pub history_floor: Option<SequenceNumber>,
     /// The clock, Unix milliseconds: expiring puts at or past it are reclaimed.
     pub now_ms: u64,
     /// The compaction filter, if the options set one.
@@ -90,7 +94,7 @@ pub fn run(
     sink: &mut dyn TableSink,
     progress: &std::sync::atomic::AtomicU64,
 ) -> Result<JobStats> {
-    let JobParams { target_file_size, max_grandparent_overlap, snapshots, now_ms, filter } = *params;
+    let JobParams { target_file_size, max_grandparent_overlap, snapshots, history_floor, now_ms, filter } = *params;
     debug_assert!(snapshots.windows(2).all(|w| w[0] < w[1]));
     let mut children: Vec<Box<dyn InternalIterator>> = Vec::new();
     if c.level == 0 {
@@ -102,7 +106,20 @@ pub fn run(
     }
     children.push(Box::new(LevelIter::new(c.output_inputs.clone(), NO_FILL)));
     let mut it = MergingIterator::new(children);
-    let stripe_of = |s: SequenceNumber| snapshots.partition_point(|&x| x < s);
+    // Snapshots at or above the floor add nothing to it.
+    let below = match history_floor {
+        Some(f) => &snapshots[..snapshots.partition_point(|&x| x < f)],
+        None => snapshots,
+    };
+    // Stripe numbers grow with the sequence number; above the floor every sequence
+    // number is a stripe of its own. "Now" (no snapshot sees it) is `now_stripe`.
+    let stripe_of = |s: SequenceNumber| -> u64 {
+        match history_floor {
+            Some(f) if s > f => below.len() as u64 + (s - f),
+            _ => below.partition_point(|&x| x < s) as u64,
+        }
+    };
+    let now_stripe = if history_floor.is_some() { u64::MAX } else { snapshots.len() as u64 };
     // Range tombstones of every input, fragmented together. Each fragment keeps the newest
     // sequence number per snapshot stripe (a reader sees the newest visible one), and none
     // from the oldest stripe at the bottommost level (nothing below is left to delete).
@@ -131,7 +148,7 @@ pub fn run(
         ..JobStats::default()
     };
     let mut last_user_key: Option<Vec<u8>> = None;
-    let mut last_stripe: Option<usize> = None;
+    let mut last_stripe: Option<u64> = None;
     // Grandparent tables passed while the current output was open, and their bytes.
     let mut gp_next = 0usize;
     let mut gp_overlap = 0u64;
@@ -148,7 +165,7 @@ pub fn run(
             last_user_key = Some(p.user_key.to_vec());
             last_stripe = None;
         }
-        // Index of the oldest snapshot that can see this entry (snapshots.len() = "now").
+        // The stripe of the oldest snapshot that can see this entry (`now_stripe`: none).
         let stripe = stripe_of(p.seqno);
         let shadowed = last_stripe == Some(stripe);
         last_stripe = Some(stripe);
@@ -186,7 +203,7 @@ pub fn run(
         // The compaction filter: the key's newest version, no snapshot can see it, a live
         // put (see `CompactionFilter`'s guarantees).
         let mut decision = Decision::Keep;
-        if let Some(f) = filter.filter(|_| new_user_key && !shadowed && stripe == snapshots.len() && !is_tombstone) {
+        if let Some(f) = filter.filter(|_| new_user_key && !shadowed && stripe == now_stripe && !is_tombstone) {
             let (user_value, expiry) = match p.value_type {
                 ValueType::ValueWithExpiry => match split_expiry(&value) {
                     Some((ms, v)) => (v, Some(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms))),
@@ -255,7 +272,7 @@ fn covered_in_stripe(
     t: &FragmentedRangeTombstones,
     key: &[u8],
     seqno: SequenceNumber,
-    stripe_of: &dyn Fn(SequenceNumber) -> usize,
+    stripe_of: &dyn Fn(SequenceNumber) -> u64,
 ) -> bool {
     let Some(f) = t.fragment_for(key) else { return false };
     // Descending list: the oldest tombstone newer than the version is the last one above it.

@@ -127,13 +127,14 @@ impl DbInner {
         let versions = &self.versions;
         let mut alloc = || versions.new_file_number();
         let mut writer = self.table_writer(&mut alloc);
-        let snapshots = self.live_snapshots();
+        let (snapshots, history_floor) = self.retention_view();
         let po = self.picker_options();
         let progress = self.stats.compaction_progress();
         let params = job::JobParams {
             target_file_size: po.target_file_size,
             max_grandparent_overlap: po.max_grandparent_overlap(),
             snapshots: &snapshots,
+            history_floor,
             now_ms: self.opts.clock.now_millis(),
             filter: self.opts.compaction_filter.as_deref(),
         };

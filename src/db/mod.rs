@@ -102,6 +102,9 @@ pub(crate) struct DbInner {
     closed: Arc<AtomicBool>,
     /// Live snapshots: sequence number -> how many `Snapshot`s hold it. A leaf lock.
     snapshots: Mutex<std::collections::BTreeMap<SequenceNumber, usize>>,
+    /// The stored history floor (`HISTORY_OFF`: history is off); changed only under the
+    /// `snapshots` lock, so a compaction's view of both is consistent.
+    history_floor: AtomicU64,
     /// The block cache and file cache shared by every open table.
     table_ctx: crate::sstable::TableContext,
     /// The identity of the tables this handle writes: the database id and this session's.
@@ -161,6 +164,7 @@ impl Db {
         };
         let (flush_tx, flush_rx) = crossbeam_channel::unbounded();
         let (compact_tx, compact_rx) = crossbeam_channel::unbounded();
+        let history_floor = rec.versions.history_floor().unwrap_or(crate::version::edit::HISTORY_OFF);
         let inner = Arc::new(DbInner {
             fs: Arc::clone(&opts.fs),
             dir,
@@ -181,6 +185,7 @@ impl Db {
             table_ctx: rec.table_ctx,
             table_id: rec.table_id,
             snapshots: Mutex::new(std::collections::BTreeMap::new()),
+            history_floor: AtomicU64::new(history_floor),
             closed: Arc::new(AtomicBool::new(false)),
             read_only,
             compacting: Mutex::new(crate::compaction::picker::Claims::default()),
@@ -503,9 +508,11 @@ impl Drop for Db {
 }
 
 impl DbInner {
-    /// The sequence numbers of the live snapshots, ascending.
-    pub(super) fn live_snapshots(&self) -> Vec<SequenceNumber> {
-        self.snapshots.lock().keys().copied().collect()
+    /// The sequence numbers of the live snapshots, ascending, and the history floor, read
+    /// together: what a compaction must keep.
+    pub(super) fn retention_view(&self) -> (Vec<SequenceNumber>, Option<SequenceNumber>) {
+        let snaps = self.snapshots.lock();
+        (snaps.keys().copied().collect(), self.effective_history_floor())
     }
 
     /// Records the first failure and makes every later write fail (docs/durability.md R7).

@@ -477,7 +477,19 @@ impl Recovery<'_> {
             db_id: self.table_id.db_id,
             last_sequence: self.last_seqno,
             wals: std::collections::BTreeMap::new(),
+            history_floor: self.history_floor(),
             max_manifest_bytes,
+        }
+    }
+
+    /// The history floor the database continues with: the stored one, or the latest
+    /// sequence number where history is turned on now; none with history off (a
+    /// read-only open keeps what is stored).
+    fn history_floor(&self) -> Option<u64> {
+        match self.opts.history_retention {
+            _ if self.read_only => self.state.history_floor,
+            crate::options::HistoryRetention::Off => None,
+            _ => Some(self.state.history_floor.unwrap_or(self.last_seqno)),
         }
     }
 
@@ -556,6 +568,7 @@ impl Recovery<'_> {
             db_id: Some(self.table_id.db_id),
             wals_added: vec![wal_number],
             wals_sealed: Vec::new(),
+            history_floor: Some(self.history_floor().unwrap_or(crate::version::edit::HISTORY_OFF)),
         };
         let manifest = ManifestWriter::create(fs.as_ref(), dir, manifest_number, &snapshot)?;
         install_manifest(fs.as_ref(), dir, manifest_number)?;

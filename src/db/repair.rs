@@ -198,6 +198,8 @@ pub fn repair(dir: &Path, opts: &Options) -> Result<RepairReport> {
         db_id: Some(repair_id.db_id),
         wals_added: Vec::new(),
         wals_sealed: Vec::new(),
+        // Repair keeps no history: what survives is each key's newest version.
+        history_floor: None,
     };
     drop(ManifestWriter::create(fs.as_ref(), dir, manifest_number, &edit)?);
     install_manifest(fs.as_ref(), dir, manifest_number)?;

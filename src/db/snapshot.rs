@@ -12,7 +12,9 @@ use bytes::Bytes;
 
 use super::iter::{DbIterator, RawIterator};
 use super::read::{own_bounds, prefix_bounds, ReadOptions};
-use super::DbInner;
+use super::{Db, DbInner};
+use crate::options::HistoryRetention;
+use crate::version::edit::HISTORY_OFF;
 use crate::error::{Error, Result};
 use crate::key::SequenceNumber;
 
@@ -129,6 +131,90 @@ impl Snapshot {
             return Err(Error::Closed);
         }
         Ok(())
+    }
+}
+
+impl Db {
+    /// A snapshot at sequence number `seqno`, a past state (etcd's read at a revision):
+    /// it sees exactly the writes whose sequence numbers are at most `seqno`. Pass a
+    /// number a write or commit returned (the last of its batch) so that the snapshot
+    /// holds whole batches. Any `seqno` from the history floor (see
+    /// [`Options::history_retention`]) to [`Db::last_seqno`] works; with history off only
+    /// the latest does.
+    ///
+    /// # Errors
+    /// [`Error::Compacted`] with the floor for a `seqno` below it;
+    /// [`Error::InvalidArgument`] for a `seqno` above the latest; [`Error::Closed`].
+    ///
+    /// [`Options::history_retention`]: crate::options::Options::history_retention
+    pub fn snapshot_at(&self, seqno: SequenceNumber) -> Result<Snapshot> {
+        self.check_open()?;
+        let mut snaps = self.inner.snapshots.lock();
+        let latest = self.inner.visible_seqno.load(Ordering::Acquire);
+        if seqno > latest {
+            return Err(Error::InvalidArgument("snapshot_at: sequence number above the latest"));
+        }
+        let floor = self.inner.effective_history_floor().unwrap_or(latest);
+        if seqno < floor {
+            return Err(Error::Compacted { floor });
+        }
+        *snaps.entry(seqno).or_insert(0) += 1;
+        drop(snaps);
+        Ok(Snapshot { inner: Arc::clone(&self.inner), seqno })
+    }
+
+    /// The history floor now: reads at any sequence number from it up work
+    /// ([`Db::snapshot_at`]); `None` with history off.
+    pub fn history_floor(&self) -> Option<SequenceNumber> {
+        self.inner.effective_history_floor()
+    }
+
+    /// Moves the history floor forward to `seqno` (etcd's `compact`): versions needed only
+    /// by reads below it may go at the next compactions. Durable in the MANIFEST before
+    /// this returns. Setting the current floor again is a no-op.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] with history off or for a `seqno` above the latest;
+    /// [`Error::Compacted`] for a `seqno` below the floor (a floor never moves back);
+    /// [`Error::Io`] writing the MANIFEST (the database is then poisoned);
+    /// [`Error::ReadOnly`]; [`Error::Closed`].
+    pub fn set_history_floor(&self, seqno: SequenceNumber) -> Result<()> {
+        self.check_writable()?;
+        let snaps = self.inner.snapshots.lock();
+        let stored = self.inner.history_floor.load(Ordering::Acquire);
+        if stored == HISTORY_OFF {
+            return Err(Error::InvalidArgument("set_history_floor: history retention is off"));
+        }
+        if seqno > self.inner.visible_seqno.load(Ordering::Acquire) {
+            return Err(Error::InvalidArgument("set_history_floor: sequence number above the latest"));
+        }
+        let floor = self.inner.effective_history_floor().unwrap_or(stored);
+        if seqno < floor {
+            return Err(Error::Compacted { floor });
+        }
+        if seqno == stored {
+            return Ok(());
+        }
+        // Raised in memory first (under the lock compactions read it with); a failed
+        // MANIFEST write then only keeps more than needed until the reopen.
+        self.inner.history_floor.store(seqno, Ordering::Release);
+        drop(snaps);
+        self.inner.versions.log_history_floor(Some(seqno)).map_err(|e| self.inner.poison(e))
+    }
+}
+
+impl DbInner {
+    /// The history floor now: the stored one, raised to `latest - n` under
+    /// `HistoryRetention::Last(n)`; `None` with history off.
+    pub(super) fn effective_history_floor(&self) -> Option<SequenceNumber> {
+        let stored = self.history_floor.load(Ordering::Acquire);
+        if stored == HISTORY_OFF {
+            return None;
+        }
+        Some(match self.opts.history_retention {
+            HistoryRetention::Last(n) => stored.max(self.visible_seqno.load(Ordering::Acquire).saturating_sub(n)),
+            _ => stored,
+        })
     }
 }
 

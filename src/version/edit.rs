@@ -22,6 +22,10 @@ pub(crate) const TAG_DB_ID: u64 = 6;
 pub(crate) const TAG_WAL_ADDED: u64 = 7;
 pub(crate) const TAG_WAL_SEALED: u64 = 8;
 pub(crate) const TAG_NEW_FILE_WITH_ID: u64 = 9;
+pub(crate) const TAG_HISTORY_FLOOR: u64 = 10;
+
+/// The history floor value that means "history is off" (`VersionEdit::history_floor`).
+pub(crate) const HISTORY_OFF: u64 = u64::MAX;
 
 /// A change to the set of live files and counters, applied atomically.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -44,6 +48,9 @@ pub struct VersionEdit {
     /// WALs sealed: `(number, size in bytes)`; each must be at least that long until a
     /// log number retires it.
     pub wals_sealed: Vec<(u64, u64)>,
+    /// The history floor from now on (`HISTORY_OFF`: history is off). See
+    /// `Options::history_retention`.
+    pub history_floor: Option<u64>,
 }
 
 impl VersionEdit {
@@ -59,6 +66,7 @@ impl VersionEdit {
         field(TAG_LOG_NUMBER, self.log_number, &mut v);
         field(TAG_NEXT_FILE_NUMBER, self.next_file_number, &mut v);
         field(TAG_LAST_SEQUENCE, self.last_sequence, &mut v);
+        field(TAG_HISTORY_FLOOR, self.history_floor, &mut v);
         for &(level, number) in &self.deleted_files {
             put_varint(&mut v, TAG_DELETED_FILE);
             put_varint(&mut v, level as u64);
@@ -119,6 +127,7 @@ impl VersionEdit {
                     e.deleted_files.push((l, num(&mut r)?));
                 }
                 TAG_DB_ID => e.db_id = Some(num(&mut r)?),
+                TAG_HISTORY_FLOOR => e.history_floor = Some(num(&mut r)?),
                 TAG_WAL_ADDED => e.wals_added.push(num(&mut r)?),
                 TAG_WAL_SEALED => {
                     let n = num(&mut r)?;

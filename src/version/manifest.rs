@@ -126,6 +126,8 @@ pub struct ManifestState {
     /// Tracked live WALs (at or above `log_number`): number -> sealed size, `None` while
     /// the WAL is still being written.
     pub wals: std::collections::BTreeMap<u64, Option<u64>>,
+    /// The history floor, `None` while history is off.
+    pub history_floor: Option<u64>,
 }
 
 impl ManifestState {
@@ -148,6 +150,9 @@ impl ManifestState {
         }
         if e.db_id.is_some() {
             self.db_id = e.db_id;
+        }
+        if let Some(f) = e.history_floor {
+            self.history_floor = (f != crate::version::edit::HISTORY_OFF).then_some(f);
         }
         for n in e.wals_added {
             self.wals.entry(n).or_insert(None);

@@ -51,6 +51,8 @@ pub struct Rollover {
     pub last_sequence: SequenceNumber,
     /// Tracked live WALs: number -> sealed size.
     pub wals: BTreeMap<u64, Option<u64>>,
+    /// The history floor, `None` while history is off.
+    pub history_floor: Option<u64>,
     /// A MANIFEST larger than this, in bytes, is replaced by a new one holding a single
     /// snapshot edit (RocksDB's `max_manifest_file_size`); 0 never rolls.
     pub max_manifest_bytes: u64,
@@ -87,6 +89,9 @@ impl VersionSet {
     fn note(inst: &mut Installer, edit: &VersionEdit) {
         if let Some(s) = edit.last_sequence {
             inst.roll.last_sequence = inst.roll.last_sequence.max(s);
+        }
+        if let Some(f) = edit.history_floor {
+            inst.roll.history_floor = (f != super::edit::HISTORY_OFF).then_some(f);
         }
         for &n in &edit.wals_added {
             inst.roll.wals.entry(n).or_insert(None);
@@ -125,6 +130,7 @@ impl VersionSet {
             db_id: Some(r.db_id),
             wals_added: r.wals.keys().copied().collect(),
             wals_sealed: r.wals.iter().filter_map(|(&n, s)| s.map(|s| (n, s))).collect(),
+            history_floor: r.history_floor,
         };
         let (fs, dir) = (Arc::clone(&r.fs), r.dir.clone());
         let writer = match ManifestWriter::create(fs.as_ref(), &dir, number, &snapshot) {
@@ -219,6 +225,35 @@ impl VersionSet {
         let version = self.current.load_full();
         self.maybe_roll(&mut inst, &version);
         Ok(())
+    }
+
+    /// Makes a history floor durable in the MANIFEST (`None`: history off). No Version
+    /// changes.
+    ///
+    /// # Errors
+    /// As [`VersionSet::log_and_apply`]; the caller must poison the database.
+    pub fn log_history_floor(&self, floor: Option<u64>) -> Result<()> {
+        let mut inst = self.installer.lock();
+        if inst.failed {
+            return Err(crate::error::Error::Poisoned("an earlier MANIFEST write failed".into()));
+        }
+        let edit = VersionEdit {
+            history_floor: Some(floor.unwrap_or(super::edit::HISTORY_OFF)),
+            ..VersionEdit::default()
+        };
+        if let Err(e) = inst.manifest.append(&edit) {
+            inst.failed = true;
+            return Err(e);
+        }
+        Self::note(&mut inst, &edit);
+        let version = self.current.load_full();
+        self.maybe_roll(&mut inst, &version);
+        Ok(())
+    }
+
+    /// The history floor the MANIFEST holds.
+    pub fn history_floor(&self) -> Option<u64> {
+        self.installer.lock().roll.history_floor
     }
 
     /// Makes `edit` durable in the MANIFEST, then publishes the Version with its tables
