@@ -183,6 +183,47 @@ impl WriteBatch {
         Ok(())
     }
 
+    /// The operations in order, as they were added (or, for a batch from the change
+    /// feed, as they were committed: TTLs are then absolute expiry times).
+    pub fn iter(&self) -> impl Iterator<Item = WriteOp<'_>> + '_ {
+        self.ops.iter().enumerate().map(move |(i, op)| {
+            let key = &self.rep[op.key.0..op.key.1];
+            let value = &self.rep[op.value.0..op.value.1];
+            match op.value_type {
+                ValueType::Value => WriteOp::Put { key, value, expiry: None },
+                ValueType::ValueWithExpiry => {
+                    let (header, value) = value.split_at(crate::key::EXPIRY_HEADER_LEN.min(value.len()));
+                    let ms = get_u64(header).unwrap_or(0);
+                    let expiry = if self.relative_ttls.contains(&i) {
+                        Expiry::After(std::time::Duration::from_millis(ms))
+                    } else {
+                        Expiry::At(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms))
+                    };
+                    WriteOp::Put { key, value, expiry: Some(expiry) }
+                }
+                ValueType::Deletion => WriteOp::Delete { key },
+                ValueType::RangeDeletion => WriteOp::DeleteRange { start: key, end: value },
+            }
+        })
+    }
+
+    /// A batch around a committed rep (header and records) and its decoded operations
+    /// (`decode_rep`), as the change feed reads it from a WAL.
+    pub(crate) fn from_rep(rep: Vec<u8>, ops: Vec<BatchOp>) -> WriteBatch {
+        let data_bytes = ops.iter().map(|o| (o.key.1 - o.key.0 + o.value.1 - o.value.0) as u64).sum();
+        #[expect(clippy::cast_possible_truncation, reason = "decode_rep checked the count against a u32")]
+        let count = ops.len() as u32;
+        WriteBatch {
+            rep,
+            count,
+            data_bytes,
+            oversized: false,
+            inverted_range: false,
+            ops,
+            relative_ttls: Vec::new(),
+        }
+    }
+
     /// The records, without the header.
     pub(crate) fn records(&self) -> &[u8] {
         &self.rep[BATCH_HEADER_LEN..]
@@ -204,6 +245,41 @@ impl WriteBatch {
     pub(crate) fn relative_ttl_offsets(&self, base: usize) -> impl Iterator<Item = usize> + '_ {
         self.relative_ttls.iter().map(move |&i| self.ops[i].value.0 - BATCH_HEADER_LEN + base)
     }
+}
+
+/// One operation of a [`WriteBatch`] ([`WriteBatch::iter`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOp<'a> {
+    /// A put; `expiry` is its TTL or expiry time, if it has one.
+    Put {
+        /// The key.
+        key: &'a [u8],
+        /// The value.
+        value: &'a [u8],
+        /// When the value expires.
+        expiry: Option<Expiry>,
+    },
+    /// A point deletion.
+    Delete {
+        /// The key.
+        key: &'a [u8],
+    },
+    /// A range deletion of `[start, end)`.
+    DeleteRange {
+        /// The first key deleted.
+        start: &'a [u8],
+        /// The first key after the range.
+        end: &'a [u8],
+    },
+}
+
+/// When a put expires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// This long after the batch commits (`put_with_ttl`, not yet committed).
+    After(std::time::Duration),
+    /// At this instant (`put_expire_at`, or any expiring put once committed).
+    At(std::time::SystemTime),
 }
 
 /// Turns the relative TTLs at `offsets` of `rep` (expiry headers, `u64le` milliseconds)

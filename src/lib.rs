@@ -80,10 +80,10 @@ internal!(wal);
 #[cfg(test)]
 mod format_doc;
 
-pub use batch::WriteBatch;
+pub use batch::{Expiry, WriteBatch, WriteOp};
 pub use bytes::Bytes;
 pub use db::{
-    CheckpointInfo, Db, DbIterator, DbStats, EntryVisitor, LevelStats, MemoryStats, RawIterator, ReadOptions,
+    ChangeFeed, CheckpointInfo, Db, DbIterator, DbStats, EntryVisitor, LevelStats, MemoryStats, RawIterator, ReadOptions,
     RecoveryReport, RepairReport, Snapshot, StallStats, CasError, Transaction, TransactionOptions, TxnIterator,
 };
 pub use error::{CorruptionKind, Error, Result};

@@ -17,24 +17,30 @@ use super::{BgMsg, DbInner};
 use crate::error::Result;
 use crate::filename::{is_obsolete, parse_file_name, FileType, LiveFiles};
 use crate::fs::FileSystem;
+use super::wal_archive::{retire_wal, trim_archive};
 use crate::memtable::MemTable;
+use crate::options::WalRetention;
 use crate::version::edit::VersionEdit;
 use crate::version::set::{NewTable, VersionSet};
 
-/// Deletes WAL files numbered below `log_number`. **Requires:** a durable MANIFEST edit
-/// has raised the watermark to `log_number` (docs/durability.md R4, INV-16).
-pub(crate) fn delete_old_wals(fs: &dyn FileSystem, dir: &Path, log_number: u64) {
+/// Retires WAL files numbered below `log_number`: deletes them, or archives them under
+/// `Options::wal_retention` (then trims the archive). **Requires:** a durable MANIFEST
+/// edit has raised the watermark to `log_number` (docs/durability.md R4, INV-16).
+pub(crate) fn delete_old_wals(fs: &dyn FileSystem, dir: &Path, log_number: u64, retention: &WalRetention) {
     let Ok(names) = fs.list(dir) else { return };
     // Only WALs are cleaned here; tables and MANIFESTs are the Version's and recovery's.
     let live = LiveFiles { log_number, manifest_number: 0, is_live_table: &|_| true };
     for name in names {
         if let Some(t @ FileType::Wal(_)) = parse_file_name(&name) {
             if is_obsolete(t, &live) {
-                if let Err(e) = fs.remove(&dir.join(&name)) {
-                    log::warn!("could not delete WAL {name}: {e}");
+                if let Err(e) = retire_wal(fs, dir, &name, retention) {
+                    log::warn!("could not retire WAL {name}: {e}");
                 }
             }
         }
+    }
+    if retention.is_enabled() {
+        trim_archive(fs, dir, retention);
     }
 }
 
@@ -95,7 +101,7 @@ impl DbInner {
             ..VersionEdit::default()
         };
         self.versions.log_and_apply(edit, added, Some(imm))?;
-        delete_old_wals(self.fs.as_ref(), &self.dir, newer_log);
+        delete_old_wals(self.fs.as_ref(), &self.dir, newer_log, &self.opts.wal_retention);
         self.stats.record_flush(bytes, started.elapsed());
         Ok(())
     }

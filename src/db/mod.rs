@@ -23,6 +23,7 @@
 
 mod background;
 mod builder;
+mod changes;
 mod checkpoint;
 mod flush;
 mod iter;
@@ -32,6 +33,7 @@ mod repair;
 mod snapshot;
 mod stats;
 mod txn;
+mod wal_archive;
 mod wal_replay;
 mod write;
 
@@ -48,6 +50,7 @@ pub use iter::{DbIterator, RawIterator};
 pub use read::{EntryVisitor, ReadOptions};
 pub use recovery::RecoveryReport;
 pub use repair::{repair, RepairReport};
+pub use changes::ChangeFeed;
 pub use snapshot::Snapshot;
 pub use txn::{CasError, Transaction, TransactionOptions, TxnIterator};
 pub use stats::{DbStats, LevelStats, MemoryStats, StallStats};

@@ -77,6 +77,11 @@ impl WalState {
         WalState { log, last_seqno }
     }
 
+    /// The last sequence number assigned.
+    pub(crate) fn last_seqno(&self) -> SequenceNumber {
+        self.last_seqno
+    }
+
     /// Fsyncs the WAL (`Db::sync_wal`).
     pub(crate) fn sync(&mut self) -> std::io::Result<()> {
         self.log.sync()
