@@ -84,7 +84,7 @@ pub use batch::{Expiry, WriteBatch, WriteOp};
 pub use bytes::Bytes;
 pub use db::{
     ChangeFeed, CheckpointInfo, Db, DbIterator, DbStats, EntryVisitor, LevelStats, MemoryStats, RawIterator, ReadOptions,
-    RecoveryReport, RepairReport, Snapshot, StallStats, CasError, Transaction, TransactionOptions, TxnIterator,
+    RecoveryReport, RepairReport, Snapshot, StallStats, CasError, Transaction, TransactionOptions, TxnIterator, WatchEvent, Watcher, DEFAULT_WATCH_BUFFER,
 };
 pub use error::{CorruptionKind, Error, Result};
 pub use key::{SequenceNumber, ValueType};

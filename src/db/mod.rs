@@ -35,6 +35,7 @@ mod stats;
 mod txn;
 mod wal_archive;
 mod wal_replay;
+mod watch;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -52,6 +53,7 @@ pub use recovery::RecoveryReport;
 pub use repair::{repair, RepairReport};
 pub use changes::ChangeFeed;
 pub use snapshot::Snapshot;
+pub use watch::{WatchEvent, Watcher, DEFAULT_WATCH_BUFFER};
 pub use txn::{CasError, Transaction, TransactionOptions, TxnIterator};
 pub use stats::{DbStats, LevelStats, MemoryStats, StallStats};
 
@@ -108,6 +110,11 @@ pub(crate) struct DbInner {
     /// The stored history floor (`HISTORY_OFF`: history is off); changed only under the
     /// `snapshots` lock, so a compaction's view of both is consistent.
     history_floor: AtomicU64,
+    /// Registered watchers (`Db::watch`); a leaf lock, taken by the group leader under
+    /// `wal`.
+    watchers: Mutex<Vec<watch::WatchSub>>,
+    /// True while `watchers` is not empty, so commits skip the lock otherwise.
+    has_watchers: AtomicBool,
     /// The block cache and file cache shared by every open table.
     table_ctx: crate::sstable::TableContext,
     /// The identity of the tables this handle writes: the database id and this session's.
@@ -189,6 +196,8 @@ impl Db {
             table_id: rec.table_id,
             snapshots: Mutex::new(std::collections::BTreeMap::new()),
             history_floor: AtomicU64::new(history_floor),
+            watchers: Mutex::new(Vec::new()),
+            has_watchers: AtomicBool::new(false),
             closed: Arc::new(AtomicBool::new(false)),
             read_only,
             compacting: Mutex::new(crate::compaction::picker::Claims::default()),
@@ -470,6 +479,7 @@ impl Db {
             return Ok(());
         }
         self.inner.closed.store(true, Ordering::Release);
+        self.inner.drop_watchers();
         let _ = self.inner.flush_tx.send(BgMsg::Shutdown);
         for _ in 1..self.inner.opts.max_background_jobs {
             let _ = self.inner.compact_tx.send(BgMsg::Shutdown);

@@ -290,6 +290,19 @@ impl DbInner {
         let mem = Arc::clone(&self.versions.current().mem);
         let ops = members.iter().zip(&member_base).flat_map(|(w, &base)| w.batch.ops_at(base));
         insert_into(&mem, &rep, first, ops);
+        if self.has_watchers.load(Ordering::Acquire) {
+            let lasts = &member_last[member_last.len() - members.len()..];
+            let batches = members
+                .iter()
+                .zip(&bounds)
+                .zip(lasts)
+                .filter(|((w, _), _)| !w.batch.is_empty())
+                .map(|((w, &(a, b)), &last)| {
+                    (last, WriteBatch::from_rep(rep[a..b].to_vec(), w.batch.ops_at(BATCH_HEADER_LEN).collect()))
+                })
+                .collect();
+            self.publish(Arc::new(batches));
+        }
         wal.last_seqno = seq;
         self.visible_seqno.store(seq, Ordering::Release);
         Ok((member_last, refused))
