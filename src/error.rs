@@ -127,7 +127,7 @@ pub enum Error {
     #[error("history before sequence number {floor} is compacted")]
     Compacted {
         /// The oldest sequence number that can still be read or followed.
-        floor: crate::key::SequenceNumber,
+        floor: u64,
     },
 
     /// A watcher fell behind by more than its buffer and was disconnected, so that it never
@@ -136,7 +136,7 @@ pub enum Error {
     #[error("watcher fell behind and was disconnected; resume from sequence number {resume_from}")]
     Lagged {
         /// The sequence number of the last event delivered (the `since` to resume from).
-        resume_from: crate::key::SequenceNumber,
+        resume_from: u64,
     },
 }
 

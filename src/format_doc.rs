@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 /// The on-disk constants, by the name docs/format.md gives them.
 fn code_constants() -> BTreeMap<&'static str, u128> {
-    let c: [(&str, u128); 28] = [
+    let c: [(&str, u128); 30] = [
         ("TABLE_MAGIC", crate::sstable::format::TABLE_MAGIC.into()),
         ("FORMAT_VERSION", crate::sstable::format::FORMAT_VERSION.into()),
         ("FOOTER_LEN", crate::sstable::format::FOOTER_LEN as u128),
@@ -32,6 +32,8 @@ fn code_constants() -> BTreeMap<&'static str, u128> {
         ("TAG_WAL_ADDED", crate::version::edit::TAG_WAL_ADDED.into()),
         ("TAG_WAL_SEALED", crate::version::edit::TAG_WAL_SEALED.into()),
         ("TAG_NEW_FILE_WITH_ID", crate::version::edit::TAG_NEW_FILE_WITH_ID.into()),
+        ("TAG_HISTORY_FLOOR", crate::version::edit::TAG_HISTORY_FLOOR.into()),
+        ("HISTORY_OFF", crate::version::edit::HISTORY_OFF.into()),
         ("MAX_FILE_NUMBER", crate::filename::MAX_FILE_NUMBER.into()),
         ("FILE_NUMBER_HEADROOM", crate::filename::FILE_NUMBER_HEADROOM.into()),
         ("VALUE_TYPE_RANGE_DELETION", (crate::key::ValueType::RangeDeletion as u8).into()),

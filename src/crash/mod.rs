@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use crate::batch::WriteBatch;
 use crate::checksum::masked_crc;
 use crate::coding::{get_u32, get_u64, put_u32, put_u64};
-use crate::db::Db;
+use crate::db::{Db, TransactionOptions};
 use crate::fs::sim::SimRng;
 use crate::options::WriteOptions;
 
@@ -68,6 +68,15 @@ pub enum Op {
         /// Write with `WriteOptions::sync`.
         sync: bool,
     },
+    /// An optimistic transaction: reads the first key `for_update` (checked against the
+    /// model), then puts (`Some(len)`) and deletes (`None`), committed as one batch in key
+    /// order (a later item on the same key replaces an earlier one).
+    Txn {
+        /// `(key number, Some(payload length) for a put or None for a delete)`.
+        items: Vec<(u32, Option<u32>)>,
+        /// Commit with `TransactionOptions::sync`.
+        sync: bool,
+    },
     /// Read one key and check it against the model.
     Get {
         /// Key number.
@@ -90,7 +99,8 @@ pub struct WorkloadSpec {
     pub keys: u32,
 }
 
-/// Generates the seeded operation list: put 38%, put with TTL 7%, delete 10%, batch 15%,
+/// Generates the seeded operation list: put 38%, put with TTL 7%, delete 10%, batch 10%,
+/// transaction 5%,
 /// range delete (of 1 to 8 keys) 3%, get 22%, flush or compact 5%; 1 write in 4 asks for `sync`; values of 0 B to 2 KiB, a few to 40 KiB so
 /// WAL records fragment.
 pub fn generate(spec: &WorkloadSpec) -> Vec<Op> {
@@ -112,7 +122,7 @@ pub fn generate(spec: &WorkloadSpec) -> Vec<Op> {
                 0..=37 => Op::Put { key, len: len(&mut rng), sync },
                 38..=44 => Op::PutTtl { key, len: len(&mut rng), sync },
                 45..=54 => Op::Delete { key, sync },
-                55..=69 => {
+                55..=64 => {
                     let n = 2 + rng.below(14);
                     let items = (0..n)
                         .map(|_| {
@@ -122,6 +132,16 @@ pub fn generate(spec: &WorkloadSpec) -> Vec<Op> {
                         .collect();
                     Op::Batch { items, sync }
                 }
+                65..=69 => {
+                    let n = 1 + rng.below(6);
+                    let items = (0..n)
+                        .map(|_| {
+                            let k = rng.below(u64::from(keys)) as u32;
+                            (k, if rng.below(4) == 0 { None } else { Some(len(&mut rng)) })
+                        })
+                        .collect();
+                    Op::Txn { items, sync }
+                }
                 70..=72 => Op::DeleteRange { from: key, to: key + 1 + rng.below(8) as u32, sync },
                 73..=94 => Op::Get { key },
                 95..=97 => Op::Flush,
@@ -129,6 +149,21 @@ pub fn generate(spec: &WorkloadSpec) -> Vec<Op> {
             }
         })
         .collect()
+}
+
+/// Applies an acknowledged write's items to the workload's model (key -> op id).
+fn apply(model: &mut BTreeMap<u32, u64>, items: &[Item], op_id: u64) {
+    for item in items {
+        match *item {
+            Item::Put(k) => {
+                model.insert(k, op_id);
+            }
+            Item::Delete(k) => {
+                model.remove(&k);
+            }
+            Item::DeleteRange(a, b) => model.retain(|k, _| !(a..b).contains(k)),
+        }
+    }
 }
 
 /// The user key of key number `k`.
@@ -189,6 +224,7 @@ pub fn run_workload(db: &Db, ops: &[Op], oracle: &mut Oracle) -> std::result::Re
                     | Op::Delete { sync: true, .. }
                     | Op::DeleteRange { sync: true, .. }
                     | Op::Batch { sync: true, .. }
+                    | Op::Txn { sync: true, .. }
             ),
         );
         match op {
@@ -223,6 +259,52 @@ pub fn run_workload(db: &Db, ops: &[Op], oracle: &mut Oracle) -> std::result::Re
                     }
                 }
             }
+            Op::Txn { items: its, .. } => {
+                // Key order is commit order: key_bytes pads, so it matches number order.
+                let last_write: BTreeMap<u32, Option<u32>> = its.iter().copied().collect();
+                let mut txn = db.transaction_opt(&TransactionOptions { set_snapshot: true, sync });
+                let first = its[0].0;
+                match txn.get_for_update(key_bytes(first)) {
+                    Ok(v) => {
+                        let want = model.get(&first).copied();
+                        let have = v.as_deref().map(|v| parse_value(v).map(|p| p.1));
+                        if have != want.map(Some) {
+                            return Err(format!(
+                                "INV-05 transaction read of key {first} returned {have:?}, expected op {want:?}"
+                            ));
+                        }
+                    }
+                    Err(_) => return Ok(()),
+                }
+                for (&k, len) in &last_write {
+                    let r = match len {
+                        Some(l) => {
+                            items.push(Item::Put(k));
+                            txn.put(key_bytes(k), make_value(k, op_id, *l))
+                        }
+                        None => {
+                            items.push(Item::Delete(k));
+                            txn.delete(key_bytes(k))
+                        }
+                    };
+                    if r.is_err() {
+                        return Err(format!("transaction {op_id} refused a valid write"));
+                    }
+                }
+                oracle.record_intent(op_id, items.clone());
+                match txn.commit() {
+                    Ok(last) => {
+                        apply(&mut model, &items, op_id);
+                        let n = items.len() as u64;
+                        oracle.record_commit(op_id, Commit { first: last + 1 - n, last, sync });
+                        continue;
+                    }
+                    Err(crate::error::Error::Conflict { key }) => {
+                        return Err(format!("transaction {op_id} conflicted on {key:?} with no concurrent writer"));
+                    }
+                    Err(_) => return Ok(()), // the commit in flight stays a pending intent
+                }
+            }
             Op::Get { key } => {
                 match db.get(key_bytes(*key)) {
                     Ok(v) => {
@@ -255,17 +337,7 @@ pub fn run_workload(db: &Db, ops: &[Op], oracle: &mut Oracle) -> std::result::Re
         oracle.record_intent(op_id, items.clone());
         match db.write_opt(batch, &WriteOptions { sync }) {
             Ok(last) => {
-                for item in &items {
-                    match *item {
-                        Item::Put(k) => {
-                            model.insert(k, op_id);
-                        }
-                        Item::Delete(k) => {
-                            model.remove(&k);
-                        }
-                        Item::DeleteRange(a, b) => model.retain(|k, _| !(a..b).contains(k)),
-                    }
-                }
+                apply(&mut model, &items, op_id);
                 oracle.record_commit(op_id, Commit { first: last + 1 - n, last, sync });
             }
             Err(_) => return Ok(()), // the write in flight stays a pending intent

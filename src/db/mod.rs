@@ -16,8 +16,9 @@
 //!    new Version published (never while holding `bg_mutex`);
 //! 6. the memtable mutex, innermost, never held during I/O.
 //!
-//! Leaf locks, never held while taking another: `snapshots` (the live snapshot list) and
-//! the block and file caches' internal shard locks.
+//! Leaf locks, never held while taking another: `snapshots` (the live snapshot list and
+//! the history floor), `watchers` (taken under `wal`) and the block and file caches'
+//! internal shard locks.
 //!
 //! Readers take none of 1-5: they load the current `Version` from its `ArcSwap`.
 

@@ -220,7 +220,6 @@ impl DbInner {
     /// Commits a group; returns the last sequence number of each member's batch (the
     /// visible one for an empty batch), and the outcome of the leader's check if it
     /// refused the leader's write (its entry in the first vector is then meaningless).
-    #[expect(clippy::type_complexity, reason = "private, documented above")]
     fn write_group(&self, group: &[Arc<PendingWrite>]) -> Result<(Vec<SequenceNumber>, Option<Outcome>)> {
         let mut wal = self.wal.lock();
         self.check_poisoned()?;

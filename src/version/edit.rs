@@ -201,6 +201,7 @@ mod tests {
             db_id: Some(42),
             wals_added: vec![13],
             wals_sealed: vec![(12, 4096)],
+            history_floor: Some(31),
         };
         let enc = e.encode();
         assert_eq!(VersionEdit::decode(&enc, Path::new("M"), 0).expect("decodes"), e);

@@ -21,7 +21,10 @@ pub struct BenchArgs {
     /// `--range-size` keys each, at random starts), flush, wait (until background
     /// compaction settles), compact,
     /// readrandom, readmissing, readseq, readreverse, seekrandom, multireadrandom,
-    /// readwhilewriting.
+    /// readwhilewriting, rmw (read-modify-write as a get then a plain put), txn (the same
+    /// as an optimistic transaction: get_for_update, put, commit), txncontended
+    /// (`--threads` threads each committing `--num` / threads transactions that increment
+    /// one of `--hot-keys` counters, retrying on conflict; the note gives the retry rate).
     #[arg(long, default_value = "fillseq,fillrandom,overwrite,readrandom,readseq")]
     benchmarks: String,
     /// Reader threads of readwhilewriting (one more thread writes).
@@ -49,6 +52,13 @@ pub struct BenchArgs {
     /// Keys each deleterange tombstone covers.
     #[arg(long, default_value_t = 10)]
     range_size: u64,
+    /// Counters txncontended's transactions increment.
+    #[arg(long, default_value_t = 16)]
+    hot_keys: u64,
+    /// Open the database with `HistoryRetention::Manual` (every version kept from the
+    /// start), to measure what history costs in space (see the compact workload's note).
+    #[arg(long)]
+    history: bool,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
@@ -151,6 +161,46 @@ fn read_while_writing(d: &Db, w: &Workload<'_>, a: &BenchArgs) -> CliResult<(u64
     })
 }
 
+/// `txncontended`: `a.threads` threads each commit `a.num / a.threads` increments of a
+/// random one of `a.hot_keys` counters as optimistic transactions, retrying on conflict.
+/// Returns (commits, conflicts retried).
+fn contended_transactions(d: &Db, w: &Workload<'_>, a: &BenchArgs) -> CliResult<(u64, u64)> {
+    let threads = a.threads.max(1);
+    let per_thread = a.num / threads as u64;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || -> CliResult<u64> {
+                    let mut rng = SmallRng::seed_from_u64(a.seed.wrapping_add(2000 + t as u64));
+                    let mut retries = 0u64;
+                    for _ in 0..per_thread {
+                        let key = w.key(rng.random_range(0..a.hot_keys.max(1)));
+                        loop {
+                            let mut txn = d.transaction();
+                            let n: u64 = txn
+                                .get_for_update(&key)?
+                                .and_then(|v| std::str::from_utf8(&v).ok()?.parse().ok())
+                                .unwrap_or(0);
+                            txn.put(&key, (n + 1).to_string())?;
+                            match txn.commit() {
+                                Ok(_) => break,
+                                Err(shaledb::Error::Conflict { .. }) => retries += 1,
+                                Err(e) => return Err(e.into()),
+                            }
+                        }
+                    }
+                    Ok(retries)
+                })
+            })
+            .collect();
+        let mut retries = 0;
+        for h in handles {
+            retries += h.join().map_err(|_| CliError::from("transaction thread panicked"))??;
+        }
+        Ok((per_thread * threads as u64, retries))
+    })
+}
+
 /// `write_bytes` of /proc/self/io: bytes this process caused to be written to storage.
 fn process_write_bytes() -> Option<u64> {
     let io = std::fs::read_to_string("/proc/self/io").ok()?;
@@ -189,6 +239,7 @@ fn dir_usage(dir: &Path) -> (u64, u64) {
 }
 
 pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> CliResult<()> {
+    let opts = if a.history { opts.history_retention(shaledb::HistoryRetention::Manual) } else { opts };
     let tmp = tempfile::tempdir()?;
     let dir = db_dir.map_or_else(|| tmp.path().join("bench-db"), Path::to_path_buf);
     let mut w = Workload { a, values: value_source(a.seed), value_pos: 0 };
@@ -338,6 +389,31 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> CliResult<()>
                 note = format!("{found} of {} found, batches of 100", a.num);
                 (a.num, found * entry_bytes)
             }
+            "rmw" | "txn" => {
+                for _ in 0..a.num {
+                    let key = w.key(rng.random_range(0..a.num));
+                    if name == "txn" {
+                        let mut t = d.transaction();
+                        t.get_for_update(&key)?;
+                        t.put(&key, w.value())?;
+                        t.commit()?;
+                    } else {
+                        d.get(&key)?;
+                        d.put(&key, w.value())?;
+                    }
+                }
+                (a.num, a.num * entry_bytes)
+            }
+            "txncontended" => {
+                let (commits, retries) = contended_transactions(d, &w, a)?;
+                note = format!(
+                    "{} threads on {} keys: {retries} conflicts retried, {:.3} retries per commit",
+                    a.threads,
+                    a.hot_keys,
+                    retries as f64 / commits.max(1) as f64
+                );
+                (commits, commits * entry_bytes)
+            }
             "readwhilewriting" => {
                 let (found, writes) = read_while_writing(d, &w, a)?;
                 note = format!(
@@ -353,7 +429,8 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> CliResult<()>
         let after = d.stats();
         let c = after.block_cache;
         let cache = (c.hits - cache_before.hits, c.misses - cache_before.misses);
-        let is_write = matches!(name, "fillseq" | "fillrandom" | "overwrite" | "deleteseq" | "fillsync");
+        let is_write =
+            matches!(name, "fillseq" | "fillrandom" | "overwrite" | "deleteseq" | "fillsync" | "rmw" | "txn");
         let write_amp = match (is_write, written_before, process_write_bytes()) {
             (true, Some(b), Some(e)) => Some((e - b) as f64 / bytes.max(1) as f64),
             _ => None,

@@ -429,6 +429,7 @@ fn worker(dir: &Path, a: &WorkerArgs) -> CliResult<()> {
                     };
                     let mut batch = WriteBatch::new();
                     let mut items: Vec<Item> = Vec::new();
+                    let mut txn_plan = None;
                     match roll {
                         0..=39 => {
                             let k = rng.random_range(0..KEYS);
@@ -453,7 +454,16 @@ fn worker(dir: &Path, a: &WorkerArgs) -> CliResult<()> {
                             batch.delete_range(key_bytes(from), key_bytes(to));
                             items.push(Item::DeleteRange(from, to));
                         }
-                        48..=62 => {
+                        58..=62 => {
+                            // A read-modify-write transaction over 1-4 keys, retried on
+                            // conflict; its batch is in key order.
+                            let keys: std::collections::BTreeSet<u32> =
+                                (0..rng.random_range(1..=4)).map(|_| rng.random_range(0..KEYS)).collect();
+                            let lens: Vec<u32> = keys.iter().map(|_| len(&mut rng)).collect();
+                            items = keys.iter().map(|&k| Item::Put(k)).collect();
+                            txn_plan = Some((keys, lens));
+                        }
+                        48..=57 => {
                             for _ in 0..rng.random_range(2..=16) {
                                 let k = rng.random_range(0..KEYS);
                                 if rng.random_range(0..5) == 0 {
@@ -485,8 +495,18 @@ fn worker(dir: &Path, a: &WorkerArgs) -> CliResult<()> {
                         failed.store(true, Ordering::Relaxed);
                         return;
                     }
-                    let n_ops = batch.len() as u64;
-                    match db.write_opt(batch, &WriteOptions { sync }) {
+                    let n_ops = items.len() as u64;
+                    let result = match txn_plan.take() {
+                        Some((keys, lens)) => match commit_txn(db, &keys, &lens, op_id, sync) {
+                            Ok(Some(last)) => Ok(last),
+                            // Gave up after conflicts: the intent stays pending, which the
+                            // oracle allows (nothing of it was written).
+                            Ok(None) => continue,
+                            Err(e) => Err(e),
+                        },
+                        None => db.write_opt(batch, &WriteOptions { sync }),
+                    };
+                    match result {
                         Ok(last) => {
                             let line =
                                 Oracle::commit_line(op_id, Commit { first: last + 1 - n_ops, last, sync });
@@ -524,4 +544,31 @@ fn worker(dir: &Path, a: &WorkerArgs) -> CliResult<()> {
         return Err("a write failed".into());
     }
     Ok(db.close()?)
+}
+
+/// Commits a read-modify-write transaction putting `keys` (values of `lens` bytes made
+/// for `op_id`), retrying up to 8 times on conflict. `Ok(None)`: every attempt conflicted.
+///
+/// # Errors
+/// The commit's error other than a conflict.
+fn commit_txn(
+    db: &Db,
+    keys: &std::collections::BTreeSet<u32>,
+    lens: &[u32],
+    op_id: u64,
+    sync: bool,
+) -> shaledb::Result<Option<u64>> {
+    let opts = shaledb::TransactionOptions { set_snapshot: true, sync };
+    for _ in 0..8 {
+        let mut txn = db.transaction_opt(&opts);
+        for (&k, &l) in keys.iter().zip(lens) {
+            txn.get_for_update(key_bytes(k))?;
+            txn.put(key_bytes(k), make_value(k, op_id, l))?;
+        }
+        match txn.commit() {
+            Err(shaledb::Error::Conflict { .. }) => {}
+            r => return r.map(Some),
+        }
+    }
+    Ok(None)
 }
