@@ -45,7 +45,10 @@ const USER: u8 = 0x01;
 #[derive(Debug)]
 pub enum KvError {
     /// The revision asked for was compacted (etcd's `ErrCompacted`).
-    Compacted { compact_revision: i64 },
+    Compacted {
+        /// The compacted revision.
+        compact_revision: i64,
+    },
     /// The revision asked for is above the current one (etcd's `ErrFutureRev`).
     FutureRevision,
     /// The engine failed.
@@ -61,10 +64,15 @@ impl From<Error> for KvError {
 /// A key's state at a revision (etcd's `mvccpb.KeyValue`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct KeyValue {
+    /// The key.
     pub key: Vec<u8>,
+    /// The value.
     pub value: Vec<u8>,
+    /// The revision that created the key (since its last deletion).
     pub create_revision: i64,
+    /// The revision of its last put.
     pub mod_revision: i64,
+    /// Puts since its creation (1 for the first).
     pub version: i64,
     /// The lease's TTL in milliseconds (0: none).
     pub lease_ttl_ms: i64,
@@ -73,6 +81,7 @@ pub struct KeyValue {
 /// `range`'s answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RangeResponse {
+    /// The key-values, in key order, at most `limit`.
     pub kvs: Vec<KeyValue>,
     /// Keys in the range at that revision, whatever the limit.
     pub count: usize,
@@ -85,58 +94,111 @@ pub struct RangeResponse {
 /// A txn's compare target.
 #[derive(Debug, Clone)]
 pub enum Target {
+    /// The value.
     Value(Vec<u8>),
+    /// The version.
     Version(i64),
+    /// The create revision.
     CreateRevision(i64),
+    /// The mod revision.
     ModRevision(i64),
 }
 
 /// A txn's compare operator.
 #[derive(Debug, Clone, Copy)]
 pub enum Cmp {
+    /// `==`.
     Equal,
+    /// `!=`.
     NotEqual,
+    /// The key's field `>` the target.
     Greater,
+    /// The key's field `<` the target.
     Less,
 }
 
 /// One compare of a txn.
 #[derive(Debug, Clone)]
 pub struct Compare {
+    /// The key compared.
     pub key: Vec<u8>,
+    /// The operator.
     pub cmp: Cmp,
+    /// The field and the value it is compared with.
     pub target: Target,
 }
 
 /// One operation of a txn.
 #[derive(Debug, Clone)]
 pub enum Op {
-    Put { key: Vec<u8>, value: Vec<u8>, lease: Option<Duration> },
-    DeleteRange { key: Vec<u8>, range_end: Vec<u8> },
-    Range { key: Vec<u8>, range_end: Vec<u8> },
+    /// Set `key` (with a lease TTL if given).
+    Put {
+        /// The key.
+        key: Vec<u8>,
+        /// The value.
+        value: Vec<u8>,
+        /// The lease, as a TTL.
+        lease: Option<Duration>,
+    },
+    /// Delete `[key, range_end)` (etcd conventions).
+    DeleteRange {
+        /// The first key.
+        key: Vec<u8>,
+        /// The end (empty: `key` alone; `[0]`: every key from `key`).
+        range_end: Vec<u8>,
+    },
+    /// Read `[key, range_end)`.
+    Range {
+        /// The first key.
+        key: Vec<u8>,
+        /// The end, as for `DeleteRange`.
+        range_end: Vec<u8>,
+    },
 }
 
 /// One operation's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OpResponse {
-    Put { prev_kv: Option<KeyValue> },
-    DeleteRange { deleted: Vec<KeyValue> },
-    Range { kvs: Vec<KeyValue> },
+    /// A put's answer.
+    Put {
+        /// The key-value before the put.
+        prev_kv: Option<KeyValue>,
+    },
+    /// A delete's answer.
+    DeleteRange {
+        /// What was deleted.
+        deleted: Vec<KeyValue>,
+    },
+    /// A read's answer.
+    Range {
+        /// The key-values read.
+        kvs: Vec<KeyValue>,
+    },
 }
 
 /// `txn`'s answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TxnResponse {
+    /// Every compare held (the success branch ran).
     pub succeeded: bool,
+    /// The store's revision after the txn.
     pub revision: i64,
+    /// One answer per operation of the branch that ran.
     pub responses: Vec<OpResponse>,
 }
 
 /// One watch event: etcd's PUT or DELETE, with the revision it happened at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
+    /// A put, with the key-value it wrote.
     Put(KeyValue),
-    Delete { key: Vec<u8>, mod_revision: i64 },
+    /// A deletion (or a lease expiry).
+    Delete {
+        /// The key.
+        key: Vec<u8>,
+        /// The revision of the deletion.
+        mod_revision: i64,
+    },
 }
 
 /// The store.
@@ -152,15 +214,20 @@ fn user_key(k: &[u8]) -> Vec<u8> {
 
 fn encode(kv: &KeyValue) -> Vec<u8> {
     let mut v = Vec::with_capacity(32 + kv.value.len());
-    for n in [kv.create_revision, kv.mod_revision, kv.version, kv.lease_ttl_ms] {
-        v.extend_from_slice(&n.to_be_bytes());
+    for n in [
+        kv.create_revision,
+        kv.mod_revision,
+        kv.version,
+        kv.lease_ttl_ms,
+    ] {
+        v.extend_from_slice(&n.to_le_bytes());
     }
     v.extend_from_slice(&kv.value);
     v
 }
 
 fn decode(key: &[u8], v: &[u8]) -> KeyValue {
-    let n = |i: usize| i64::from_be_bytes(v[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+    let n = |i: usize| i64::from_le_bytes(v[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
     KeyValue {
         key: key[1..].to_vec(),
         create_revision: n(0),
@@ -172,7 +239,7 @@ fn decode(key: &[u8], v: &[u8]) -> KeyValue {
 }
 
 fn rev_of(v: Option<&[u8]>) -> i64 {
-    v.map_or(1, |b| i64::from_be_bytes(b.try_into().expect("8 bytes")))
+    v.map_or(1, |b| i64::from_le_bytes(b.try_into().expect("8 bytes")))
 }
 
 /// The engine key range of etcd's `(key, range_end)`: empty `range_end` is the key alone,
@@ -197,8 +264,14 @@ impl Store {
     pub fn open_with(dir: &Path, opts: Options) -> Result<Store, KvError> {
         let opts = opts
             .history_retention(HistoryRetention::Manual)
-            .wal_retention(WalRetention { max_bytes: 1 << 30, max_age: Duration::from_secs(24 * 3600) });
-        Ok(Store { db: Db::open(dir, opts)?, seqno_of: Mutex::new(BTreeMap::new()) })
+            .wal_retention(WalRetention {
+                max_bytes: 1 << 30,
+                max_age: Duration::from_secs(24 * 3600),
+            });
+        Ok(Store {
+            db: Db::open(dir, opts)?,
+            seqno_of: Mutex::new(BTreeMap::new()),
+        })
     }
 
     /// The current revision.
@@ -212,8 +285,21 @@ impl Store {
     }
 
     /// Sets `key`; returns the new revision and the previous key-value.
-    pub fn put(&self, key: &[u8], value: &[u8], lease: Option<Duration>) -> Result<(i64, Option<KeyValue>), KvError> {
-        let r = self.txn(&[], &[Op::Put { key: key.to_vec(), value: value.to_vec(), lease }], &[])?;
+    pub fn put(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        lease: Option<Duration>,
+    ) -> Result<(i64, Option<KeyValue>), KvError> {
+        let r = self.txn(
+            &[],
+            &[Op::Put {
+                key: key.to_vec(),
+                value: value.to_vec(),
+                lease,
+            }],
+            &[],
+        )?;
         match r.responses.into_iter().next() {
             Some(OpResponse::Put { prev_kv }) => Ok((r.revision, prev_kv)),
             _ => unreachable!("a put answers a put"),
@@ -222,8 +308,15 @@ impl Store {
 
     /// Deletes `[key, range_end)` (etcd conventions); returns the revision and the deleted
     /// key-values. Deleting nothing does not bump the revision.
-    pub fn delete_range(&self, key: &[u8], range_end: &[u8]) -> Result<(i64, Vec<KeyValue>), KvError> {
-        let op = Op::DeleteRange { key: key.to_vec(), range_end: range_end.to_vec() };
+    pub fn delete_range(
+        &self,
+        key: &[u8],
+        range_end: &[u8],
+    ) -> Result<(i64, Vec<KeyValue>), KvError> {
+        let op = Op::DeleteRange {
+            key: key.to_vec(),
+            range_end: range_end.to_vec(),
+        };
         let r = self.txn(&[], &[op], &[])?;
         match r.responses.into_iter().next() {
             Some(OpResponse::DeleteRange { deleted }) => Ok((r.revision, deleted)),
@@ -233,7 +326,14 @@ impl Store {
 
     /// The keys in `[key, range_end)` at revision `rev` (0: current), at most `limit` (0:
     /// all), or only their count.
-    pub fn range(&self, key: &[u8], range_end: &[u8], rev: i64, limit: usize, count_only: bool) -> Result<RangeResponse, KvError> {
+    pub fn range(
+        &self,
+        key: &[u8],
+        range_end: &[u8],
+        rev: i64,
+        limit: usize,
+        count_only: bool,
+    ) -> Result<RangeResponse, KvError> {
         let current = self.revision()?;
         let snap = if rev == 0 || rev == current {
             self.db.snapshot()
@@ -243,12 +343,18 @@ impl Store {
             }
             let compacted = self.compact_revision()?;
             if rev < compacted {
-                return Err(KvError::Compacted { compact_revision: compacted });
+                return Err(KvError::Compacted {
+                    compact_revision: compacted,
+                });
             }
             let s = self.seqno_at(rev)?;
             match self.db.snapshot_at(s) {
                 Ok(snap) => snap,
-                Err(Error::Compacted { .. }) => return Err(KvError::Compacted { compact_revision: compacted }),
+                Err(Error::Compacted { .. }) => {
+                    return Err(KvError::Compacted {
+                        compact_revision: compacted,
+                    })
+                }
                 Err(e) => return Err(e.into()),
             }
         };
@@ -263,18 +369,30 @@ impl Store {
             }
         }
         let more = limit > 0 && count > limit;
-        Ok(RangeResponse { kvs, count, more, revision: current })
+        Ok(RangeResponse {
+            kvs,
+            count,
+            more,
+            revision: current,
+        })
     }
 
     /// Compares, then applies `success` or `failure`, as one revision (none if nothing
     /// changed).
-    pub fn txn(&self, compares: &[Compare], success: &[Op], failure: &[Op]) -> Result<TxnResponse, KvError> {
+    pub fn txn(
+        &self,
+        compares: &[Compare],
+        success: &[Op],
+        failure: &[Op],
+    ) -> Result<TxnResponse, KvError> {
         loop {
             let mut t = self.db.transaction();
             let current = rev_of(t.get_for_update(REV_KEY)?.as_deref());
             let mut succeeded = true;
             for c in compares {
-                let kv = t.get(user_key(&c.key))?.map(|v| decode(&user_key(&c.key), &v));
+                let kv = t
+                    .get(user_key(&c.key))?
+                    .map(|v| decode(&user_key(&c.key), &v));
                 if !compare(kv.as_ref(), c) {
                     succeeded = false;
                     break;
@@ -294,7 +412,8 @@ impl Store {
                             create_revision: prev.as_ref().map_or(next, |p| p.create_revision),
                             mod_revision: next,
                             version: prev.as_ref().map_or(1, |p| p.version + 1),
-                            lease_ttl_ms: lease.map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+                            lease_ttl_ms: lease
+                                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
                         };
                         match lease {
                             Some(ttl) => t.put_with_ttl(&k, encode(&kv), *ttl)?,
@@ -326,12 +445,22 @@ impl Store {
                 }
             }
             if !changed {
-                return Ok(TxnResponse { succeeded, revision: current, responses });
+                return Ok(TxnResponse {
+                    succeeded,
+                    revision: current,
+                    responses,
+                });
             }
             // The revision key sorts first, so it is the batch's first operation.
-            t.put(REV_KEY, next.to_be_bytes())?;
+            t.put(REV_KEY, next.to_le_bytes())?;
             match t.commit() {
-                Ok(_) => return Ok(TxnResponse { succeeded, revision: next, responses }),
+                Ok(_) => {
+                    return Ok(TxnResponse {
+                        succeeded,
+                        revision: next,
+                        responses,
+                    })
+                }
                 Err(Error::Conflict { .. }) => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -342,7 +471,9 @@ impl Store {
     pub fn compact(&self, rev: i64) -> Result<(), KvError> {
         let compacted = self.compact_revision()?;
         if rev <= compacted {
-            return Err(KvError::Compacted { compact_revision: compacted });
+            return Err(KvError::Compacted {
+                compact_revision: compacted,
+            });
         }
         if rev > self.revision()? {
             return Err(KvError::FutureRevision);
@@ -350,7 +481,7 @@ impl Store {
         let s = self.seqno_at(rev)?;
         // Recorded first: a crash before the floor moves leaves history readable but
         // answers below `rev` with Compacted, as etcd does.
-        self.db.put(COMPACT_KEY, rev.to_be_bytes())?;
+        self.db.put(COMPACT_KEY, rev.to_le_bytes())?;
         self.db.set_history_floor(s)?;
         self.seqno_of.lock().expect("lock").retain(|&r, _| r >= rev);
         Ok(())
@@ -364,18 +495,26 @@ impl Store {
         } else {
             let compacted = self.compact_revision()?;
             if start_rev <= compacted {
-                return Err(KvError::Compacted { compact_revision: compacted });
+                return Err(KvError::Compacted {
+                    compact_revision: compacted,
+                });
             }
             (self.seqno_at(start_rev - 1)?, start_rev - 1)
         };
         let inner = match self.db.watch::<&[u8], _>(..&[USER + 1][..], since) {
             Ok(w) => w,
             Err(Error::Compacted { .. }) => {
-                return Err(KvError::Compacted { compact_revision: self.compact_revision()? })
+                return Err(KvError::Compacted {
+                    compact_revision: self.compact_revision()?,
+                })
             }
             Err(e) => return Err(e.into()),
         };
-        Ok(Watch { inner, bounds: bounds(key, range_end), rev })
+        Ok(Watch {
+            inner,
+            bounds: bounds(key, range_end),
+            rev,
+        })
     }
 
     /// The last engine sequence number at which the revision key reads `rev`.
@@ -386,14 +525,18 @@ impl Store {
         let rev_at = |s: SequenceNumber| -> Result<i64, KvError> {
             match self.db.snapshot_at(s) {
                 Ok(snap) => Ok(rev_of(snap.get(REV_KEY)?.as_deref())),
-                Err(Error::Compacted { .. }) => Err(KvError::Compacted { compact_revision: self.compact_revision()? }),
+                Err(Error::Compacted { .. }) => Err(KvError::Compacted {
+                    compact_revision: self.compact_revision()?,
+                }),
                 Err(e) => Err(e.into()),
             }
         };
         // The largest s in [floor, latest] with rev_at(s) <= rev; rev_at grows with s.
         let (mut lo, mut hi) = (self.db.history_floor().unwrap_or(0), self.db.last_seqno());
         if rev_at(lo)? > rev {
-            return Err(KvError::Compacted { compact_revision: self.compact_revision()? });
+            return Err(KvError::Compacted {
+                compact_revision: self.compact_revision()?,
+            });
         }
         while lo < hi {
             let mid = lo + (hi - lo).div_ceil(2);
@@ -450,10 +593,19 @@ impl Watch {
             };
             let inside = |k: &[u8]| k >= self.bounds.0.as_slice() && k < self.bounds.1.as_slice();
             match e {
-                WatchEvent::Put { key, value, .. } if key.as_ref() == REV_KEY => self.rev = rev_of(Some(&value)),
-                WatchEvent::Put { key, value, .. } if inside(&key) => return Some(Ok(Event::Put(decode(&key, &value)))),
-                WatchEvent::Delete { key, .. } | WatchEvent::Expired { key, .. } if inside(&key) => {
-                    return Some(Ok(Event::Delete { key: key[1..].to_vec(), mod_revision: self.rev }));
+                WatchEvent::Put { key, value, .. } if key.as_ref() == REV_KEY => {
+                    self.rev = rev_of(Some(&value))
+                }
+                WatchEvent::Put { key, value, .. } if inside(&key) => {
+                    return Some(Ok(Event::Put(decode(&key, &value))))
+                }
+                WatchEvent::Delete { key, .. } | WatchEvent::Expired { key, .. }
+                    if inside(&key) =>
+                {
+                    return Some(Ok(Event::Delete {
+                        key: key[1..].to_vec(),
+                        mod_revision: self.rev,
+                    }));
                 }
                 _ => {}
             }
@@ -466,23 +618,54 @@ impl Watch {
 
 #[allow(dead_code, reason = "the test includes this file without calling main")]
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = std::env::args().nth(1).unwrap_or_else(|| "/tmp/mvcc-kv-demo".into());
+    let dir = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "/tmp/mvcc-kv-demo".into());
     let store = Store::open(Path::new(&dir)).map_err(|e| format!("{e:?}"))?;
-    let (r1, _) = store.put(b"/config/a", b"1", None).map_err(|e| format!("{e:?}"))?;
-    let (r2, prev) = store.put(b"/config/a", b"2", None).map_err(|e| format!("{e:?}"))?;
-    println!("put at revision {r1}, then {r2} (previous value {:?})", prev.map(|p| String::from_utf8_lossy(&p.value).into_owned()));
-    let then = store.range(b"/config/a", b"", r1, 0, false).map_err(|e| format!("{e:?}"))?;
-    println!("at revision {r1}: {:?}", then.kvs.iter().map(|kv| String::from_utf8_lossy(&kv.value).into_owned()).collect::<Vec<_>>());
+    let (r1, _) = store
+        .put(b"/config/a", b"1", None)
+        .map_err(|e| format!("{e:?}"))?;
+    let (r2, prev) = store
+        .put(b"/config/a", b"2", None)
+        .map_err(|e| format!("{e:?}"))?;
+    println!(
+        "put at revision {r1}, then {r2} (previous value {:?})",
+        prev.map(|p| String::from_utf8_lossy(&p.value).into_owned())
+    );
+    let then = store
+        .range(b"/config/a", b"", r1, 0, false)
+        .map_err(|e| format!("{e:?}"))?;
+    println!(
+        "at revision {r1}: {:?}",
+        then.kvs
+            .iter()
+            .map(|kv| String::from_utf8_lossy(&kv.value).into_owned())
+            .collect::<Vec<_>>()
+    );
     let swap = store
         .txn(
-            &[Compare { key: b"/config/a".to_vec(), cmp: Cmp::Equal, target: Target::ModRevision(r2) }],
-            &[Op::Put { key: b"/config/a".to_vec(), value: b"3".to_vec(), lease: None }],
+            &[Compare {
+                key: b"/config/a".to_vec(),
+                cmp: Cmp::Equal,
+                target: Target::ModRevision(r2),
+            }],
+            &[Op::Put {
+                key: b"/config/a".to_vec(),
+                value: b"3".to_vec(),
+                lease: None,
+            }],
             &[],
         )
         .map_err(|e| format!("{e:?}"))?;
-    println!("txn succeeded: {} at revision {}", swap.succeeded, swap.revision);
+    println!(
+        "txn succeeded: {} at revision {}",
+        swap.succeeded, swap.revision
+    );
     store.compact(r2).map_err(|e| format!("{e:?}"))?;
-    println!("compacted at {r2}; a read at {r1} now answers {:?}", store.range(b"/config/a", b"", r1, 0, false).err());
+    println!(
+        "compacted at {r2}; a read at {r1} now answers {:?}",
+        store.range(b"/config/a", b"", r1, 0, false).err()
+    );
     store.close().map_err(|e| format!("{e:?}"))?;
     Ok(())
 }

@@ -83,13 +83,14 @@ mod format_doc;
 pub use batch::{Expiry, WriteBatch, WriteOp};
 pub use bytes::Bytes;
 pub use db::{
-    ChangeFeed, CheckpointInfo, Db, DbIterator, DbStats, EntryVisitor, LevelStats, MemoryStats, RawIterator, ReadOptions,
-    RecoveryReport, RepairReport, Snapshot, StallStats, CasError, Transaction, TransactionOptions, TxnIterator, WatchEvent, Watcher, DEFAULT_WATCH_BUFFER,
+    CasError, ChangeFeed, CheckpointInfo, Db, DbIterator, DbStats, EntryVisitor, LevelStats, MemoryStats,
+    RawIterator, ReadOptions, RecoveryReport, RepairReport, Snapshot, StallStats, Transaction,
+    TransactionOptions, TxnIterator, WatchEvent, Watcher, DEFAULT_WATCH_BUFFER,
 };
 pub use error::{CorruptionKind, Error, Result};
 pub use key::{SequenceNumber, ValueType};
 pub use options::{
-    Clock, CompactionFilter, Compression, Decision, HistoryRetention, ManualClock, Options, SystemClock, WalRecoveryMode, WalRetention,
-    WriteOptions, MAX_BATCH_SIZE, MAX_KEY_SIZE, MAX_VALUE_SIZE,
+    Clock, CompactionFilter, Compression, Decision, HistoryRetention, ManualClock, Options, SystemClock,
+    WalRecoveryMode, WalRetention, WriteOptions, MAX_BATCH_SIZE, MAX_KEY_SIZE, MAX_VALUE_SIZE,
 };
 pub use sstable::cache::CacheStats;

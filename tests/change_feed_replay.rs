@@ -12,11 +12,20 @@ use std::time::Duration;
 use shaledb::{Db, Error, Options, SequenceNumber, WalRetention, WriteBatch};
 
 fn retention() -> WalRetention {
-    WalRetention { max_bytes: 1 << 30, max_age: Duration::ZERO }
+    WalRetention {
+        max_bytes: 1 << 30,
+        max_age: Duration::ZERO,
+    }
 }
 
 fn open(dir: &std::path::Path, r: WalRetention) -> Db {
-    Db::open(dir, Options::default().wal_retention(r).write_buffer_size(16 << 10)).expect("open")
+    Db::open(
+        dir,
+        Options::default()
+            .wal_retention(r)
+            .write_buffer_size(16 << 10),
+    )
+    .expect("open")
 }
 
 fn contents(db: &Db) -> Vec<(Vec<u8>, Vec<u8>)> {
@@ -44,7 +53,9 @@ fn concurrent_batches(db: &Arc<Db>, rounds: u32) -> BTreeMap<SequenceNumber, usi
                         match (i + j) % 11 {
                             3 => b.delete(&k),
                             7 => b.delete_range(&k, format!("{k}~")),
-                            5 => b.put_with_ttl(&k, format!("ttl{t}-{i}"), Duration::from_secs(3600)),
+                            5 => {
+                                b.put_with_ttl(&k, format!("ttl{t}-{i}"), Duration::from_secs(3600))
+                            }
                             _ => b.put(&k, format!("v{t}-{i}-{j}-{}", "x".repeat(40))),
                         }
                     }
@@ -68,15 +79,27 @@ fn the_feed_replays_into_the_same_contents_with_exact_batch_boundaries() {
     let db = Arc::new(open(dir.path(), retention()));
     let written = concurrent_batches(&db, 300);
     db.flush().expect("flush");
-    assert!(db.stats().levels.iter().map(|l| l.tables).sum::<usize>() > 1, "several memtables were flushed");
-    let fed: Vec<(SequenceNumber, WriteBatch)> = db.changes_since(0).map(|r| r.expect("batch")).collect();
-    let fed_lens: BTreeMap<SequenceNumber, usize> = fed.iter().map(|(s, b)| (*s, b.len())).collect();
-    assert_eq!(fed_lens, written, "one feed item per committed batch, same boundaries");
+    assert!(
+        db.stats().levels.iter().map(|l| l.tables).sum::<usize>() > 1,
+        "several memtables were flushed"
+    );
+    let fed: Vec<(SequenceNumber, WriteBatch)> =
+        db.changes_since(0).map(|r| r.expect("batch")).collect();
+    let fed_lens: BTreeMap<SequenceNumber, usize> =
+        fed.iter().map(|(s, b)| (*s, b.len())).collect();
+    assert_eq!(
+        fed_lens, written,
+        "one feed item per committed batch, same boundaries"
+    );
 
     let copy_dir = tempfile::tempdir().expect("tempdir");
     let copy = Db::open(copy_dir.path(), Options::default()).expect("open copy");
     for (s, b) in fed {
-        assert_eq!(copy.write(b).expect("replay"), s, "sequence numbers line up");
+        assert_eq!(
+            copy.write(b).expect("replay"),
+            s,
+            "sequence numbers line up"
+        );
     }
     assert_eq!(contents(&copy), contents(&db));
 }
@@ -86,7 +109,10 @@ fn the_feed_resumes_after_any_batch_and_across_reopen() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = Arc::new(open(dir.path(), retention()));
     let mut written = concurrent_batches(&db, 100);
-    let mid = *written.keys().nth(written.len() / 2).expect("a middle batch");
+    let mid = *written
+        .keys()
+        .nth(written.len() / 2)
+        .expect("a middle batch");
     db.close().expect("close");
     drop(db);
     let db = Arc::new(open(dir.path(), retention()));
@@ -96,7 +122,10 @@ fn the_feed_resumes_after_any_batch_and_across_reopen() {
     assert_eq!(after, want);
     // Resuming from the latest yields nothing; from above it is invalid.
     assert_eq!(db.changes_since(db.last_seqno()).count(), 0);
-    assert!(matches!(db.changes_since(db.last_seqno() + 1).next(), Some(Err(Error::InvalidArgument(_)))));
+    assert!(matches!(
+        db.changes_since(db.last_seqno() + 1).next(),
+        Some(Err(Error::InvalidArgument(_)))
+    ));
 }
 
 #[test]
@@ -112,15 +141,28 @@ fn without_retention_flushed_changes_are_compacted() {
         Some(Err(Error::Compacted { floor })) => floor,
         other => panic!("expected Compacted, got {other:?}"),
     };
-    assert_eq!(floor, s - 1, "the live WAL starts right after the flushed ones");
-    let rest: Vec<_> = db.changes_since(floor).map(|r| r.expect("batch").0).collect();
+    assert_eq!(
+        floor,
+        s - 1,
+        "the live WAL starts right after the flushed ones"
+    );
+    let rest: Vec<_> = db
+        .changes_since(floor)
+        .map(|r| r.expect("batch").0)
+        .collect();
     assert_eq!(rest, vec![s]);
 }
 
 #[test]
 fn a_size_limit_trims_the_archive_oldest_first() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let db = open(dir.path(), WalRetention { max_bytes: 40 << 10, max_age: Duration::ZERO });
+    let db = open(
+        dir.path(),
+        WalRetention {
+            max_bytes: 40 << 10,
+            max_age: Duration::ZERO,
+        },
+    );
     for i in 0..3000 {
         db.put(format!("k{i:05}"), "v".repeat(50)).expect("put");
     }
@@ -135,6 +177,13 @@ fn a_size_limit_trims_the_archive_oldest_first() {
         other => panic!("expected Compacted, got {other:?}"),
     };
     assert!(floor > 0);
-    let n = db.changes_since(floor).inspect(|r| assert!(r.is_ok(), "{r:?}")).count() as u64;
-    assert_eq!(n, db.last_seqno() - floor, "every single-put batch from the floor on");
+    let n = db
+        .changes_since(floor)
+        .inspect(|r| assert!(r.is_ok(), "{r:?}"))
+        .count() as u64;
+    assert_eq!(
+        n,
+        db.last_seqno() - floor,
+        "every single-put batch from the floor on"
+    );
 }

@@ -12,7 +12,13 @@ use shaledb::{Db, Error, HistoryRetention, Options, SequenceNumber};
 type State = BTreeMap<Vec<u8>, Vec<u8>>;
 
 fn open(dir: &std::path::Path, r: HistoryRetention) -> Db {
-    Db::open(dir, Options::default().history_retention(r).write_buffer_size(32 << 10)).expect("open")
+    Db::open(
+        dir,
+        Options::default()
+            .history_retention(r)
+            .write_buffer_size(32 << 10),
+    )
+    .expect("open")
 }
 
 fn state_at(db: &Db, seqno: SequenceNumber) -> State {
@@ -37,7 +43,10 @@ fn write_history(db: &Db) -> Vec<(SequenceNumber, State)> {
                 model.remove(&k);
                 db.delete(&k).expect("delete")
             } else if i % 13 == 5 {
-                let (a, b) = (format!("k{:02}", i % 30).into_bytes(), format!("k{:02}", i % 30 + 3).into_bytes());
+                let (a, b) = (
+                    format!("k{:02}", i % 30).into_bytes(),
+                    format!("k{:02}", i % 30 + 3).into_bytes(),
+                );
                 model.retain(|key, _| !(key >= &a && key < &b));
                 db.delete_range(&a, &b).expect("delete_range")
             } else {
@@ -60,7 +69,11 @@ fn every_revision_from_the_floor_reads_back_through_compaction_and_reopen() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = open(dir.path(), HistoryRetention::Manual);
     let start = db.history_floor().expect("history is on");
-    assert_eq!(start, db.last_seqno(), "the floor starts at the latest sequence number");
+    assert_eq!(
+        start,
+        db.last_seqno(),
+        "the floor starts at the latest sequence number"
+    );
     let states = write_history(&db);
     db.compact_range(None, None).expect("compact");
     for (s, want) in &states {
@@ -68,12 +81,19 @@ fn every_revision_from_the_floor_reads_back_through_compaction_and_reopen() {
     }
     drop(db);
     let db = open(dir.path(), HistoryRetention::Manual);
-    assert_eq!(db.history_floor(), Some(start), "the floor survives reopening");
+    assert_eq!(
+        db.history_floor(),
+        Some(start),
+        "the floor survives reopening"
+    );
     for (s, want) in &states {
         assert_eq!(&state_at(&db, *s), want, "at {s} after reopen");
     }
     // Above the latest: invalid.
-    assert!(matches!(db.snapshot_at(db.last_seqno() + 1), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        db.snapshot_at(db.last_seqno() + 1),
+        Err(Error::InvalidArgument(_))
+    ));
 
     // Raise the floor to the middle: reads below it fail, reads above still work, and
     // compaction reclaims the versions only older reads needed.
@@ -89,8 +109,14 @@ fn every_revision_from_the_floor_reads_back_through_compaction_and_reopen() {
     let before = entries(&db);
     let (mid, _) = states[states.len() / 2];
     db.set_history_floor(mid).expect("raise the floor");
-    assert_eq!(db.set_history_floor(mid).map_err(|e| e.to_string()), Ok(()), "the same floor again is a no-op");
-    assert!(matches!(db.set_history_floor(mid - 1), Err(Error::Compacted { floor }) if floor == mid));
+    assert_eq!(
+        db.set_history_floor(mid).map_err(|e| e.to_string()),
+        Ok(()),
+        "the same floor again is a no-op"
+    );
+    assert!(
+        matches!(db.set_history_floor(mid - 1), Err(Error::Compacted { floor }) if floor == mid)
+    );
     db.compact_range(None, None).expect("compact");
     assert!(entries(&db) < before, "raising the floor reclaims versions");
     match db.snapshot_at(mid - 1) {
@@ -112,7 +138,11 @@ fn a_snapshot_below_a_raised_floor_keeps_its_view() {
     let s3 = db.put(b"k", b"3").expect("put");
     db.set_history_floor(s3).expect("floor");
     db.compact_range(None, None).expect("compact");
-    assert_eq!(held.get(b"k").expect("get").as_deref(), Some(&b"1"[..]), "a live snapshot is kept");
+    assert_eq!(
+        held.get(b"k").expect("get").as_deref(),
+        Some(&b"1"[..]),
+        "a live snapshot is kept"
+    );
     assert!(matches!(db.snapshot_at(s1), Err(Error::Compacted { .. })));
 }
 
@@ -124,8 +154,18 @@ fn with_history_off_only_the_latest_state_can_be_read() {
     let s2 = db.put(b"k", b"2").expect("put");
     assert_eq!(db.history_floor(), None);
     assert!(matches!(db.snapshot_at(s1), Err(Error::Compacted { floor }) if floor == s2));
-    assert_eq!(db.snapshot_at(s2).expect("latest").get(b"k").expect("get").as_deref(), Some(&b"2"[..]));
-    assert!(matches!(db.set_history_floor(s2), Err(Error::InvalidArgument(_))));
+    assert_eq!(
+        db.snapshot_at(s2)
+            .expect("latest")
+            .get(b"k")
+            .expect("get")
+            .as_deref(),
+        Some(&b"2"[..])
+    );
+    assert!(matches!(
+        db.set_history_floor(s2),
+        Err(Error::InvalidArgument(_))
+    ));
     drop(db);
     // Turning history on starts the floor at the latest sequence number; turning it off
     // again clears it.
@@ -150,7 +190,10 @@ fn last_n_keeps_the_newest_sequence_numbers() {
     for (i, s) in seqs.iter().enumerate() {
         let r = db.snapshot_at(*s);
         if *s >= latest - 10 {
-            assert_eq!(r.expect("kept").get(b"k").expect("get").as_deref(), Some(i.to_string().as_bytes()));
+            assert_eq!(
+                r.expect("kept").get(b"k").expect("get").as_deref(),
+                Some(i.to_string().as_bytes())
+            );
         } else {
             assert!(matches!(r, Err(Error::Compacted { .. })), "{s}");
         }

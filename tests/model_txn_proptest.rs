@@ -65,7 +65,12 @@ struct Open {
 }
 
 fn parse(v: Option<shaledb::Bytes>) -> Option<u64> {
-    v.map(|b| std::str::from_utf8(&b).expect("utf8").parse().expect("number"))
+    v.map(|b| {
+        std::str::from_utf8(&b)
+            .expect("utf8")
+            .parse()
+            .expect("number")
+    })
 }
 
 fn value_of(m: &Model, k: &[u8]) -> Option<u64> {
@@ -91,7 +96,9 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
                 });
             }
             Op::Get(t, k) | Op::GetForUpdate(t, k) => {
-                let Some(o) = slots[*t].as_mut() else { continue };
+                let Some(o) = slots[*t].as_mut() else {
+                    continue;
+                };
                 let k = key(*k);
                 let got = if matches!(op, Op::Get(..)) {
                     parse(o.txn.get(&k).expect("get"))
@@ -110,9 +117,15 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
                 o.sum += got.unwrap_or(0);
             }
             Op::Write(t, k, v) | Op::Delete(t, k @ v) => {
-                let Some(o) = slots[*t].as_mut() else { continue };
+                let Some(o) = slots[*t].as_mut() else {
+                    continue;
+                };
                 let k = key(*k);
-                let val = if matches!(op, Op::Write(..)) { Some(o.sum + u64::from(*v)) } else { None };
+                let val = if matches!(op, Op::Write(..)) {
+                    Some(o.sum + u64::from(*v))
+                } else {
+                    None
+                };
                 match val {
                     Some(x) => o.txn.put(&k, x.to_string()).expect("put"),
                     None => o.txn.delete(&k).expect("delete"),
@@ -122,13 +135,20 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
             Op::Commit(t) => {
                 let Some(o) = slots[*t].take() else { continue };
                 let tracked: Vec<&Vec<u8>> = o.for_update.keys().chain(o.writes.keys()).collect();
-                let changed = tracked.iter().find(|k| model.get(**k).is_some_and(|(_, at)| *at > o.began));
+                let changed = tracked
+                    .iter()
+                    .find(|k| model.get(**k).is_some_and(|(_, at)| *at > o.began));
                 match o.txn.commit() {
                     Ok(_) => {
                         prop_assert!(changed.is_none(), "missed a conflict on {:?}", changed);
                         // Serializable: the for_update reads are what a serial run reads now.
                         for (k, v) in &o.for_update {
-                            prop_assert_eq!(*v, value_of(&model, k), "stale for_update read of {:?}", k);
+                            prop_assert_eq!(
+                                *v,
+                                value_of(&model, k),
+                                "stale for_update read of {:?}",
+                                k
+                            );
                         }
                         clock += 1;
                         for (k, v) in o.writes {
@@ -157,7 +177,10 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
                 (k.to_vec(), parse(Some(v)).expect("value"))
             })
             .collect();
-        let want: Vec<(Vec<u8>, u64)> = model.iter().filter_map(|(k, (v, _))| v.map(|v| (k.clone(), v))).collect();
+        let want: Vec<(Vec<u8>, u64)> = model
+            .iter()
+            .filter_map(|(k, (v, _))| v.map(|v| (k.clone(), v)))
+            .collect();
         prop_assert_eq!(have, want);
     }
     Ok(())

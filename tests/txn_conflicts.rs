@@ -26,8 +26,14 @@ fn second_of_two_updaters_conflicts_and_leaves_no_trace() {
         db.put(b"k", b"0").expect("put");
         let mut a = db.transaction();
         let mut b = db.transaction();
-        assert_eq!(a.get_for_update(b"k").expect("get").as_deref(), Some(&b"0"[..]));
-        assert_eq!(b.get_for_update(b"k").expect("get").as_deref(), Some(&b"0"[..]));
+        assert_eq!(
+            a.get_for_update(b"k").expect("get").as_deref(),
+            Some(&b"0"[..])
+        );
+        assert_eq!(
+            b.get_for_update(b"k").expect("get").as_deref(),
+            Some(&b"0"[..])
+        );
         a.put(b"k", b"a").expect("put");
         b.put(b"k", b"b").expect("put");
         b.put(b"other", b"b").expect("put");
@@ -37,11 +43,23 @@ fn second_of_two_updaters_conflicts_and_leaves_no_trace() {
         }
         if compact {
             db.compact_range(None, None).expect("compact");
-            assert_eq!(db.stats().levels[0].tables, 0, "the write left the memtable and L0");
+            assert_eq!(
+                db.stats().levels[0].tables,
+                0,
+                "the write left the memtable and L0"
+            );
         }
         let before = db.last_seqno();
-        assert_eq!(conflict_key(b.commit()), b"k", "flush {flush} compact {compact}");
-        assert_eq!(db.last_seqno(), before, "a conflicting commit writes nothing");
+        assert_eq!(
+            conflict_key(b.commit()),
+            b"k",
+            "flush {flush} compact {compact}"
+        );
+        assert_eq!(
+            db.last_seqno(),
+            before,
+            "a conflicting commit writes nothing"
+        );
         assert_eq!(db.get(b"k").expect("get").as_deref(), Some(&b"a"[..]));
         assert_eq!(db.get(b"other").expect("get"), None);
     }
@@ -56,13 +74,21 @@ fn a_deletion_or_range_deletion_after_the_snapshot_conflicts() {
     db.delete(b"k").expect("delete");
     db.compact_range(None, None).expect("compact");
     t.put(b"k", b"1").expect("put");
-    assert_eq!(conflict_key(t.commit()), b"k", "a tombstone compacted away still conflicts");
+    assert_eq!(
+        conflict_key(t.commit()),
+        b"k",
+        "a tombstone compacted away still conflicts"
+    );
 
     db.put(b"k", b"0").expect("put");
     let mut t = db.transaction();
     t.get_for_update(b"k").expect("get");
     db.delete_range(b"a", b"z").expect("delete_range");
-    assert_eq!(conflict_key(t.commit()), b"k", "a read-only transaction is checked too");
+    assert_eq!(
+        conflict_key(t.commit()),
+        b"k",
+        "a read-only transaction is checked too"
+    );
 }
 
 #[test]
@@ -131,13 +157,20 @@ fn rollback_and_drop_write_nothing() {
 #[test]
 fn without_a_snapshot_only_changes_after_the_first_read_conflict() {
     let (_dir, db) = open();
-    let opts = TransactionOptions { set_snapshot: false, ..TransactionOptions::default() };
+    let opts = TransactionOptions {
+        set_snapshot: false,
+        ..TransactionOptions::default()
+    };
     let mut t = db.transaction_opt(&opts);
     db.put(b"k", b"before-read").expect("put");
     // Reads see the latest state, and tracking starts now.
-    assert_eq!(t.get_for_update(b"k").expect("get").as_deref(), Some(&b"before-read"[..]));
+    assert_eq!(
+        t.get_for_update(b"k").expect("get").as_deref(),
+        Some(&b"before-read"[..])
+    );
     t.put(b"k", b"mine").expect("put");
-    t.commit().expect("a change before the first read does not conflict");
+    t.commit()
+        .expect("a change before the first read does not conflict");
 
     let mut t = db.transaction_opt(&opts);
     t.get_for_update(b"k").expect("get");
@@ -157,10 +190,17 @@ fn commit_returns_one_sequence_number_and_is_atomic() {
     let snap = db.snapshot();
     let s = t.commit().expect("commit");
     assert_eq!(s, db.last_seqno());
-    assert_eq!(snap.iter().count(), 0, "the snapshot before sees none of it");
+    assert_eq!(
+        snap.iter().count(),
+        0,
+        "the snapshot before sees none of it"
+    );
     assert_eq!(db.iter().count(), 10);
     for i in 0..10 {
-        let (_, seq) = db.get_with_seqno(format!("k{i}")).expect("get").expect("present");
+        let (_, seq) = db
+            .get_with_seqno(format!("k{i}"))
+            .expect("get")
+            .expect("present");
         assert!(seq > snap.seqno() && seq <= s);
     }
 }
@@ -171,7 +211,13 @@ fn oversized_arguments_are_refused_before_commit() {
     let mut t = db.transaction();
     let big = vec![0u8; shaledb::MAX_KEY_SIZE + 1];
     assert!(matches!(t.put(&big, b"v"), Err(Error::InvalidArgument(_))));
-    assert!(matches!(t.get_for_update(&big), Err(Error::InvalidArgument(_))));
-    assert!(matches!(t.delete_range(b"z", b"a"), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        t.get_for_update(&big),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        t.delete_range(b"z", b"a"),
+        Err(Error::InvalidArgument(_))
+    ));
     t.commit().expect("nothing to commit");
 }

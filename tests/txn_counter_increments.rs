@@ -12,7 +12,12 @@ const THREADS: u64 = 8;
 const PER_THREAD: u64 = 1_000;
 
 fn parse(v: Option<&[u8]>) -> u64 {
-    v.map_or(0, |b| std::str::from_utf8(b).expect("utf8").parse().expect("a number"))
+    v.map_or(0, |b| {
+        std::str::from_utf8(b)
+            .expect("utf8")
+            .parse()
+            .expect("a number")
+    })
 }
 
 fn open() -> (tempfile::TempDir, Arc<Db>) {
@@ -53,8 +58,15 @@ fn transactions_lose_no_increment() {
     for t in threads {
         t.join().expect("thread");
     }
-    assert_eq!(parse(db.get(b"counter").expect("get").as_deref()), THREADS * PER_THREAD);
-    assert_eq!(db.prefix(b"t").count() as u64, THREADS * PER_THREAD, "every committed side write is there");
+    assert_eq!(
+        parse(db.get(b"counter").expect("get").as_deref()),
+        THREADS * PER_THREAD
+    );
+    assert_eq!(
+        db.prefix(b"t").count() as u64,
+        THREADS * PER_THREAD,
+        "every committed side write is there"
+    );
     eprintln!("{} conflicts retried", conflicts.load(Ordering::Relaxed));
 }
 
@@ -69,7 +81,9 @@ fn compare_and_swap_loses_no_increment() {
                     let mut current = db.get(b"counter").expect("get");
                     loop {
                         let next = (parse(current.as_deref()) + 1).to_string();
-                        match db.compare_and_swap(b"counter", current.as_deref(), Some(next.as_bytes())).expect("cas")
+                        match db
+                            .compare_and_swap(b"counter", current.as_deref(), Some(next.as_bytes()))
+                            .expect("cas")
                         {
                             Ok(_) => break,
                             Err(e) => current = e.current,
@@ -82,24 +96,44 @@ fn compare_and_swap_loses_no_increment() {
     for t in threads {
         t.join().expect("thread");
     }
-    assert_eq!(parse(db.get(b"counter").expect("get").as_deref()), THREADS * PER_THREAD);
+    assert_eq!(
+        parse(db.get(b"counter").expect("get").as_deref()),
+        THREADS * PER_THREAD
+    );
 }
 
 #[test]
 fn compare_and_swap_semantics() {
     let (_dir, db) = open();
     // Absent expected absent: creates.
-    let s1 = db.compare_and_swap(b"k", None, Some(b"1")).expect("cas").expect("swapped");
-    assert_eq!(db.get_with_seqno(b"k").expect("get"), Some((b"1"[..].into(), s1)));
+    let s1 = db
+        .compare_and_swap(b"k", None, Some(b"1"))
+        .expect("cas")
+        .expect("swapped");
+    assert_eq!(
+        db.get_with_seqno(b"k").expect("get"),
+        Some((b"1"[..].into(), s1))
+    );
     // Wrong expectation: nothing written, the current value reported.
-    let e = db.compare_and_swap(b"k", None, Some(b"2")).expect("cas").expect_err("mismatch");
+    let e = db
+        .compare_and_swap(b"k", None, Some(b"2"))
+        .expect("cas")
+        .expect_err("mismatch");
     assert_eq!(e.current.as_deref(), Some(&b"1"[..]));
-    let e = db.compare_and_swap(b"k", Some(b"0"), Some(b"2")).expect("cas").expect_err("mismatch");
+    let e = db
+        .compare_and_swap(b"k", Some(b"0"), Some(b"2"))
+        .expect("cas")
+        .expect_err("mismatch");
     assert_eq!(e.current.as_deref(), Some(&b"1"[..]));
     assert_eq!(db.last_seqno(), s1, "a failed swap writes nothing");
     // Right expectation, delete.
-    db.compare_and_swap(b"k", Some(b"1"), None).expect("cas").expect("swapped");
+    db.compare_and_swap(b"k", Some(b"1"), None)
+        .expect("cas")
+        .expect("swapped");
     assert_eq!(db.get(b"k").expect("get"), None);
-    let e = db.compare_and_swap(b"k", Some(b"1"), Some(b"3")).expect("cas").expect_err("absent");
+    let e = db
+        .compare_and_swap(b"k", Some(b"1"), Some(b"3"))
+        .expect("cas")
+        .expect_err("absent");
     assert_eq!(e.current, None);
 }

@@ -29,7 +29,10 @@ fn get_and_iterators_merge_own_writes_over_the_snapshot() {
     t.put(b"k11", b"own11").expect("put");
     t.put(b"k99", b"own99").expect("put");
 
-    let mut model: BTreeMap<String, String> = (0..20).step_by(2).map(|i| (format!("k{i:02}"), format!("base{i}"))).collect();
+    let mut model: BTreeMap<String, String> = (0..20)
+        .step_by(2)
+        .map(|i| (format!("k{i:02}"), format!("base{i}")))
+        .collect();
     model.insert("k03".into(), "own3".into());
     model.insert("k04".into(), "own4".into());
     model.remove("k06");
@@ -38,22 +41,36 @@ fn get_and_iterators_merge_own_writes_over_the_snapshot() {
     model.insert("k11".into(), "own11".into());
     model.insert("k99".into(), "own99".into());
 
-    let as_strings = |it: &mut dyn Iterator<Item = shaledb::Result<(shaledb::Bytes, shaledb::Bytes)>>| {
-        it.map(|r| {
-            let (k, v) = r.expect("entry");
-            (String::from_utf8(k.to_vec()).expect("utf8"), String::from_utf8(v.to_vec()).expect("utf8"))
-        })
-        .collect::<Vec<_>>()
-    };
+    let as_strings =
+        |it: &mut dyn Iterator<Item = shaledb::Result<(shaledb::Bytes, shaledb::Bytes)>>| {
+            it.map(|r| {
+                let (k, v) = r.expect("entry");
+                (
+                    String::from_utf8(k.to_vec()).expect("utf8"),
+                    String::from_utf8(v.to_vec()).expect("utf8"),
+                )
+            })
+            .collect::<Vec<_>>()
+        };
     let want: Vec<_> = model.clone().into_iter().collect();
     assert_eq!(as_strings(&mut t.iter()), want);
     let mut rev = want.clone();
     rev.reverse();
     assert_eq!(as_strings(&mut t.iter().rev()), rev);
     // Ranges and prefixes.
-    let want_range: Vec<_> = model.range("k03".to_string().."k12".to_string()).map(|(k, v)| (k.clone(), v.clone())).collect();
-    assert_eq!(as_strings(&mut t.range(b"k03".as_slice()..b"k12".as_slice())), want_range);
-    let want_prefix: Vec<_> = model.iter().filter(|(k, _)| k.starts_with("k1")).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let want_range: Vec<_> = model
+        .range("k03".to_string().."k12".to_string())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    assert_eq!(
+        as_strings(&mut t.range(b"k03".as_slice()..b"k12".as_slice())),
+        want_range
+    );
+    let want_prefix: Vec<_> = model
+        .iter()
+        .filter(|(k, _)| k.starts_with("k1"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     assert_eq!(as_strings(&mut t.prefix(b"k1")), want_prefix);
     // Both ends at once meet exactly once.
     for split in 0..=want.len() {
@@ -79,7 +96,10 @@ fn get_and_iterators_merge_own_writes_over_the_snapshot() {
     let got = t.multi_get(&["k03", "k06", "k11"]);
     assert_eq!(got[0].as_ref().expect("get").as_deref(), Some(&b"own3"[..]));
     assert_eq!(got[1].as_ref().expect("get"), &None);
-    assert_eq!(got[2].as_ref().expect("get").as_deref(), Some(&b"own11"[..]));
+    assert_eq!(
+        got[2].as_ref().expect("get").as_deref(),
+        Some(&b"own11"[..])
+    );
     // After commit, the database holds exactly the model (plus the later put).
     t.commit().expect("commit");
     model.insert("k05".into(), "later".into());

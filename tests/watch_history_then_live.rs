@@ -13,7 +13,10 @@ use shaledb::{Db, Error, ManualClock, Options, SequenceNumber, WalRetention, Wat
 fn options() -> Options {
     Options::default()
         .write_buffer_size(8 << 10)
-        .wal_retention(WalRetention { max_bytes: 1 << 30, max_age: Duration::ZERO })
+        .wal_retention(WalRetention {
+            max_bytes: 1 << 30,
+            max_age: Duration::ZERO,
+        })
 }
 
 /// Puts `k{i}` for `i` in `range`, alternating keys inside and outside [k1, k3); returns
@@ -21,8 +24,14 @@ fn options() -> Options {
 fn write(db: &Db, range: std::ops::Range<u32>) -> Vec<SequenceNumber> {
     let mut inside = Vec::new();
     for i in range {
-        let key = if i % 2 == 0 { format!("k2-{i:05}") } else { format!("k5-{i:05}") };
-        let s = db.put(&key, format!("v{i}-{}", "x".repeat(60))).expect("put");
+        let key = if i % 2 == 0 {
+            format!("k2-{i:05}")
+        } else {
+            format!("k5-{i:05}")
+        };
+        let s = db
+            .put(&key, format!("v{i}-{}", "x".repeat(60)))
+            .expect("put");
         if i % 2 == 0 {
             inside.push(s);
         }
@@ -38,7 +47,9 @@ fn history_then_live_with_no_gap_and_no_duplicate() {
     let since = db.last_seqno();
     let mut want = write(&db, 50..600);
     db.flush().expect("flush");
-    let mut w = db.watch(b"k1".as_slice()..b"k3".as_slice(), since).expect("watch");
+    let mut w = db
+        .watch(b"k1".as_slice()..b"k3".as_slice(), since)
+        .expect("watch");
     // Live writes from another thread, across more memtable switches.
     let writer = {
         let db = Arc::clone(&db);
@@ -57,7 +68,11 @@ fn history_then_live_with_no_gap_and_no_duplicate() {
     }
     assert_eq!(got, want);
     assert!(w.try_recv().is_none(), "nothing more");
-    assert_eq!(w.resume_point(), db.last_seqno(), "the last batch (outside the range) was consumed too");
+    assert_eq!(
+        w.resume_point(),
+        db.last_seqno(),
+        "the last batch (outside the range) was consumed too"
+    );
 }
 
 #[test]
@@ -65,7 +80,9 @@ fn a_lagging_watcher_is_disconnected_without_blocking_writers_and_resumes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = Db::open(dir.path(), options()).expect("open");
     let since = db.last_seqno();
-    let mut w = db.watch_with_buffer(b"k1".as_slice()..b"k3".as_slice(), since, 4).expect("watch");
+    let mut w = db
+        .watch_with_buffer(b"k1".as_slice()..b"k3".as_slice(), since, 4)
+        .expect("watch");
     // 200 commits with nobody reading: writes must all return.
     let want = write(&db, 0..400);
     let mut got = Vec::new();
@@ -76,10 +93,20 @@ fn a_lagging_watcher_is_disconnected_without_blocking_writers_and_resumes() {
             Err(e) => panic!("unexpected {e}"),
         }
     };
-    assert!(!got.is_empty() && got.len() < want.len(), "got {} of {}", got.len(), want.len());
+    assert!(
+        !got.is_empty() && got.len() < want.len(),
+        "got {} of {}",
+        got.len(),
+        want.len()
+    );
     assert_eq!(got, want[..got.len()]);
-    assert!(resume >= *got.last().expect("some") && resume < want[got.len()], "every batch up to resume_from was delivered");
-    let mut w2 = db.watch(b"k1".as_slice()..b"k3".as_slice(), resume).expect("resume");
+    assert!(
+        resume >= *got.last().expect("some") && resume < want[got.len()],
+        "every batch up to resume_from was delivered"
+    );
+    let mut w2 = db
+        .watch(b"k1".as_slice()..b"k3".as_slice(), resume)
+        .expect("resume");
     for &s in &want[got.len()..] {
         assert_eq!(w2.recv().expect("event").seqno(), s);
     }
@@ -90,13 +117,22 @@ fn deletes_range_deletes_and_expiries_are_reported() {
     let dir = tempfile::tempdir().expect("tempdir");
     let clock = Arc::new(ManualClock::new(1_000_000));
     let db = Db::open(dir.path(), options().clock(clock.clone())).expect("open");
-    let mut w = db.watch(b"a".as_slice()..b"m".as_slice(), db.last_seqno()).expect("watch");
-    let s1 = db.put_with_ttl(b"b", b"1", Duration::from_millis(500)).expect("put");
-    let s2 = db.put_with_ttl(b"c", b"1", Duration::from_millis(500)).expect("put");
+    let mut w = db
+        .watch(b"a".as_slice()..b"m".as_slice(), db.last_seqno())
+        .expect("watch");
+    let s1 = db
+        .put_with_ttl(b"b", b"1", Duration::from_millis(500))
+        .expect("put");
+    let s2 = db
+        .put_with_ttl(b"c", b"1", Duration::from_millis(500))
+        .expect("put");
     let s3 = db.put(b"c", b"2").expect("overwrite cancels the expiry");
     let s4 = db.delete(b"d").expect("delete");
-    let s5 = db.delete_range(b"k", b"z").expect("range delete overlapping the watch");
-    db.delete_range(b"n", b"z").expect("range delete outside the watch");
+    let s5 = db
+        .delete_range(b"k", b"z")
+        .expect("range delete overlapping the watch");
+    db.delete_range(b"n", b"z")
+        .expect("range delete outside the watch");
     let seqs: Vec<_> = (0..5).map(|_| w.recv().expect("event")).collect();
     assert!(matches!(&seqs[0], WatchEvent::Put { seqno, expires_at: Some(_), .. } if *seqno == s1));
     assert!(matches!(&seqs[1], WatchEvent::Put { seqno, .. } if *seqno == s2));
@@ -112,7 +148,10 @@ fn deletes_range_deletes_and_expiries_are_reported() {
         }
         other => panic!("expected Expired, got {other:?}"),
     }
-    assert!(w.try_recv().is_none(), "c was overwritten before it expired");
+    assert!(
+        w.try_recv().is_none(),
+        "c was overwritten before it expired"
+    );
     db.close().expect("close");
     assert!(matches!(w.recv(), Err(Error::Closed)));
     assert!(w.next().is_none(), "the iterator ends after the error");
@@ -125,6 +164,12 @@ fn a_start_whose_wals_are_gone_is_compacted() {
     db.put(b"a", b"1").expect("put");
     db.flush().expect("flush");
     db.put(b"a", b"2").expect("put");
-    assert!(matches!(db.watch(b"a".as_slice()..b"b".as_slice(), 0), Err(Error::Compacted { floor: 1 })));
-    assert!(matches!(db.watch(b"a".as_slice()..b"b".as_slice(), 99), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        db.watch(b"a".as_slice()..b"b".as_slice(), 0),
+        Err(Error::Compacted { floor: 1 })
+    ));
+    assert!(matches!(
+        db.watch(b"a".as_slice()..b"b".as_slice(), 99),
+        Err(Error::InvalidArgument(_))
+    ));
 }

@@ -300,7 +300,9 @@ pub fn run_workload(db: &Db, ops: &[Op], oracle: &mut Oracle) -> std::result::Re
                         continue;
                     }
                     Err(crate::error::Error::Conflict { key }) => {
-                        return Err(format!("transaction {op_id} conflicted on {key:?} with no concurrent writer"));
+                        return Err(format!(
+                            "transaction {op_id} conflicted on {key:?} with no concurrent writer"
+                        ));
                     }
                     Err(_) => return Ok(()), // the commit in flight stays a pending intent
                 }

@@ -13,11 +13,11 @@ use std::thread::JoinHandle;
 use crossbeam_channel::Receiver;
 
 use super::builder::write_memtable;
+use super::wal_archive::{retire_wal, trim_archive};
 use super::{BgMsg, DbInner};
 use crate::error::Result;
 use crate::filename::{is_obsolete, parse_file_name, FileType, LiveFiles};
 use crate::fs::FileSystem;
-use super::wal_archive::{retire_wal, trim_archive};
 use crate::memtable::MemTable;
 use crate::options::WalRetention;
 use crate::version::edit::VersionEdit;

@@ -47,16 +47,16 @@ use std::thread::JoinHandle;
 use crossbeam_channel::Sender;
 use parking_lot::{Condvar, Mutex};
 
+pub use changes::ChangeFeed;
 pub use checkpoint::CheckpointInfo;
 pub use iter::{DbIterator, RawIterator};
 pub use read::{EntryVisitor, ReadOptions};
 pub use recovery::RecoveryReport;
 pub use repair::{repair, RepairReport};
-pub use changes::ChangeFeed;
 pub use snapshot::Snapshot;
-pub use watch::{WatchEvent, Watcher, DEFAULT_WATCH_BUFFER};
-pub use txn::{CasError, Transaction, TransactionOptions, TxnIterator};
 pub use stats::{DbStats, LevelStats, MemoryStats, StallStats};
+pub use txn::{CasError, Transaction, TransactionOptions, TxnIterator};
+pub use watch::{WatchEvent, Watcher, DEFAULT_WATCH_BUFFER};
 
 use crate::batch::WriteBatch;
 use crate::error::{Error, Result};

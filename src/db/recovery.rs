@@ -610,7 +610,9 @@ impl Recovery<'_> {
                     Err(e) => log::warn!("could not move {name} to lost/: {e}"),
                 }
             } else if matches!(t, FileType::Wal(_)) {
-                if let Err(e) = super::wal_archive::retire_wal(fs.as_ref(), dir, &name, &self.opts.wal_retention) {
+                if let Err(e) =
+                    super::wal_archive::retire_wal(fs.as_ref(), dir, &name, &self.opts.wal_retention)
+                {
                     log::warn!("could not retire WAL {name}: {e}");
                 }
             } else if let Err(e) = fs.remove(&dir.join(&name)) {

@@ -13,10 +13,10 @@ use bytes::Bytes;
 use super::iter::{DbIterator, RawIterator};
 use super::read::{own_bounds, prefix_bounds, ReadOptions};
 use super::{Db, DbInner};
-use crate::options::HistoryRetention;
-use crate::version::edit::HISTORY_OFF;
 use crate::error::{Error, Result};
 use crate::key::SequenceNumber;
+use crate::options::HistoryRetention;
+use crate::version::edit::HISTORY_OFF;
 
 /// A consistent read-only view as of one sequence number. Writes made after it was taken
 /// are invisible to it. Created by `Db::snapshot`; `Send + Sync`.
@@ -212,7 +212,9 @@ impl DbInner {
             return None;
         }
         Some(match self.opts.history_retention {
-            HistoryRetention::Last(n) => stored.max(self.visible_seqno.load(Ordering::Acquire).saturating_sub(n)),
+            HistoryRetention::Last(n) => {
+                stored.max(self.visible_seqno.load(Ordering::Acquire).saturating_sub(n))
+            }
             _ => stored,
         })
     }

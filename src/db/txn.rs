@@ -222,7 +222,12 @@ impl Transaction {
     ///
     /// # Errors
     /// As [`Transaction::put`].
-    pub fn put_with_ttl(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>, ttl: Duration) -> Result<()> {
+    pub fn put_with_ttl(
+        &mut self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        ttl: Duration,
+    ) -> Result<()> {
         self.write(key.as_ref(), TxnWrite::Put(Bytes::copy_from_slice(value.as_ref()), Some(ttl)))
     }
 
@@ -250,7 +255,8 @@ impl Transaction {
             return Ok(());
         }
         // Buffered writes in the range are superseded; later ones will survive.
-        let doomed: Vec<Vec<u8>> = self.writes.range(start.to_vec()..end.to_vec()).map(|(k, _)| k.clone()).collect();
+        let doomed: Vec<Vec<u8>> =
+            self.writes.range(start.to_vec()..end.to_vec()).map(|(k, _)| k.clone()).collect();
         for k in doomed {
             self.writes.remove(&k);
         }
@@ -301,7 +307,9 @@ impl Transaction {
             }
         }
         if batch.is_empty() && self.tracked.is_empty() {
-            return Ok(self.snapshot_seqno().unwrap_or_else(|| self.inner.visible_seqno.load(Ordering::Acquire)));
+            return Ok(self
+                .snapshot_seqno()
+                .unwrap_or_else(|| self.inner.visible_seqno.load(Ordering::Acquire)));
         }
         let check = WriteCheck::Unchanged(self.tracked.iter().map(|(k, &s)| (k.clone(), s)).collect());
         match self.inner.write_checked(batch, self.opts.sync, Some(check))? {

@@ -24,7 +24,12 @@ pub(crate) fn archive_dir(dir: &Path) -> PathBuf {
 ///
 /// # Errors
 /// The file system's error from the rename or removal.
-pub(crate) fn retire_wal(fs: &dyn FileSystem, dir: &Path, name: &str, retention: &WalRetention) -> std::io::Result<()> {
+pub(crate) fn retire_wal(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    name: &str,
+    retention: &WalRetention,
+) -> std::io::Result<()> {
     if !retention.is_enabled() {
         return fs.remove(&dir.join(name));
     }
@@ -54,7 +59,8 @@ pub(crate) fn archived_wals(fs: &dyn FileSystem, dir: &Path) -> Vec<u64> {
 pub(crate) fn trim_archive(fs: &dyn FileSystem, dir: &Path, retention: &WalRetention) {
     let archive = archive_dir(dir);
     let numbers = archived_wals(fs, dir);
-    let sizes: Vec<u64> = numbers.iter().map(|&n| fs.open(&wal_path(&archive, n)).map_or(0, |f| f.size())).collect();
+    let sizes: Vec<u64> =
+        numbers.iter().map(|&n| fs.open(&wal_path(&archive, n)).map_or(0, |f| f.size())).collect();
     let mut total: u64 = sizes.iter().sum();
     for (i, &n) in numbers.iter().enumerate() {
         let path = wal_path(&archive, n);

@@ -130,7 +130,11 @@ impl Db {
     /// [`Error::Compacted`] if the WALs holding changes right after `since` are no longer
     /// kept (see `Options::wal_retention`); [`Error::InvalidArgument`] for a `since`
     /// above the latest; [`Error::Io`]; [`Error::Closed`].
-    pub fn watch<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R, since: SequenceNumber) -> Result<Watcher> {
+    pub fn watch<K: AsRef<[u8]>, R: RangeBounds<K>>(
+        &self,
+        range: R,
+        since: SequenceNumber,
+    ) -> Result<Watcher> {
         self.watch_with_buffer(range, since, DEFAULT_WATCH_BUFFER)
     }
 
@@ -385,15 +389,24 @@ impl Watcher {
                     let expires_at = match expiry {
                         Some(Expiry::At(t)) => Some(t),
                         // Committed batches carry absolute times.
-                        Some(Expiry::After(d)) => Some(UNIX_EPOCH + Duration::from_millis(self.clock.now_millis()) + d),
+                        Some(Expiry::After(d)) => {
+                            Some(UNIX_EPOCH + Duration::from_millis(self.clock.now_millis()) + d)
+                        }
                         None => None,
                     };
                     if let Some(t) = expires_at {
-                        let ms = t.duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+                        let ms = t
+                            .duration_since(UNIX_EPOCH)
+                            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
                         self.expiries.insert((ms, key.clone(), seqno));
                         self.expiry_of.insert(key.clone(), (ms, seqno));
                     }
-                    self.events.push_back(WatchEvent::Put { seqno, key, value: Bytes::copy_from_slice(value), expires_at });
+                    self.events.push_back(WatchEvent::Put {
+                        seqno,
+                        key,
+                        value: Bytes::copy_from_slice(value),
+                        expires_at,
+                    });
                 }
                 WriteOp::Delete { key } if self.in_range(key) => {
                     let key = Bytes::copy_from_slice(key);

@@ -121,7 +121,12 @@ impl DbInner {
     /// Commits `batch` if `check` holds at its turn in the commit order (always without a
     /// check). A checked write leads its commit group, so it is checked against every
     /// earlier commit and against none of its own group.
-    pub(super) fn write_checked(&self, batch: WriteBatch, sync: bool, check: Option<WriteCheck>) -> Result<Outcome> {
+    pub(super) fn write_checked(
+        &self,
+        batch: WriteBatch,
+        sync: bool,
+        check: Option<WriteCheck>,
+    ) -> Result<Outcome> {
         batch.validate()?;
         self.check_poisoned()?;
         if batch.is_empty() && check.is_none() {
@@ -249,7 +254,10 @@ impl DbInner {
         for w in members {
             let start = rep.len();
             rep.resize(start + BATCH_HEADER_LEN, 0);
-            #[expect(clippy::cast_possible_truncation, reason = "a batch is below 1 GiB, so fewer than 2^32 ops")]
+            #[expect(
+                clippy::cast_possible_truncation,
+                reason = "a batch is below 1 GiB, so fewer than 2^32 ops"
+            )]
             set_header(&mut rep[start..], seq + 1, w.batch.len() as u32);
             member_base.push(rep.len());
             rep.extend_from_slice(w.batch.records());
@@ -297,7 +305,10 @@ impl DbInner {
                 .zip(lasts)
                 .filter(|((w, _), _)| !w.batch.is_empty())
                 .map(|((w, &(a, b)), &last)| {
-                    (last, WriteBatch::from_rep(rep[a..b].to_vec(), w.batch.ops_at(BATCH_HEADER_LEN).collect()))
+                    (
+                        last,
+                        WriteBatch::from_rep(rep[a..b].to_vec(), w.batch.ops_at(BATCH_HEADER_LEN).collect()),
+                    )
                 })
                 .collect();
             self.publish(Arc::new(batches));
