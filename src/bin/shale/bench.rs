@@ -79,6 +79,47 @@ struct Outcome {
     secs: f64,
     bytes: u64,
     note: String,
+    /// Per-operation latency: p50, p99, p99.9 and max, in microseconds.
+    latency: Option<[f64; 4]>,
+}
+
+/// Per-operation latencies of one workload, in nanoseconds (an HDR histogram, 3
+/// significant digits).
+struct Latency(hdrhistogram::Histogram<u64>);
+
+impl Latency {
+    fn new() -> Self {
+        Latency(hdrhistogram::Histogram::new(3).expect("3 significant digits is valid"))
+    }
+
+    /// Runs `f`, recording how long it took.
+    fn time<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        let started = Instant::now();
+        let r = f();
+        // The histogram resizes itself, so a record fails only past 2^63 ns.
+        let ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX >> 1);
+        let _ = self.0.record(ns.min(u64::MAX >> 1));
+        r
+    }
+
+    fn merge(&mut self, other: &Latency) {
+        // Both histograms auto-resize, so adding cannot fail for range reasons.
+        let _ = self.0.add(&other.0);
+    }
+
+    /// p50, p99, p99.9 and max in microseconds; `None` if nothing was recorded.
+    fn summary(&self) -> Option<[f64; 4]> {
+        if self.0.is_empty() {
+            return None;
+        }
+        let us = |ns: u64| ns as f64 / 1000.0;
+        Some([
+            us(self.0.value_at_quantile(0.5)),
+            us(self.0.value_at_quantile(0.99)),
+            us(self.0.value_at_quantile(0.999)),
+            us(self.0.max()),
+        ])
+    }
 }
 
 /// A buffer of value bytes: random runs repeated once, so LZ4 halves it.
@@ -116,7 +157,7 @@ impl Workload<'_> {
 
 /// `threads` readers each do `num` random reads while one writer overwrites random keys
 /// until they finish. Returns (reads that found a value, writes done).
-fn read_while_writing(d: &Db, w: &Workload<'_>, a: &BenchArgs) -> CliResult<(u64, u64)> {
+fn read_while_writing(d: &Db, w: &Workload<'_>, a: &BenchArgs) -> CliResult<(u64, u64, Latency)> {
     let stop = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|s| {
         let writer = s.spawn(|| -> CliResult<u64> {
@@ -136,28 +177,33 @@ fn read_while_writing(d: &Db, w: &Workload<'_>, a: &BenchArgs) -> CliResult<(u64
         });
         let readers: Vec<_> = (0..a.threads.max(1))
             .map(|t| {
-                s.spawn(move || -> CliResult<u64> {
+                s.spawn(move || -> CliResult<(u64, Latency)> {
                     let mut rng = SmallRng::seed_from_u64(a.seed.wrapping_add(1000 + t as u64));
                     let mut found = 0u64;
+                    let mut lat = Latency::new();
                     for _ in 0..a.num {
                         let key = w.key(rng.random_range(0..a.num));
-                        found += u64::from(d.get(&key)?.is_some());
+                        found += u64::from(lat.time(|| d.get(&key))?.is_some());
                     }
-                    Ok(found)
+                    Ok((found, lat))
                 })
             })
             .collect();
         let mut found = 0;
+        let mut lat = Latency::new();
         let mut first_err = None;
         for r in readers {
             match r.join().map_err(|_| CliError::from("reader thread panicked")).and_then(|x| x) {
-                Ok(f) => found += f,
+                Ok((f, l)) => {
+                    found += f;
+                    lat.merge(&l);
+                }
                 Err(e) => first_err = first_err.or(Some(e)),
             }
         }
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let writes = writer.join().map_err(|_| CliError::from("writer thread panicked"))??;
-        first_err.map_or(Ok((found, writes)), Err)
+        first_err.map_or(Ok((found, writes, lat)), Err)
     })
 }
 
@@ -268,6 +314,7 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> CliResult<()>
         let mut max_l0 = stats_before.levels[0].tables;
         let started = Instant::now();
         let mut note = String::new();
+        let mut lat = Latency::new();
         let (ops, bytes) = match name {
             "fillseq" | "fillrandom" | "overwrite" | "fillsync" => {
                 let bar = indicatif::ProgressBar::with_draw_target(
@@ -277,15 +324,19 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> CliResult<()>
                 for i in 0..a.num {
                     let k = if name == "fillseq" { i } else { rng.random_range(0..a.num) };
                     let key = w.key(k);
-                    if name == "fillsync" {
-                        let mut b = shaledb::WriteBatch::new();
-                        b.put(&key, w.value());
-                        d.write_opt(b, &shaledb::WriteOptions { sync: true })?;
-                    } else if let Some(ttl) = a.ttl {
-                        d.put_with_ttl(&key, w.value(), ttl)?;
-                    } else {
-                        d.put(&key, w.value())?;
-                    }
+                    let value = w.value();
+                    lat.time(|| -> CliResult<()> {
+                        if name == "fillsync" {
+                            let mut b = shaledb::WriteBatch::new();
+                            b.put(&key, value);
+                            d.write_opt(b, &shaledb::WriteOptions { sync: true })?;
+                        } else if let Some(ttl) = a.ttl {
+                            d.put_with_ttl(&key, value, ttl)?;
+                        } else {
+                            d.put(&key, value)?;
+                        }
+                        Ok(())
+                    })?;
                     if i % 4096 == 4095 {
                         bar.inc(4096);
                         max_l0 = max_l0.max(d.stats().levels[0].tables);
@@ -298,7 +349,7 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> CliResult<()>
                 let mut found = 0u64;
                 for _ in 0..a.num {
                     let key = w.key(rng.random_range(0..a.num));
-                    found += u64::from(d.get(&key)?.is_some());
+                    found += u64::from(lat.time(|| d.get(&key))?.is_some());
                 }
                 note = format!("{found} of {} found", a.num);
                 (a.num, found * entry_bytes)
@@ -317,7 +368,8 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> CliResult<()>
             }
             "deleteseq" => {
                 for i in 0..a.num {
-                    d.delete(w.key(i))?;
+                    let key = w.key(i);
+                    lat.time(|| d.delete(&key))?;
                 }
                 (a.num, a.num * a.key_size as u64)
             }
@@ -353,7 +405,7 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> CliResult<()>
                     if let Some(last) = key.last_mut() {
                         *last = b'.';
                     }
-                    found += u64::from(d.get(&key)?.is_some());
+                    found += u64::from(lat.time(|| d.get(&key))?.is_some());
                 }
                 note = format!("{found} of {} found", a.num);
                 (a.num, 0)
@@ -363,12 +415,15 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> CliResult<()>
                 let mut it = d.raw_iterator();
                 let mut bytes = 0u64;
                 for _ in 0..a.num {
-                    it.seek(w.key(rng.random_range(0..a.num)));
-                    for _ in 0..10 {
-                        let Some(v) = it.value() else { break };
-                        bytes += v.len() as u64 + a.key_size as u64;
-                        it.next();
-                    }
+                    let key = w.key(rng.random_range(0..a.num));
+                    lat.time(|| {
+                        it.seek(key);
+                        for _ in 0..10 {
+                            let Some(v) = it.value() else { break };
+                            bytes += v.len() as u64 + a.key_size as u64;
+                            it.next();
+                        }
+                    });
                 }
                 if let Some(e) = it.status() {
                     return Err(CliError::Failed(e.to_string()));
@@ -392,15 +447,19 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> CliResult<()>
             "rmw" | "txn" => {
                 for _ in 0..a.num {
                     let key = w.key(rng.random_range(0..a.num));
-                    if name == "txn" {
-                        let mut t = d.transaction();
-                        t.get_for_update(&key)?;
-                        t.put(&key, w.value())?;
-                        t.commit()?;
-                    } else {
-                        d.get(&key)?;
-                        d.put(&key, w.value())?;
-                    }
+                    let value = w.value();
+                    lat.time(|| -> CliResult<()> {
+                        if name == "txn" {
+                            let mut t = d.transaction();
+                            t.get_for_update(&key)?;
+                            t.put(&key, value)?;
+                            t.commit()?;
+                        } else {
+                            d.get(&key)?;
+                            d.put(&key, value)?;
+                        }
+                        Ok(())
+                    })?;
                 }
                 (a.num, a.num * entry_bytes)
             }
@@ -415,7 +474,8 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> CliResult<()>
                 (commits, commits * entry_bytes)
             }
             "readwhilewriting" => {
-                let (found, writes) = read_while_writing(d, &w, a)?;
+                let (found, writes, reads) = read_while_writing(d, &w, a)?;
+                lat.merge(&reads);
                 note = format!(
                     "{} readers: {found} of {} found; {writes} writes meanwhile",
                     a.threads,
@@ -447,6 +507,7 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> CliResult<()>
             secs,
             bytes,
             note,
+            latency: lat.summary(),
         });
     }
     if let Some(d) = db.take() {
@@ -468,6 +529,10 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> CliResult<()>
                     "max_l0_tables": r.max_l0,
                     "block_cache_hits": r.cache.0,
                     "block_cache_misses": r.cache.1,
+                    "p50_micros": r.latency.map(|l| l[0]),
+                    "p99_micros": r.latency.map(|l| l[1]),
+                    "p999_micros": r.latency.map(|l| l[2]),
+                    "max_micros": r.latency.map(|l| l[3]),
                 })
             })
             .collect();
@@ -485,9 +550,14 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> CliResult<()>
             "W-amp",
             "stall ms",
             "max L0",
+            "p50 µs",
+            "p99 µs",
+            "p99.9 µs",
+            "max µs",
             "note",
         ]);
         for r in &results {
+            let lat = |i: usize| r.latency.map_or_else(|| "-".into(), |l| format!("{:.1}", l[i]));
             t.add_row([
                 r.name.clone(),
                 r.ops.to_string(),
@@ -498,6 +568,10 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> CliResult<()>
                 r.write_amp.map_or_else(|| "-".into(), |w| format!("{w:.2}")),
                 format!("{:.0}", r.stall_ms),
                 r.max_l0.to_string(),
+                lat(0),
+                lat(1),
+                lat(2),
+                lat(3),
                 r.note.clone(),
             ]);
         }
