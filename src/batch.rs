@@ -16,6 +16,11 @@ use crate::options::{MAX_BATCH_SIZE, MAX_KEY_SIZE, MAX_VALUE_SIZE};
 /// Bytes of the batch header: sequence number u64 + record count u32.
 pub(crate) const BATCH_HEADER_LEN: usize = 12;
 
+/// Bit 31 of the header's count: every operation of the batch has the batch's first
+/// sequence number (a transaction commit: one revision; its keys are distinct). Without
+/// it, operation `i` has `first + i` (docs/format.md §2.3).
+pub(crate) const SHARED_SEQNO_FLAG: u32 = 1 << 31;
+
 /// An ordered list of puts and deletes that `Db::write` applies atomically: after any
 /// crash either all of them are visible or none is. Later operations on the same key win.
 ///
@@ -40,6 +45,8 @@ pub struct WriteBatch {
     /// Indexes into `ops` of puts whose expiry header holds a TTL in milliseconds, made
     /// absolute (clock + TTL) when the batch commits.
     relative_ttls: Vec<usize>,
+    /// Every operation takes the same sequence number (`SHARED_SEQNO_FLAG`).
+    shared_seqno: bool,
 }
 
 impl Default for WriteBatch {
@@ -59,6 +66,7 @@ impl WriteBatch {
             inverted_range: false,
             ops: Vec::new(),
             relative_ttls: Vec::new(),
+            shared_seqno: false,
         }
     }
 
@@ -72,6 +80,8 @@ impl WriteBatch {
         let value_range = put_range(&mut self.rep, value);
         self.ops.push(BatchOp { value_type: ValueType::Value, key: key_range, value: value_range });
         self.count += 1;
+        // An appended operation may repeat a key: the batch numbers its operations again.
+        self.shared_seqno = false;
         self.data_bytes += (key.len() + value.len()) as u64;
     }
 
@@ -110,6 +120,8 @@ impl WriteBatch {
             self.relative_ttls.push(self.ops.len() - 1);
         }
         self.count += 1;
+        // An appended operation may repeat a key: the batch numbers its operations again.
+        self.shared_seqno = false;
         self.data_bytes += (key.len() + value.len()) as u64;
     }
 
@@ -121,6 +133,8 @@ impl WriteBatch {
         let key_range = put_range(&mut self.rep, key);
         self.ops.push(BatchOp { value_type: ValueType::Deletion, key: key_range, value: (0, 0) });
         self.count += 1;
+        // An appended operation may repeat a key: the batch numbers its operations again.
+        self.shared_seqno = false;
         self.data_bytes += key.len() as u64;
     }
 
@@ -138,6 +152,8 @@ impl WriteBatch {
         let value_range = put_range(&mut self.rep, end);
         self.ops.push(BatchOp { value_type: ValueType::RangeDeletion, key: key_range, value: value_range });
         self.count += 1;
+        // An appended operation may repeat a key: the batch numbers its operations again.
+        self.shared_seqno = false;
         self.data_bytes += (start.len() + end.len()) as u64;
     }
 
@@ -207,9 +223,40 @@ impl WriteBatch {
         })
     }
 
+    /// Gives every operation the same sequence number when the batch commits (a
+    /// transaction's commit). **Requires:** no key appears twice among its point
+    /// operations, and its range deletions come before them.
+    pub(crate) fn set_shared_seqno(&mut self) {
+        self.shared_seqno = true;
+    }
+
+    /// True if every operation has the same sequence number (a transaction's commit).
+    pub fn has_one_seqno(&self) -> bool {
+        self.shared_seqno
+    }
+
+    /// Sequence numbers the batch takes when it commits: 1 for a transaction's commit,
+    /// else one per operation.
+    pub(crate) fn seqnos_used(&self) -> u64 {
+        if self.shared_seqno {
+            u64::from(self.count.min(1))
+        } else {
+            u64::from(self.count)
+        }
+    }
+
+    /// The header count field: the count, with `SHARED_SEQNO_FLAG` for a shared batch.
+    pub(crate) fn header_count(&self) -> u32 {
+        if self.shared_seqno {
+            self.count | SHARED_SEQNO_FLAG
+        } else {
+            self.count
+        }
+    }
+
     /// A batch around a committed rep (header and records) and its decoded operations
     /// (`decode_rep`), as the change feed reads it from a WAL.
-    pub(crate) fn from_rep(rep: Vec<u8>, ops: Vec<BatchOp>) -> WriteBatch {
+    pub(crate) fn from_rep(rep: Vec<u8>, ops: Vec<BatchOp>, shared_seqno: bool) -> WriteBatch {
         let data_bytes = ops.iter().map(|o| (o.key.1 - o.key.0 + o.value.1 - o.value.0) as u64).sum();
         #[expect(clippy::cast_possible_truncation, reason = "decode_rep checked the count against a u32")]
         let count = ops.len() as u32;
@@ -221,6 +268,7 @@ impl WriteBatch {
             inverted_range: false,
             ops,
             relative_ttls: Vec::new(),
+            shared_seqno,
         }
     }
 
@@ -298,18 +346,32 @@ fn put_range(rep: &mut Vec<u8>, data: &[u8]) -> (usize, usize) {
 }
 
 /// Inserts the operations `ops` (byte ranges of `rep`) into `mem`, numbered from `first`
-/// in order: the one write-into-memtable path of the write path, WAL replay and repair
-/// (LevelDB's `WriteBatchInternal::InsertInto`). Keys and values are handed over as slices
-/// of `rep`; the memtable copies them into its arena.
+/// in order, or all at `first` for a shared-seqno batch: the one write-into-memtable path
+/// of the write path, WAL replay and repair (LevelDB's `WriteBatchInternal::InsertInto`).
+/// Keys and values are handed over as slices of `rep`; the memtable copies them into its
+/// arena.
 pub(crate) fn insert_into(
     mem: &MemTable,
     rep: &Bytes,
     first: SequenceNumber,
     ops: impl IntoIterator<Item = BatchOp>,
+    shared_seqno: bool,
+) -> u64 {
+    insert_numbered(
+        mem,
+        rep,
+        ops.into_iter().enumerate().map(|(i, op)| (op, if shared_seqno { first } else { first + i as u64 })),
+    )
+}
+
+/// Inserts operations with their sequence numbers into `mem`; returns how many.
+pub(crate) fn insert_numbered(
+    mem: &MemTable,
+    rep: &Bytes,
+    ops: impl IntoIterator<Item = (BatchOp, SequenceNumber)>,
 ) -> u64 {
     let mut n = 0u64;
-    mem.insert_many(ops.into_iter().map(|op| {
-        let seqno = first + n;
+    mem.insert_many(ops.into_iter().map(|(op, seqno)| {
         n += 1;
         (rep.slice(op.key.0..op.key.1), seqno, op.value_type, rep.slice(op.value.0..op.value.1))
     }));
@@ -331,20 +393,38 @@ pub(crate) struct BatchOp {
     pub value: (usize, usize),
 }
 
+/// A decoded batch rep: its first sequence number, its operations, and whether they all
+/// share that sequence number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Decoded {
+    pub first: SequenceNumber,
+    pub ops: Vec<BatchOp>,
+    pub shared_seqno: bool,
+}
+
+impl Decoded {
+    /// The batch's last sequence number (`first` for a shared or empty batch).
+    pub fn last(&self) -> SequenceNumber {
+        if self.shared_seqno || self.ops.is_empty() {
+            self.first
+        } else {
+            self.first + self.ops.len() as u64 - 1
+        }
+    }
+}
+
 /// Decodes a batch rep into its first sequence number and its operations.
 ///
 /// # Errors
 /// [`Error::Corruption`] naming `file` and `offset` (the record's offset in its log) if the
 /// rep is malformed or its count is wrong.
-pub(crate) fn decode_rep(
-    rep: &[u8],
-    file: &std::path::Path,
-    offset: u64,
-) -> Result<(SequenceNumber, Vec<BatchOp>)> {
+pub(crate) fn decode_rep(rep: &[u8], file: &std::path::Path, offset: u64) -> Result<Decoded> {
     let bad = |what| Error::corruption(file, offset, CorruptionKind::Malformed(what));
-    let (Some(seq), Some(count)) = (get_u64(rep), rep.get(8..).and_then(get_u32)) else {
+    let (Some(seq), Some(raw_count)) = (get_u64(rep), rep.get(8..).and_then(get_u32)) else {
         return Err(bad("write batch shorter than its header"));
     };
+    let shared_seqno = raw_count & SHARED_SEQNO_FLAG != 0;
+    let count = raw_count & !SHARED_SEQNO_FLAG;
     let body = &rep[BATCH_HEADER_LEN..];
     // Invariant: every record takes at least 2 bytes, so a count above body/2 is a lie;
     // checking it first bounds the allocation (docs/durability.md INV-22).
@@ -375,7 +455,20 @@ pub(crate) fn decode_rep(
     if ops.len() != count as usize {
         return Err(bad("write batch count does not match its records"));
     }
-    Ok((seq, ops))
+    if shared_seqno {
+        // Invariant: one sequence number per key, so a shared batch's point keys are
+        // distinct; a repeated one would make two entries with the same internal key.
+        let mut keys: Vec<&[u8]> = ops
+            .iter()
+            .filter(|o| o.value_type != ValueType::RangeDeletion)
+            .map(|o| &rep[o.key.0..o.key.1])
+            .collect();
+        keys.sort_unstable();
+        if keys.windows(2).any(|w| w[0] == w[1]) {
+            return Err(bad("a one-seqno write batch repeats a key"));
+        }
+    }
+    Ok(Decoded { first: seq, ops, shared_seqno })
 }
 
 fn range_of(r: &mut Reader<'_>) -> Option<(usize, usize)> {
@@ -397,7 +490,8 @@ mod tests {
         b.put(b"", b"");
         let mut rep = b.rep.clone();
         set_header(&mut rep, 42, 3);
-        let (seq, ops) = decode_rep(&rep, std::path::Path::new("x"), 0).expect("decodes");
+        let d = decode_rep(&rep, std::path::Path::new("x"), 0).expect("decodes");
+        let (seq, ops) = (d.first, d.ops);
         assert_eq!(seq, 42);
         assert_eq!(ops.len(), 3);
         assert_eq!(&rep[ops[0].key.0..ops[0].key.1], b"a");
@@ -417,6 +511,27 @@ mod tests {
     }
 
     #[test]
+    fn one_seqno_batches_round_trip_and_refuse_repeated_keys() {
+        let mut b = WriteBatch::new();
+        b.delete_range(b"a", b"z");
+        b.put(b"a", b"1");
+        b.delete(b"b");
+        b.set_shared_seqno();
+        assert_eq!(b.seqnos_used(), 1);
+        let mut rep = b.rep.clone();
+        set_header(&mut rep, 9, b.header_count());
+        let d = decode_rep(&rep, std::path::Path::new("x"), 0).expect("decodes");
+        assert!(d.shared_seqno);
+        assert_eq!((d.ops.len(), d.last()), (3, 9));
+        b.put(b"a", b"2");
+        assert!(!b.has_one_seqno(), "an appended operation renumbers the batch");
+        b.set_shared_seqno(); // as a damaged or forged WAL record could claim
+        let mut rep = b.rep.clone();
+        set_header(&mut rep, 9, b.header_count());
+        assert!(decode_rep(&rep, std::path::Path::new("x"), 0).is_err(), "a repeated key is corruption");
+    }
+
+    #[test]
     fn oversized_key_is_invalid_argument() {
         let mut b = WriteBatch::new();
         b.put(vec![0u8; MAX_KEY_SIZE], b"ok");
@@ -432,7 +547,7 @@ mod tests {
         assert!(b.validate().is_ok());
         let mut rep = b.rep.clone();
         set_header(&mut rep, 7, 1);
-        let (_, ops) = decode_rep(&rep, std::path::Path::new("x"), 0).expect("decodes");
+        let ops = decode_rep(&rep, std::path::Path::new("x"), 0).expect("decodes").ops;
         assert_eq!(ops[0].value_type, ValueType::RangeDeletion);
         assert_eq!(&rep[ops[0].key.0..ops[0].key.1], b"a");
         assert_eq!(&rep[ops[0].value.0..ops[0].value.1], b"m");

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 /// The on-disk constants, by the name docs/format.md gives them.
 fn code_constants() -> BTreeMap<&'static str, u128> {
-    let c: [(&str, u128); 30] = [
+    let c: [(&str, u128); 31] = [
         ("TABLE_MAGIC", crate::sstable::format::TABLE_MAGIC.into()),
         ("FORMAT_VERSION", crate::sstable::format::FORMAT_VERSION.into()),
         ("FOOTER_LEN", crate::sstable::format::FOOTER_LEN as u128),
@@ -17,6 +17,7 @@ fn code_constants() -> BTreeMap<&'static str, u128> {
         ("HEADER_LEN", crate::wal::HEADER_LEN as u128),
         ("SYNC_PREFIX_LEN", crate::wal::SYNC_PREFIX_LEN as u128),
         ("BATCH_HEADER_LEN", crate::batch::BATCH_HEADER_LEN as u128),
+        ("SHARED_SEQNO_FLAG", crate::batch::SHARED_SEQNO_FLAG.into()),
         ("TRAILER_LEN", crate::key::TRAILER_LEN as u128),
         ("MAX_SEQUENCE_NUMBER", crate::key::MAX_SEQUENCE_NUMBER.into()),
         ("VALUE_TYPE_FOR_SEEK", crate::key::VALUE_TYPE_FOR_SEEK.into()),

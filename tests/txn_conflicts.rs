@@ -187,22 +187,49 @@ fn commit_returns_one_sequence_number_and_is_atomic() {
     for i in 0..10 {
         t.put(format!("k{i}"), b"v").expect("put");
     }
+    t.delete_range(b"k8", b"k9").expect("delete_range");
+    t.put(b"k8", b"after the range delete").expect("put");
     let snap = db.snapshot();
     let s = t.commit().expect("commit");
     assert_eq!(s, db.last_seqno());
+    assert_eq!(s, snap.seqno() + 1, "a commit takes one sequence number");
     assert_eq!(
         snap.iter().count(),
         0,
         "the snapshot before sees none of it"
     );
     assert_eq!(db.iter().count(), 10);
+    assert_eq!(
+        db.get(b"k8").expect("get").as_deref(),
+        Some(&b"after the range delete"[..])
+    );
     for i in 0..10 {
         let (_, seq) = db
             .get_with_seqno(format!("k{i}"))
             .expect("get")
             .expect("present");
-        assert!(seq > snap.seqno() && seq <= s);
+        assert_eq!(seq, s, "every key of the commit has its revision");
     }
+    // The same after recovery from the WAL, and after a flush.
+    drop(snap);
+    let path = db.path().to_path_buf();
+    db.close().expect("close");
+    let db = Db::open(&path, Options::default()).expect("reopen");
+    assert_eq!(db.last_seqno(), s);
+    db.flush().expect("flush");
+    for i in 0..10 {
+        assert_eq!(
+            db.get_with_seqno(format!("k{i}"))
+                .expect("get")
+                .expect("present")
+                .1,
+            s
+        );
+    }
+    assert_eq!(
+        db.get(b"k8").expect("get").as_deref(),
+        Some(&b"after the range delete"[..])
+    );
 }
 
 #[test]

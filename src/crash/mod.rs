@@ -295,8 +295,8 @@ pub fn run_workload(db: &Db, ops: &[Op], oracle: &mut Oracle) -> std::result::Re
                 match txn.commit() {
                     Ok(last) => {
                         apply(&mut model, &items, op_id);
-                        let n = items.len() as u64;
-                        oracle.record_commit(op_id, Commit { first: last + 1 - n, last, sync });
+                        // A transaction's commit takes one sequence number.
+                        oracle.record_commit(op_id, Commit { first: last, last, sync });
                         continue;
                     }
                     Err(crate::error::Error::Conflict { key }) => {

@@ -19,7 +19,8 @@ use crate::key::{SequenceNumber, ValueType};
 use crate::range_del::{FragmentedRangeTombstones, RangeTombstone};
 
 /// One acknowledged write: the sequence numbers of its first and last operation, and
-/// whether it was synced.
+/// whether it was synced. A write of several items with `first == last` is a transaction's
+/// commit: every item has that one sequence number (its keys are distinct).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Commit {
     /// Sequence number of its first operation.
@@ -205,10 +206,11 @@ pub fn verify(db: &Db, oracle: &Oracle, keys: u32, keeps_unsynced: bool) -> Resu
         oracle.commits.iter().filter(|(_, c)| c.last <= m).map(|(op, c)| (c.first, c.last, *op)).collect();
     by_seq.sort_unstable();
     let mut last_committed: HashMap<u32, (SequenceNumber, bool)> = HashMap::new();
-    for &(first, _, op) in &by_seq {
+    for &(first, last, op) in &by_seq {
         for (i, item) in oracle.intents.get(&op).into_iter().flatten().enumerate() {
             for (k, put) in item.keys(keys) {
-                last_committed.insert(k, (first + i as u64, put));
+                let seq = if first == last { first } else { first + i as u64 };
+                last_committed.insert(k, (seq, put));
             }
         }
     }
@@ -296,8 +298,15 @@ pub fn verify(db: &Db, oracle: &Oracle, keys: u32, keeps_unsynced: bool) -> Resu
         let i = by_seq.partition_point(|&(f, _, _)| f <= seq);
         let covering = i.checked_sub(1).map(|i| by_seq[i]).filter(|&(_, l, _)| seq <= l);
         match covering {
-            Some((first, _, op)) => {
-                let item = oracle.intents.get(&op).and_then(|it| it.get((seq - first) as usize)).copied();
+            Some((first, last, op)) => {
+                let items = oracle.intents.get(&op);
+                let item = if first == last {
+                    // One sequence number for every item: the key's last item decides.
+                    items.and_then(|it| it.iter().rev().find(|i| i.keys(keys).iter().any(|&(ik, _)| ik == k)))
+                } else {
+                    items.and_then(|it| it.get((seq - first) as usize))
+                }
+                .copied();
                 let ok = match (item, t) {
                     (Some(Item::Put(ik)), ValueType::Value | ValueType::ValueWithExpiry) => {
                         ik == k && value_op == Some(op)

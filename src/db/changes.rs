@@ -18,7 +18,8 @@ use crate::wal::LogReader;
 
 /// The batches committed after a sequence number, oldest first (`Db::changes_since`).
 /// Items are `Result<(seqno, batch)>`, `seqno` being the batch's last sequence number (what
-/// `Db::write` returned for it; its first is `seqno - batch.len() + 1`). Expiring puts
+/// `Db::write` or `Transaction::commit` returned for it). Its first is `batch.len() - 1`
+/// below it, or `seqno` itself when `batch.has_one_seqno()` (a transaction's commit). Expiring puts
 /// carry absolute expiry times. The feed ends at the sequence number that was the latest
 /// when it was created; after an error it ends.
 pub struct ChangeFeed {
@@ -125,8 +126,8 @@ impl ChangeFeed {
                 feed.error = Some(e);
             } else {
                 match feed.pending.front() {
-                    Some((last, b)) if last - b.len() as u64 + 1 > since + 1 => {
-                        feed.error = Some(Error::Compacted { floor: last - b.len() as u64 });
+                    Some((last, b)) if last + 1 - b.seqnos_used() > since + 1 => {
+                        feed.error = Some(Error::Compacted { floor: last - b.seqnos_used() });
                     }
                     None => feed.error = Some(Error::Compacted { floor: upto }),
                     _ => {}
@@ -158,11 +159,11 @@ impl ChangeFeed {
                 if rec.is_empty() {
                     continue; // a seal record
                 }
-                let (first, ops) = decode_rep(&rec, &path, offset)?;
-                if ops.is_empty() {
+                let d = decode_rep(&rec, &path, offset)?;
+                if d.ops.is_empty() {
                     continue;
                 }
-                let last = first + ops.len() as u64 - 1;
+                let (first, last) = (d.first, d.last());
                 if first > self.upto {
                     self.files.clear();
                     break;
@@ -170,7 +171,7 @@ impl ChangeFeed {
                 if last <= self.last || self.pending.back().is_some_and(|(l, _)| last <= *l) {
                     continue;
                 }
-                self.pending.push_back((last, WriteBatch::from_rep(rec.into_owned(), ops)));
+                self.pending.push_back((last, WriteBatch::from_rep(rec.into_owned(), d.ops, d.shared_seqno)));
             }
         }
         Ok(())
@@ -196,7 +197,7 @@ impl Iterator for ChangeFeed {
             self.done = true;
             return None;
         };
-        let first = last - batch.len() as u64 + 1;
+        let first = last + 1 - batch.seqnos_used();
         if first > self.last + 1 {
             // Sequence numbers are never skipped, so the batches between are gone: an
             // archived WAL was trimmed while the feed ran.

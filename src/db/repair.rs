@@ -162,12 +162,12 @@ pub fn repair(dir: &Path, opts: &Options) -> Result<RepairReport> {
                 continue; // a seal record
             }
             let rec = bytes::Bytes::copy_from_slice(&rec);
-            let Ok((first, ops)) = decode_rep(&rec, &path, offset) else { break };
-            insert_into(&mem, &rec, first, ops.iter().copied());
+            let Ok(d) = decode_rep(&rec, &path, offset) else { break };
+            insert_into(&mem, &rec, d.first, d.ops.iter().copied(), d.shared_seqno);
             report.wal_records += 1;
-            report.wal_ops += ops.len() as u64;
-            if !ops.is_empty() {
-                report.last_sequence = report.last_sequence.max(first + ops.len() as u64 - 1);
+            report.wal_ops += d.ops.len() as u64;
+            if !d.ops.is_empty() {
+                report.last_sequence = report.last_sequence.max(d.last());
             }
         }
     }

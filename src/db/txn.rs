@@ -306,6 +306,9 @@ impl Transaction {
                 TxnWrite::Delete => batch.delete(k),
             }
         }
+        // One revision: every operation takes the commit's sequence number (keys are
+        // distinct, and range deletes come first, so the puts after them survive).
+        batch.set_shared_seqno();
         if batch.is_empty() && self.tracked.is_empty() {
             return Ok(self
                 .snapshot_seqno()

@@ -45,18 +45,19 @@ impl WalReplay<'_> {
                 Ok(Some((_, rec))) if rec.is_empty() => {} // the seal record of a retired WAL
                 Ok(Some((offset, rec))) => {
                     let rec = bytes::Bytes::copy_from_slice(&rec);
-                    let (first, ops) = decode_rep(&rec, &path, offset)?;
-                    if first <= *last_seqno && !ops.is_empty() && first + ops.len() as u64 - 1 > *last_seqno {
+                    let d = decode_rep(&rec, &path, offset)?;
+                    let (first, last) = (d.first, d.last());
+                    if first <= *last_seqno && !d.ops.is_empty() && last > *last_seqno {
                         return Err(Error::corruption(
                             &path,
                             offset,
                             CorruptionKind::Malformed("sequence numbers overlap"),
                         ));
                     }
-                    if first > *last_seqno {
-                        insert_into(mem, &rec, first, ops.iter().copied());
-                        *last_seqno = first + ops.len() as u64 - 1;
-                        report.entries_replayed += ops.len() as u64;
+                    if first > *last_seqno && !d.ops.is_empty() {
+                        insert_into(mem, &rec, first, d.ops.iter().copied(), d.shared_seqno);
+                        *last_seqno = last;
+                        report.entries_replayed += d.ops.len() as u64;
                     }
                     report.records_replayed += 1;
                 }
@@ -97,8 +98,10 @@ pub(super) fn max_seqno_in(fs: &dyn FileSystem, dir: &Path, number: u64) -> Resu
             continue;
         }
         let first = crate::coding::get_u64(&rec).unwrap_or(0);
-        let count = rec.get(8..).and_then(crate::coding::get_u32).unwrap_or(0);
-        max = max.max((first + u64::from(count)).saturating_sub(1));
+        let raw = rec.get(8..).and_then(crate::coding::get_u32).unwrap_or(0);
+        let flag = crate::batch::SHARED_SEQNO_FLAG;
+        let used = if raw & flag != 0 { u64::from(raw != flag) } else { u64::from(raw) };
+        max = max.max((first + used).saturating_sub(1));
     }
     Ok(max)
 }

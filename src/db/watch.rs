@@ -379,9 +379,9 @@ impl Watcher {
 
     /// Turns a batch into events for the watched range and tracks expiries.
     fn queue(&mut self, last: SequenceNumber, b: &WriteBatch) {
-        let first = last + 1 - b.len() as u64;
+        let first = last + 1 - b.seqnos_used();
         for (i, op) in b.iter().enumerate() {
-            let seqno = first + i as u64;
+            let seqno = if b.has_one_seqno() { last } else { first + i as u64 };
             match op {
                 WriteOp::Put { key, value, expiry } if self.in_range(key) => {
                     let key = Bytes::copy_from_slice(key);

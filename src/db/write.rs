@@ -17,7 +17,7 @@ use parking_lot::Mutex;
 
 use super::stats::StallCause;
 use super::{BgMsg, DbInner};
-use crate::batch::{insert_into, make_expiries_absolute, set_header, WriteBatch, BATCH_HEADER_LEN};
+use crate::batch::{insert_numbered, make_expiries_absolute, set_header, WriteBatch, BATCH_HEADER_LEN};
 use crate::error::{CorruptionKind, Error, Result};
 use crate::filename::wal_path;
 use crate::key::SequenceNumber;
@@ -236,7 +236,6 @@ impl DbInner {
         let members = if refused.is_some() { &group[1..] } else { group };
         let sync = members.iter().any(|w| w.sync);
         let total: usize = members.iter().map(|w| w.batch.len()).sum();
-        let first = wal.last_seqno + 1;
         // Each member's batch is its own WAL record (header + records), so readers of the
         // log see batch boundaries; the records go out in one write.
         let mut rep = Vec::with_capacity(
@@ -254,14 +253,10 @@ impl DbInner {
         for w in members {
             let start = rep.len();
             rep.resize(start + BATCH_HEADER_LEN, 0);
-            #[expect(
-                clippy::cast_possible_truncation,
-                reason = "a batch is below 1 GiB, so fewer than 2^32 ops"
-            )]
-            set_header(&mut rep[start..], seq + 1, w.batch.len() as u32);
+            set_header(&mut rep[start..], seq + 1, w.batch.header_count());
             member_base.push(rep.len());
             rep.extend_from_slice(w.batch.records());
-            seq += w.batch.len() as u64;
+            seq += w.batch.seqnos_used();
             member_last.push(seq);
             bounds.push((start, rep.len()));
         }
@@ -295,8 +290,16 @@ impl DbInner {
         // (docs/durability.md INV-17).
         let rep = Bytes::from(rep);
         let mem = Arc::clone(&self.versions.current().mem);
-        let ops = members.iter().zip(&member_base).flat_map(|(w, &base)| w.batch.ops_at(base));
-        insert_into(&mem, &rep, first, ops);
+        let firsts = member_last[member_last.len() - members.len()..].iter().zip(members);
+        let ops = firsts.zip(&member_base).flat_map(|((&last, w), &base)| {
+            let first = last + 1 - w.batch.seqnos_used();
+            let shared = w.batch.has_one_seqno();
+            w.batch
+                .ops_at(base)
+                .enumerate()
+                .map(move |(i, op)| (op, if shared { first } else { first + i as u64 }))
+        });
+        insert_numbered(&mem, &rep, ops);
         if self.has_watchers.load(Ordering::Acquire) {
             let lasts = &member_last[member_last.len() - members.len()..];
             let batches = members
@@ -305,10 +308,8 @@ impl DbInner {
                 .zip(lasts)
                 .filter(|((w, _), _)| !w.batch.is_empty())
                 .map(|((w, &(a, b)), &last)| {
-                    (
-                        last,
-                        WriteBatch::from_rep(rep[a..b].to_vec(), w.batch.ops_at(BATCH_HEADER_LEN).collect()),
-                    )
+                    let ops = w.batch.ops_at(BATCH_HEADER_LEN).collect();
+                    (last, WriteBatch::from_rep(rep[a..b].to_vec(), ops, w.batch.has_one_seqno()))
                 })
                 .collect();
             self.publish(Arc::new(batches));

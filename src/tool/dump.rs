@@ -24,6 +24,8 @@ pub struct WalRecord {
     pub offset: u64,
     /// Sequence number of its first operation (the next ones follow in order).
     pub first_seqno: SequenceNumber,
+    /// Every operation has `first_seqno` (a transaction's commit).
+    pub one_seqno: bool,
     /// The operations: type, key, value (empty for deletions).
     pub ops: Vec<(ValueType, Vec<u8>, Vec<u8>)>,
 }
@@ -47,14 +49,16 @@ pub fn wal_records(
             Err(d) => return Ok((out, Some(d))),
             Ok(Some((_, rec))) if rec.is_empty() => {} // a seal record
             Ok(Some((offset, rec))) => {
-                let (first_seqno, ops) = decode_rep(&rec, path, offset)?;
-                let ops = ops
+                let d = decode_rep(&rec, path, offset)?;
+                let (first_seqno, one_seqno) = (d.first, d.shared_seqno);
+                let ops = d
+                    .ops
                     .iter()
                     .map(|o| {
                         (o.value_type, rec[o.key.0..o.key.1].to_vec(), rec[o.value.0..o.value.1].to_vec())
                     })
                     .collect();
-                out.push(WalRecord { offset, first_seqno, ops });
+                out.push(WalRecord { offset, first_seqno, one_seqno, ops });
             }
         }
     }

@@ -223,9 +223,9 @@ fn check_wal(fs: &dyn FileSystem, path: &Path, number: u64, newest: bool) -> Res
             Ok(None) => return Ok(format!("{records} records, {ops} operations")),
             Ok(Some((_, rec))) if rec.is_empty() => {} // a seal record
             Ok(Some((offset, rec))) => {
-                let (_, o) = decode_rep(&rec, path, offset).map_err(|e| e.to_string())?;
+                let d = decode_rep(&rec, path, offset).map_err(|e| e.to_string())?;
                 records += 1;
-                ops += o.len() as u64;
+                ops += d.ops.len() as u64;
             }
             Err(d) if d.is_tail && newest => {
                 return Err(format!(

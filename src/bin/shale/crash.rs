@@ -495,7 +495,8 @@ fn worker(dir: &Path, a: &WorkerArgs) -> CliResult<()> {
                         failed.store(true, Ordering::Relaxed);
                         return;
                     }
-                    let n_ops = items.len() as u64;
+                    // A transaction's commit takes one sequence number for all its items.
+                    let n_ops = if txn_plan.is_some() { 1 } else { items.len() as u64 };
                     let result = match txn_plan.take() {
                         Some((keys, lens)) => match commit_txn(db, &keys, &lens, op_id, sync) {
                             Ok(Some(last)) => Ok(last),

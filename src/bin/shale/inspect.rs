@@ -169,7 +169,7 @@ pub fn dump(db: Option<&Path>, what: &DumpWhat) -> CliResult<()> {
             for r in &records {
                 w(&mut o, format!("record @{} seqno {} ({} ops)", r.offset, r.first_seqno, r.ops.len()))?;
                 for (i, (t, k, v)) in r.ops.iter().enumerate() {
-                    let seq = r.first_seqno + i as u64;
+                    let seq = if r.one_seqno { r.first_seqno } else { r.first_seqno + i as u64 };
                     match t {
                         ValueType::Deletion => w(&mut o, format!("  {seq} DEL {}", esc(k)))?,
                         _ => w(&mut o, format!("  {seq} {} {} {}", kind(*t), esc(k), show_value(*t, v)))?,
