@@ -217,13 +217,20 @@ impl VersionSet {
             wals_added: if cfg!(feature = "bug-skip-wal-tracking") { Vec::new() } else { vec![added] },
             ..VersionEdit::default()
         };
-        if let Err(e) = inst.manifest.append(&edit) {
+        self.append_counters_only(&mut inst, &edit)
+    }
+
+    /// Appends an edit that changes no table (WAL tracking, the history floor), notes it
+    /// for rollover and rolls the MANIFEST over if it grew too big. **Requires:** the
+    /// installer lock (the guard proves it) and `!inst.failed`.
+    fn append_counters_only(&self, inst: &mut Installer, edit: &VersionEdit) -> Result<()> {
+        if let Err(e) = inst.manifest.append(edit) {
             inst.failed = true;
             return Err(e);
         }
-        Self::note(&mut inst, &edit);
+        Self::note(inst, edit);
         let version = self.current.load_full();
-        self.maybe_roll(&mut inst, &version);
+        self.maybe_roll(inst, &version);
         Ok(())
     }
 
@@ -241,14 +248,7 @@ impl VersionSet {
             history_floor: Some(floor.unwrap_or(super::edit::HISTORY_OFF)),
             ..VersionEdit::default()
         };
-        if let Err(e) = inst.manifest.append(&edit) {
-            inst.failed = true;
-            return Err(e);
-        }
-        Self::note(&mut inst, &edit);
-        let version = self.current.load_full();
-        self.maybe_roll(&mut inst, &version);
-        Ok(())
+        self.append_counters_only(&mut inst, &edit)
     }
 
     /// The history floor the MANIFEST holds.
