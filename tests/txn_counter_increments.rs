@@ -137,3 +137,44 @@ fn compare_and_swap_semantics() {
         .expect_err("absent");
     assert_eq!(e.current, None);
 }
+
+#[test]
+fn synced_transactions_of_many_threads_share_commit_groups() {
+    // Each thread increments its own counter, so nothing conflicts; commits that arrive
+    // while a group fsyncs join the next group, checked or not.
+    let (_dir, db) = open();
+    let opts = shaledb::TransactionOptions {
+        set_snapshot: true,
+        sync: true,
+    };
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let db = Arc::clone(&db);
+            std::thread::spawn(move || {
+                let key = format!("counter-{t}");
+                for _ in 0..100 {
+                    let mut txn = db.transaction_opt(&opts);
+                    let n = parse(txn.get_for_update(&key).expect("get").as_deref());
+                    txn.put(&key, (n + 1).to_string()).expect("put");
+                    txn.commit().expect("no conflict between distinct keys");
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("thread");
+    }
+    for t in 0..THREADS {
+        assert_eq!(
+            parse(db.get(format!("counter-{t}")).expect("get").as_deref()),
+            100
+        );
+    }
+    let s = db.stats();
+    assert!(
+        s.write_groups < THREADS * 100,
+        "{} groups for {} synced transactions: they never shared one",
+        s.write_groups,
+        THREADS * 100
+    );
+}

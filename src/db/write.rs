@@ -54,7 +54,7 @@ pub(crate) enum WriteCheck {
 }
 
 /// What happened to a write that passed the queue.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) enum Outcome {
     /// Committed; the sequence number of the batch's last operation (or the visible one
     /// for an empty batch).
@@ -96,6 +96,26 @@ impl WalState {
     pub(crate) fn seal(&mut self) -> std::io::Result<()> {
         self.log.seal()
     }
+}
+
+/// What the last operation of `b` touching `key` leaves it as: `Some(Some(value))` for a
+/// put, `Some(None)` for a deletion or a covering range deletion, `None` if `b` does not
+/// touch `key`.
+fn last_touch(b: &WriteBatch, key: &[u8]) -> Option<Option<Bytes>> {
+    let mut found = None;
+    for op in b.iter() {
+        match op {
+            crate::batch::WriteOp::Put { key: k, value, .. } if k == key => {
+                found = Some(Some(Bytes::copy_from_slice(value)));
+            }
+            crate::batch::WriteOp::Delete { key: k } if k == key => found = Some(None),
+            crate::batch::WriteOp::DeleteRange { start, end } if start <= key && key < end => {
+                found = Some(None)
+            }
+            _ => {}
+        }
+    }
+    found
 }
 
 /// A copy of `e` for another member of a group: `Error` is not `Clone` because
@@ -155,9 +175,7 @@ impl DbInner {
         let mut size = first_size;
         for w in queue.iter().skip(1) {
             size += w.batch.approximate_size();
-            // A checked write waits to lead a group of its own: its check must see every
-            // write committed before it, including this group's.
-            if size > limit || w.check.is_some() {
+            if size > limit {
                 break;
             }
             group.push(Arc::clone(w));
@@ -173,14 +191,7 @@ impl DbInner {
             // Invariant: the group is the front of the queue, in order.
             debug_assert!(popped.is_some_and(|p| Arc::ptr_eq(&p, w)));
             let r = match &result {
-                Ok((seqs, refused)) => Ok(match (i, refused) {
-                    (0, Some(o)) => match o {
-                        Outcome::Conflict(k) => Outcome::Conflict(k.clone()),
-                        Outcome::Mismatch(v) => Outcome::Mismatch(v.clone()),
-                        Outcome::Committed(s) => Outcome::Committed(*s),
-                    },
-                    _ => Outcome::Committed(seqs[i]),
-                }),
+                Ok(outcomes) => Ok(outcomes[i].clone()),
                 Err(e) => Err(duplicate(e)),
             };
             if i == 0 {
@@ -194,15 +205,21 @@ impl DbInner {
         mine.unwrap_or(Err(Error::Closed))
     }
 
-    /// Evaluates `check` against the state every commit so far left.
+    /// Evaluates `check` against the state every commit so far left, then the batches
+    /// `ahead` of it in its own group (they commit first). `None`: the write may commit.
     /// **Requires:** the `wal` lock, so no commit runs meanwhile.
-    fn evaluate(&self, check: &WriteCheck) -> Result<Option<Outcome>> {
+    fn evaluate(&self, check: &WriteCheck, ahead: &[&WriteBatch]) -> Result<Option<Outcome>> {
         let version = self.versions.current();
         let latest = self.visible_seqno.load(Ordering::Acquire);
         let ro = crate::sstable::BlockReadOptions::default();
         match check {
             WriteCheck::Unchanged(keys) => {
                 for (key, seen) in keys {
+                    // A batch ahead in the group that touches the key commits after the
+                    // transaction's view of it, so it is a change too.
+                    if ahead.iter().any(|b| last_touch(b, key).is_some()) {
+                        return Ok(Some(Outcome::Conflict(key.clone())));
+                    }
                     if let Some((s, _)) = version.get_with_seqno(key, latest, ro)? {
                         if s > *seen {
                             return Ok(Some(Outcome::Conflict(key.clone())));
@@ -212,7 +229,10 @@ impl DbInner {
                 Ok(None)
             }
             WriteCheck::ValueIs { key, expected } => {
-                let current = self.unexpired(version.get(key, latest, ro)?).map(|(v, _)| v);
+                let current = match ahead.iter().rev().find_map(|b| last_touch(b, key)) {
+                    Some(v) => v,
+                    None => self.unexpired(version.get(key, latest, ro)?).map(|(v, _)| v),
+                };
                 if current.as_deref() == expected.as_deref() {
                     Ok(None)
                 } else {
@@ -222,18 +242,28 @@ impl DbInner {
         }
     }
 
-    /// Commits a group; returns the last sequence number of each member's batch (the
-    /// visible one for an empty batch), and the outcome of the leader's check if it
-    /// refused the leader's write (its entry in the first vector is then meaningless).
-    fn write_group(&self, group: &[Arc<PendingWrite>]) -> Result<(Vec<SequenceNumber>, Option<Outcome>)> {
+    /// Commits a group: checks each checked member in order (against the database and
+    /// the members accepted before it), and commits the members that pass as one WAL
+    /// append. Returns each member's outcome, in group order: its batch's last sequence
+    /// number (the visible one for an empty batch), or the failed check.
+    fn write_group(&self, group: &[Arc<PendingWrite>]) -> Result<Vec<Outcome>> {
         let mut wal = self.wal.lock();
         self.check_poisoned()?;
         self.make_room_for_write(&mut wal, false)?;
-        let refused = match &group[0].check {
-            Some(c) => self.evaluate(c)?,
-            None => None,
-        };
-        let members = if refused.is_some() { &group[1..] } else { group };
+        let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(group.len());
+        let mut ahead: Vec<&WriteBatch> = Vec::new();
+        for w in group {
+            let refused = match &w.check {
+                Some(c) => self.evaluate(c, &ahead)?,
+                None => None,
+            };
+            if refused.is_none() {
+                ahead.push(&w.batch);
+            }
+            outcomes.push(refused);
+        }
+        let members: Vec<&Arc<PendingWrite>> =
+            group.iter().zip(&outcomes).filter(|(_, o)| o.is_none()).map(|(w, _)| w).collect();
         let sync = members.iter().any(|w| w.sync);
         let total: usize = members.iter().map(|w| w.batch.len()).sum();
         // Each member's batch is its own WAL record (header + records), so readers of the
@@ -241,16 +271,13 @@ impl DbInner {
         let mut rep = Vec::with_capacity(
             members.iter().map(|w| BATCH_HEADER_LEN + w.batch.records().len()).sum::<usize>(),
         );
-        let mut member_last = Vec::with_capacity(group.len());
-        if refused.is_some() {
-            member_last.push(wal.last_seqno);
-        }
+        let mut member_last = Vec::with_capacity(members.len());
         // Where each member's records start in the group rep: its operations' byte
         // ranges are shifted there, so the memtable insert needs no decode.
         let mut member_base = Vec::with_capacity(members.len());
         let mut bounds = Vec::with_capacity(members.len());
         let mut seq = wal.last_seqno;
-        for w in members {
+        for w in &members {
             let start = rep.len();
             rep.resize(start + BATCH_HEADER_LEN, 0);
             set_header(&mut rep[start..], seq + 1, w.batch.header_count());
@@ -260,9 +287,20 @@ impl DbInner {
             member_last.push(seq);
             bounds.push((start, rep.len()));
         }
+        // Every member's outcome, in group order: a refusal, or its last sequence number.
+        let finish = |member_last: &[SequenceNumber]| -> Vec<Outcome> {
+            let mut lasts = member_last.iter();
+            outcomes
+                .iter()
+                .map(|o| match o {
+                    Some(refused) => refused.clone(),
+                    None => Outcome::Committed(lasts.next().copied().unwrap_or_default()),
+                })
+                .collect()
+        };
         if total == 0 {
             // Only checked, empty batches: nothing to log.
-            return Ok((member_last, refused));
+            return Ok(finish(&member_last));
         }
         // TTLs become absolute expiry times at commit, before the WAL sees them.
         if members.iter().any(|w| w.batch.relative_ttl_offsets(0).next().is_some()) {
@@ -290,7 +328,7 @@ impl DbInner {
         // (docs/durability.md INV-17).
         let rep = Bytes::from(rep);
         let mem = Arc::clone(&self.versions.current().mem);
-        let firsts = member_last[member_last.len() - members.len()..].iter().zip(members);
+        let firsts = member_last.iter().zip(&members);
         let ops = firsts.zip(&member_base).flat_map(|((&last, w), &base)| {
             let first = last + 1 - w.batch.seqnos_used();
             let shared = w.batch.has_one_seqno();
@@ -301,7 +339,7 @@ impl DbInner {
         });
         insert_numbered(&mem, &rep, ops);
         if self.has_watchers.load(Ordering::Acquire) {
-            let lasts = &member_last[member_last.len() - members.len()..];
+            let lasts = &member_last;
             let batches = members
                 .iter()
                 .zip(&bounds)
@@ -316,7 +354,7 @@ impl DbInner {
         }
         wal.last_seqno = seq;
         self.visible_seqno.store(seq, Ordering::Release);
-        Ok((member_last, refused))
+        Ok(finish(&member_last))
     }
 
     /// Ensures the memtable has room: delays or stops writes while L0 is at its slowdown or
