@@ -501,15 +501,16 @@ impl Store {
             }
             (self.seqno_at(start_rev - 1)?, start_rev - 1)
         };
-        let inner = match self.db.watch::<&[u8], _>(..&[USER + 1][..], since) {
-            Ok(w) => w,
-            Err(Error::Compacted { .. }) => {
-                return Err(KvError::Compacted {
+        let mut inner = self.db.watch::<&[u8], _>(..&[USER + 1][..], since);
+        if inner.startup_error().is_some() {
+            return match inner.recv() {
+                Err(Error::Compacted { .. }) => Err(KvError::Compacted {
                     compact_revision: self.compact_revision()?,
-                })
-            }
-            Err(e) => return Err(e.into()),
-        };
+                }),
+                Err(e) => Err(e.into()),
+                Ok(_) => unreachable!("a watcher that failed to start yields its error first"),
+            };
+        }
         Ok(Watch {
             inner,
             bounds: bounds(key, range_end),

@@ -47,9 +47,7 @@ fn history_then_live_with_no_gap_and_no_duplicate() {
     let since = db.last_seqno();
     let mut want = write(&db, 50..600);
     db.flush().expect("flush");
-    let mut w = db
-        .watch(b"k1".as_slice()..b"k3".as_slice(), since)
-        .expect("watch");
+    let mut w = db.watch(b"k1".as_slice()..b"k3".as_slice(), since);
     // Live writes from another thread, across more memtable switches.
     let writer = {
         let db = Arc::clone(&db);
@@ -80,9 +78,7 @@ fn a_lagging_watcher_is_disconnected_without_blocking_writers_and_resumes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = Db::open(dir.path(), options()).expect("open");
     let since = db.last_seqno();
-    let mut w = db
-        .watch_with_buffer(b"k1".as_slice()..b"k3".as_slice(), since, 4)
-        .expect("watch");
+    let mut w = db.watch_with_buffer(b"k1".as_slice()..b"k3".as_slice(), since, 4);
     // 200 commits with nobody reading: writes must all return.
     let want = write(&db, 0..400);
     let mut got = Vec::new();
@@ -104,9 +100,7 @@ fn a_lagging_watcher_is_disconnected_without_blocking_writers_and_resumes() {
         resume >= *got.last().expect("some") && resume < want[got.len()],
         "every batch up to resume_from was delivered"
     );
-    let mut w2 = db
-        .watch(b"k1".as_slice()..b"k3".as_slice(), resume)
-        .expect("resume");
+    let mut w2 = db.watch(b"k1".as_slice()..b"k3".as_slice(), resume);
     for &s in &want[got.len()..] {
         assert_eq!(w2.recv().expect("event").seqno(), s);
     }
@@ -117,9 +111,7 @@ fn deletes_range_deletes_and_expiries_are_reported() {
     let dir = tempfile::tempdir().expect("tempdir");
     let clock = Arc::new(ManualClock::new(1_000_000));
     let db = Db::open(dir.path(), options().clock(clock.clone())).expect("open");
-    let mut w = db
-        .watch(b"a".as_slice()..b"m".as_slice(), db.last_seqno())
-        .expect("watch");
+    let mut w = db.watch(b"a".as_slice()..b"m".as_slice(), db.last_seqno());
     let s1 = db
         .put_with_ttl(b"b", b"1", Duration::from_millis(500))
         .expect("put");
@@ -164,12 +156,24 @@ fn a_start_whose_wals_are_gone_is_compacted() {
     db.put(b"a", b"1").expect("put");
     db.flush().expect("flush");
     db.put(b"a", b"2").expect("put");
+    let mut w = db.watch(b"a".as_slice()..b"b".as_slice(), 0);
     assert!(matches!(
-        db.watch(b"a".as_slice()..b"b".as_slice(), 0),
-        Err(Error::Compacted { floor: 1 })
+        w.startup_error(),
+        Some(Error::Compacted { floor: 1 })
     ));
+    assert!(
+        matches!(w.recv(), Err(Error::Compacted { floor: 1 })),
+        "the first item is the error"
+    );
+    assert!(w.next().is_none(), "then the watcher ends");
+    let mut w = db.watch(b"a".as_slice()..b"b".as_slice(), 99);
+    assert!(matches!(w.next(), Some(Err(Error::InvalidArgument(_)))));
+    assert!(w.next().is_none());
+    // From the floor it names, it works.
+    let mut w = db.watch(b"a".as_slice()..b"b".as_slice(), 1);
+    assert!(w.startup_error().is_none());
     assert!(matches!(
-        db.watch(b"a".as_slice()..b"b".as_slice(), 99),
-        Err(Error::InvalidArgument(_))
+        w.recv().expect("event"),
+        WatchEvent::Put { seqno: 2, .. }
     ));
 }

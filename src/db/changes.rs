@@ -112,11 +112,19 @@ impl ChangeFeed {
         }
         let (fs, dir) = (inner.fs.as_ref(), inner.dir.as_path());
         let archive = archive_dir(dir);
-        let mut numbers = archived_wals(fs, dir);
-        numbers.extend(fs.list(dir).unwrap_or_default().iter().filter_map(|n| match parse_file_name(n) {
-            Some(FileType::Wal(n)) => Some(n),
-            _ => None,
-        }));
+        // The live directory first, then the archive: a WAL a flush moves meanwhile is
+        // then in one of the two listings (and `fill` looks in the archive for a listed
+        // live WAL that is gone).
+        let mut numbers: Vec<u64> = fs
+            .list(dir)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|n| match parse_file_name(n) {
+                Some(FileType::Wal(n)) => Some(n),
+                _ => None,
+            })
+            .collect();
+        numbers.extend(archived_wals(fs, dir));
         numbers.sort_unstable();
         numbers.dedup();
         feed.files = numbers.into_iter().map(|n| (n, wal_path(dir, n), wal_path(&archive, n))).collect();

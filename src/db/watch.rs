@@ -126,26 +126,35 @@ impl Db {
     /// order, with no gap and no duplicate across memtable switches and WAL rotation; see
     /// [`Watcher`] and [`WatchEvent`]. Uses a buffer of [`DEFAULT_WATCH_BUFFER`] batches.
     ///
-    /// # Errors
-    /// [`Error::Compacted`] if the WALs holding changes right after `since` are no longer
-    /// kept (see `Options::wal_retention`); [`Error::InvalidArgument`] for a `since`
-    /// above the latest; [`Error::Io`]; [`Error::Closed`].
-    pub fn watch<K: AsRef<[u8]>, R: RangeBounds<K>>(
-        &self,
-        range: R,
-        since: SequenceNumber,
-    ) -> Result<Watcher> {
+    /// A watcher that cannot start yields its error as its first item (and
+    /// [`Watcher::startup_error`] shows it): [`Error::Compacted`] if the WALs holding
+    /// changes right after `since` are no longer kept (see `Options::wal_retention`),
+    /// [`Error::InvalidArgument`] for a `since` above the latest, [`Error::Io`],
+    /// [`Error::Closed`].
+    pub fn watch<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R, since: SequenceNumber) -> Watcher {
         self.watch_with_buffer(range, since, DEFAULT_WATCH_BUFFER)
     }
 
     /// [`Db::watch`] with a buffer of `buffer` commit groups (at least 1): a watcher whose
     /// owner leaves that many queued is disconnected with [`Error::Lagged`].
-    ///
-    /// # Errors
-    /// As [`Db::watch`].
     pub fn watch_with_buffer<K: AsRef<[u8]>, R: RangeBounds<K>>(
         &self,
         range: R,
+        since: SequenceNumber,
+        buffer: usize,
+    ) -> Watcher {
+        let (start, end) = own_bounds(&range);
+        self.start_watcher(start, end, since, buffer).unwrap_or_else(|e| Watcher::failed(e, since))
+    }
+
+    /// Registers a watcher of `[start, end]` bounds from `since`.
+    ///
+    /// # Errors
+    /// As [`Db::watch`] describes.
+    fn start_watcher(
+        &self,
+        start: Bound<Bytes>,
+        end: Bound<Bytes>,
         since: SequenceNumber,
         buffer: usize,
     ) -> Result<Watcher> {
@@ -178,8 +187,8 @@ impl Db {
                 None => {}
             }
         }
-        let (start, end) = own_bounds(&range);
         Ok(Watcher {
+            startup: None,
             history: Some(history),
             first,
             rx,
@@ -204,6 +213,8 @@ impl Db {
 /// [`Error::Closed`] when the database closed, and the change feed's errors while the
 /// history is read. Dropping the watcher unsubscribes it.
 pub struct Watcher {
+    /// Why the watcher could not start: yielded first, then the watcher ends.
+    startup: Option<Error>,
     history: Option<ChangeFeed>,
     /// The history's first batch, read ahead at registration.
     first: Option<(SequenceNumber, WriteBatch)>,
@@ -244,6 +255,33 @@ enum Next {
 }
 
 impl Watcher {
+    /// A watcher that could not start: it yields `e`, then ends.
+    fn failed(e: Error, since: SequenceNumber) -> Watcher {
+        let (_, rx) = crossbeam_channel::bounded(1);
+        Watcher {
+            startup: Some(e),
+            history: None,
+            first: None,
+            rx,
+            lagged: Arc::new(AtomicBool::new(false)),
+            start: Bound::Unbounded,
+            end: Bound::Unbounded,
+            clock: Arc::new(crate::options::SystemClock),
+            events: VecDeque::new(),
+            delivered: since,
+            batch_done: None,
+            expiries: BTreeSet::new(),
+            expiry_of: HashMap::new(),
+            finished: false,
+        }
+    }
+
+    /// The error that kept this watcher from starting (`Compacted`, `InvalidArgument`,
+    /// `Io`, `Closed`), if any; the first `recv` returns it.
+    pub fn startup_error(&self) -> Option<&Error> {
+        self.startup.as_ref()
+    }
+
     /// The next event, blocking until there is one.
     ///
     /// # Errors
@@ -282,6 +320,10 @@ impl Watcher {
     /// One step: a queued event, a due expiry, or the next batch's first event (waiting
     /// up to `wait` for a live batch; `None`: not at all). `None` if nothing came.
     fn poll(&mut self, wait: Option<Duration>) -> Option<Result<WatchEvent>> {
+        if let Some(e) = self.startup.take() {
+            self.finished = true;
+            return Some(Err(e));
+        }
         if self.finished {
             return Some(Err(Error::Closed));
         }
@@ -467,7 +509,7 @@ impl Iterator for Watcher {
     type Item = Result<WatchEvent>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.finished {
+        if self.finished && self.startup.is_none() {
             return None;
         }
         Some(self.recv())
