@@ -7,11 +7,11 @@ use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::wal_archive::{archive_dir, archived_wals};
+use super::wal_archive::{archive_dir, archived_wals, wal_numbers_in};
 use super::{Db, DbInner};
 use crate::batch::{decode_rep, WriteBatch};
 use crate::error::{Error, Result};
-use crate::filename::{parse_file_name, wal_path, FileType};
+use crate::filename::wal_path;
 use crate::fs::FileSystem;
 use crate::key::SequenceNumber;
 use crate::wal::LogReader;
@@ -115,15 +115,7 @@ impl ChangeFeed {
         // The live directory first, then the archive: a WAL a flush moves meanwhile is
         // then in one of the two listings (and `fill` looks in the archive for a listed
         // live WAL that is gone).
-        let mut numbers: Vec<u64> = fs
-            .list(dir)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|n| match parse_file_name(n) {
-                Some(FileType::Wal(n)) => Some(n),
-                _ => None,
-            })
-            .collect();
+        let mut numbers = wal_numbers_in(fs, dir);
         numbers.extend(archived_wals(fs, dir));
         numbers.sort_unstable();
         numbers.dedup();

@@ -385,6 +385,19 @@ fn check_key(key: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// True if `k` lies within the bounds `start` and `end`.
+pub(super) fn in_bounds(k: &[u8], start: &Bound<Bytes>, end: &Bound<Bytes>) -> bool {
+    (match start {
+        Bound::Included(s) => k >= s.as_ref(),
+        Bound::Excluded(s) => k > s.as_ref(),
+        Bound::Unbounded => true,
+    }) && (match end {
+        Bound::Included(e) => k <= e.as_ref(),
+        Bound::Excluded(e) => k < e.as_ref(),
+        Bound::Unbounded => true,
+    })
+}
+
 /// Owned copies of a range's bounds.
 pub(super) fn own_bounds<K: AsRef<[u8]>, R: RangeBounds<K>>(range: &R) -> (Bound<Bytes>, Bound<Bytes>) {
     let own = |b: Bound<&K>| match b {

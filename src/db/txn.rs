@@ -20,7 +20,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::iter::DbIterator;
-use super::read::{own_bounds, prefix_bounds, ReadOptions};
+use super::read::{in_bounds, own_bounds, prefix_bounds, ReadOptions};
 use super::snapshot::Snapshot;
 use super::write::{Outcome, WriteCheck};
 use super::{Db, DbInner};
@@ -384,17 +384,7 @@ impl Transaction {
             ..ReadOptions::default()
         };
         let base = self.inner.iter_at(start.clone(), end.clone(), &opts);
-        let in_range = |k: &[u8]| {
-            (match &start {
-                Bound::Included(s) => k >= s.as_ref(),
-                Bound::Excluded(s) => k > s.as_ref(),
-                Bound::Unbounded => true,
-            }) && (match &end {
-                Bound::Included(e) => k <= e.as_ref(),
-                Bound::Excluded(e) => k < e.as_ref(),
-                Bound::Unbounded => true,
-            })
-        };
+        let in_range = |k: &[u8]| in_bounds(k, &start, &end);
         let own = self
             .writes
             .iter()

@@ -40,8 +40,14 @@ pub(crate) fn retire_wal(
 
 /// The archived WALs' numbers, ascending.
 pub(crate) fn archived_wals(fs: &dyn FileSystem, dir: &Path) -> Vec<u64> {
+    wal_numbers_in(fs, &archive_dir(dir))
+}
+
+/// The numbers of the WAL files in directory `dir` (none if it cannot be listed),
+/// ascending.
+pub(crate) fn wal_numbers_in(fs: &dyn FileSystem, dir: &Path) -> Vec<u64> {
     let mut numbers: Vec<u64> = fs
-        .list(&archive_dir(dir))
+        .list(dir)
         .unwrap_or_default()
         .iter()
         .filter_map(|n| match parse_file_name(n) {

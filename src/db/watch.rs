@@ -20,7 +20,7 @@ use bytes::Bytes;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 
 use super::changes::ChangeFeed;
-use super::read::own_bounds;
+use super::read::{in_bounds, own_bounds};
 use super::{Db, DbInner};
 use crate::batch::{Expiry, WriteBatch, WriteOp};
 use crate::error::{Error, Result};
@@ -187,22 +187,9 @@ impl Db {
                 None => {}
             }
         }
-        Ok(Watcher {
-            startup: None,
-            history: Some(history),
-            first,
-            rx,
-            lagged,
-            start,
-            end,
-            clock: Arc::clone(&self.inner.opts.clock),
-            events: VecDeque::new(),
-            delivered: since,
-            batch_done: None,
-            expiries: BTreeSet::new(),
-            expiry_of: HashMap::new(),
-            finished: false,
-        })
+        let mut w = Watcher::idle(rx, start, end, Arc::clone(&self.inner.opts.clock), since);
+        (w.history, w.first, w.lagged) = (Some(history), first, lagged);
+        Ok(w)
     }
 }
 
@@ -258,15 +245,34 @@ impl Watcher {
     /// A watcher that could not start: it yields `e`, then ends.
     fn failed(e: Error, since: SequenceNumber) -> Watcher {
         let (_, rx) = crossbeam_channel::bounded(1);
+        let mut w = Watcher::idle(
+            rx,
+            Bound::Unbounded,
+            Bound::Unbounded,
+            Arc::new(crate::options::SystemClock),
+            since,
+        );
+        w.startup = Some(e);
+        w
+    }
+
+    /// A watcher of `[start, end]` on `rx`, with nothing read and no history yet.
+    fn idle(
+        rx: Receiver<GroupMessage>,
+        start: Bound<Bytes>,
+        end: Bound<Bytes>,
+        clock: Arc<dyn Clock>,
+        since: SequenceNumber,
+    ) -> Watcher {
         Watcher {
-            startup: Some(e),
+            startup: None,
             history: None,
             first: None,
             rx,
             lagged: Arc::new(AtomicBool::new(false)),
-            start: Bound::Unbounded,
-            end: Bound::Unbounded,
-            clock: Arc::new(crate::options::SystemClock),
+            start,
+            end,
+            clock,
             events: VecDeque::new(),
             delivered: since,
             batch_done: None,
@@ -385,15 +391,7 @@ impl Watcher {
     }
 
     fn in_range(&self, k: &[u8]) -> bool {
-        (match &self.start {
-            Bound::Included(s) => k >= s.as_ref(),
-            Bound::Excluded(s) => k > s.as_ref(),
-            Bound::Unbounded => true,
-        }) && (match &self.end {
-            Bound::Included(e) => k <= e.as_ref(),
-            Bound::Excluded(e) => k < e.as_ref(),
-            Bound::Unbounded => true,
-        })
+        in_bounds(k, &self.start, &self.end)
     }
 
     /// True if `[start, end)` shares a key with the watched range.
