@@ -35,7 +35,7 @@
 // 4: options, batch                           5: iterator::merging
 // 6: compaction                               7: db
 // 8: tool                                     9: crash (feature `sim`), server (feature
-//                                                `server`)
+//                                                `server`), raft (feature `raft`)
 //
 // Modules marked `internal!` are private unless the `internals` feature is on: then they
 // are public, hidden from the docs and outside the semver promise, for the fuzz targets,
@@ -70,6 +70,8 @@ pub mod key;
 internal!(memtable);
 mod options;
 pub mod range_del;
+#[cfg(feature = "raft")]
+pub mod raft;
 #[cfg(feature = "server")]
 pub mod server;
 internal!(sstable);
