@@ -113,6 +113,21 @@ pub struct SyncStats {
     pub entries: u64,
 }
 
+/// Reads a [`LogStore`]'s fsync counters ([`LogStore::sync_counter`]).
+#[derive(Clone)]
+pub struct SyncCounter(Arc<Counters>);
+
+impl SyncCounter {
+    /// The counters now: entries per fsync is `entries / syncs`.
+    pub fn stats(&self) -> SyncStats {
+        SyncStats {
+            syncs: self.0.syncs.load(Ordering::Relaxed),
+            appends: self.0.appends.load(Ordering::Relaxed),
+            entries: self.0.entries.load(Ordering::Relaxed),
+        }
+    }
+}
+
 #[derive(Default)]
 struct Counters {
     syncs: AtomicU64,
@@ -163,14 +178,10 @@ where
         })
     }
 
-    /// How many fsyncs the appends so far took: entries per fsync is
-    /// `entries / syncs`.
-    pub fn sync_stats(&self) -> SyncStats {
-        SyncStats {
-            syncs: self.counters.syncs.load(Ordering::Relaxed),
-            appends: self.counters.appends.load(Ordering::Relaxed),
-            entries: self.counters.entries.load(Ordering::Relaxed),
-        }
+    /// A handle on this store's fsync counters that stays valid after the store moves
+    /// into openraft.
+    pub fn sync_counter(&self) -> SyncCounter {
+        SyncCounter(self.counters.clone())
     }
 
     fn db(&self) -> &Db {

@@ -72,7 +72,7 @@ use openraft::{AnyError, ErrorSubject, ErrorVerb, RaftTypeConfig, StorageError, 
 use crate::db::Db;
 use crate::error::Result;
 
-pub use log_store::{LogReader, LogStore, SyncStats};
+pub use log_store::{LogReader, LogStore, SyncCounter, SyncStats};
 pub use state_machine::{Command, SnapshotBuilder, StateMachine, StateReader, StateTxn};
 
 /// Size of one stored snapshot chunk (`ns 't' chunk` value), in bytes: 1 MiB.
