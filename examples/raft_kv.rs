@@ -4,7 +4,7 @@
 //! directory. Every log append is synced before openraft counts it.
 //!
 //! ```text
-//! cargo run --release --features raft --example raft_kv -- bench [--clients 16] [--writes 20000] [--dir D]
+//! cargo run --release --features raft --example raft_kv -- bench [--nodes 3] [--clients 16] [--writes 20000] [--dir D]
 //! cargo run --release --features raft --example raft_kv -- load --dir D [--round R]
 //! ```
 //!
@@ -161,9 +161,10 @@ pub struct Node {
     pub syncs: SyncCounter,
 }
 
-/// Three nodes, each on `base/node-{id}`.
+/// Three nodes (or one, for comparison), each on `base/node-{id}`.
 pub struct Cluster {
     base: PathBuf,
+    ids: Vec<u64>,
     config: Arc<openraft::Config>,
     router: Router,
     nodes: BTreeMap<u64, Node>,
@@ -177,6 +178,16 @@ impl Cluster {
     /// initialises the membership if the cluster is new. Snapshots every
     /// `snapshot_every` applied entries and keeps `keep_logs` entries behind a snapshot.
     pub async fn start(base: &Path, snapshot_every: u64, keep_logs: u64) -> Result<Cluster, BoxError> {
+        Cluster::start_nodes(base, &NODES, snapshot_every, keep_logs).await
+    }
+
+    /// As [`Cluster::start`], with the nodes `ids`.
+    pub async fn start_nodes(
+        base: &Path,
+        ids: &[u64],
+        snapshot_every: u64,
+        keep_logs: u64,
+    ) -> Result<Cluster, BoxError> {
         let config = openraft::Config {
             cluster_name: "shaledb-raft-kv".into(),
             heartbeat_interval: 100,
@@ -189,16 +200,17 @@ impl Cluster {
         };
         let mut cluster = Cluster {
             base: base.to_path_buf(),
+            ids: ids.to_vec(),
             config: Arc::new(config.validate()?),
             router: Router::default(),
             nodes: BTreeMap::new(),
         };
-        for id in NODES {
+        for &id in ids {
             cluster.start_node(id).await?;
         }
-        let first = &cluster.nodes[&NODES[0]].raft;
+        let first = &cluster.nodes[&ids[0]].raft;
         if !first.is_initialized().await? {
-            let members: BTreeMap<u64, BasicNode> = NODES.iter().map(|&id| (id, BasicNode::default())).collect();
+            let members: BTreeMap<u64, BasicNode> = ids.iter().map(|&id| (id, BasicNode::default())).collect();
             first.initialize(members).await?;
         }
         Ok(cluster)
@@ -228,7 +240,7 @@ impl Cluster {
 
     /// Stops every node.
     pub async fn stop(mut self) -> Result<(), BoxError> {
-        for id in NODES {
+        for id in self.ids.clone() {
             self.stop_node(id).await?;
         }
         Ok(())
@@ -298,6 +310,7 @@ struct Args {
     clients: usize,
     writes: usize,
     round: u64,
+    nodes: u64,
 }
 
 fn parse_args() -> Result<Args, BoxError> {
@@ -308,6 +321,7 @@ fn parse_args() -> Result<Args, BoxError> {
         clients: 16,
         writes: 20_000,
         round: 0,
+        nodes: 3,
     };
     while let Some(flag) = it.next() {
         let v = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -316,6 +330,7 @@ fn parse_args() -> Result<Args, BoxError> {
             "--clients" => a.clients = v.parse()?,
             "--writes" => a.writes = v.parse()?,
             "--round" => a.round = v.parse()?,
+            "--nodes" => a.nodes = v.parse()?,
             _ => return Err(format!("unknown option {flag}").into()),
         }
     }
@@ -367,7 +382,8 @@ async fn run_clients(
 async fn bench(a: &Args) -> Result<(), BoxError> {
     let tmp = tempfile::tempdir()?;
     let base = a.dir.clone().unwrap_or_else(|| tmp.path().to_path_buf());
-    let cluster = Arc::new(Cluster::start(&base, 100_000, 10_000).await?);
+    let ids: Vec<u64> = (1..=a.nodes).collect();
+    let cluster = Arc::new(Cluster::start_nodes(&base, &ids, 100_000, 10_000).await?);
     cluster.leader().await?;
     let before: u64 = cluster.nodes().values().map(|n| n.syncs.stats().syncs).sum();
     let entries_before: u64 = cluster.nodes().values().map(|n| n.syncs.stats().entries).sum();
@@ -379,7 +395,8 @@ async fn bench(a: &Args) -> Result<(), BoxError> {
     let syncs: u64 = cluster.nodes().values().map(|n| n.syncs.stats().syncs).sum::<u64>() - before;
     let entries: u64 = cluster.nodes().values().map(|n| n.syncs.stats().entries).sum::<u64>() - entries_before;
     println!(
-        "clients {:>3}  writes {:>7}  {:>9.0} writes/s  p50 {:.2} ms  p99 {:.2} ms  log entries per fsync {:.2} ({} fsyncs on 3 nodes)",
+        "nodes {}  clients {:>3}  writes {:>7}  {:>9.0} writes/s  p50 {:.2} ms  p99 {:.2} ms  log entries per append fsync {:.2} ({} append fsyncs)",
+        a.nodes,
         a.clients,
         lat.len(),
         lat.len() as f64 / secs,

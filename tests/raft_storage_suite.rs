@@ -46,6 +46,8 @@ impl StoreBuilder<Config, LogStore<Config>, StateMachine<Config>, tempfile::Temp
 }
 
 #[test]
-fn openraft_storage_suite_passes() -> Result<(), StorageError<u64>> {
-    Suite::test_all(Builder)
+fn openraft_storage_suite_passes() {
+    if let Err(e) = Suite::test_all(Builder) {
+        panic!("openraft's storage suite failed: {e}");
+    }
 }
