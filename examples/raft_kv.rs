@@ -385,17 +385,22 @@ async fn bench(a: &Args) -> Result<(), BoxError> {
     let ids: Vec<u64> = (1..=a.nodes).collect();
     let cluster = Arc::new(Cluster::start_nodes(&base, &ids, 100_000, 10_000).await?);
     cluster.leader().await?;
-    let before: u64 = cluster.nodes().values().map(|n| n.syncs.stats().syncs).sum();
-    let entries_before: u64 = cluster.nodes().values().map(|n| n.syncs.stats().entries).sum();
+    let totals = |c: &Cluster| {
+        c.nodes().values().map(|n| n.syncs.stats()).fold((0, 0, 0), |(s, e, m), x| {
+            (s + x.syncs, e + x.entries, m + x.metadata)
+        })
+    };
+    let before = totals(&cluster);
     let t = Instant::now();
     let mut lat = run_clients(&cluster, a.clients, a.writes, "k", false).await?;
     let secs = t.elapsed().as_secs_f64();
     lat.sort();
     let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)].as_secs_f64() * 1e3;
-    let syncs: u64 = cluster.nodes().values().map(|n| n.syncs.stats().syncs).sum::<u64>() - before;
-    let entries: u64 = cluster.nodes().values().map(|n| n.syncs.stats().entries).sum::<u64>() - entries_before;
+    let after = totals(&cluster);
+    let (syncs, entries, metadata) = (after.0 - before.0, after.1 - before.1, after.2 - before.2);
     println!(
-        "nodes {}  clients {:>3}  writes {:>7}  {:>9.0} writes/s  p50 {:.2} ms  p99 {:.2} ms  log entries per append fsync {:.2} ({} append fsyncs)",
+        "nodes {}  clients {:>3}  writes {:>7}  {:>9.0} writes/s  p50 {:.2} ms  p99 {:.2} ms  \
+         log entries per fsync {:.2} ({} fsyncs on all nodes, shared with {} vote/committed writes)",
         a.nodes,
         a.clients,
         lat.len(),
@@ -403,7 +408,8 @@ async fn bench(a: &Args) -> Result<(), BoxError> {
         pct(0.50),
         pct(0.99),
         entries as f64 / syncs.max(1) as f64,
-        syncs
+        syncs,
+        metadata
     );
     if let Ok(c) = Arc::try_unwrap(cluster) {
         c.stop().await?;

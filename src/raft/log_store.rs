@@ -23,7 +23,6 @@ use super::storage_error;
 use crate::batch::WriteBatch;
 use crate::db::Db;
 use crate::error::{Error, Result};
-use crate::options::WriteOptions;
 
 /// Reads log entries; a cheap clone of the store's handle (openraft's `LogReader`).
 pub struct LogReader<C> {
@@ -99,8 +98,9 @@ where
     }
 }
 
-/// One append waiting for the syncer: its callback and its entry count.
-type Pending = (Box<dyn FnOnce(io::Result<()>) + Send>, u64);
+/// One write waiting for the syncer: its callback, and for an append its entry count
+/// (`None` for the vote or the committed log id).
+type Pending = (Box<dyn FnOnce(io::Result<()>) + Send>, Option<u64>);
 
 /// How well appends shared fsyncs, since the store opened.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -109,6 +109,8 @@ pub struct SyncStats {
     pub syncs: u64,
     /// Appends (openraft `append` calls) those syncs completed.
     pub appends: u64,
+    /// Vote and committed-log-id writes those syncs completed (they share the fsyncs).
+    pub metadata: u64,
     /// Log entries those appends carried.
     pub entries: u64,
 }
@@ -123,6 +125,7 @@ impl SyncCounter {
         SyncStats {
             syncs: self.0.syncs.load(Ordering::Relaxed),
             appends: self.0.appends.load(Ordering::Relaxed),
+            metadata: self.0.metadata.load(Ordering::Relaxed),
             entries: self.0.entries.load(Ordering::Relaxed),
         }
     }
@@ -132,6 +135,7 @@ impl SyncCounter {
 struct Counters {
     syncs: AtomicU64,
     appends: AtomicU64,
+    metadata: AtomicU64,
     entries: AtomicU64,
 }
 
@@ -192,10 +196,23 @@ where
         &self.reader.keys
     }
 
-    fn put_synced(&self, key: Vec<u8>, value: Vec<u8>) -> Result<()> {
+    /// Writes `key` = `value` and returns once it is durable: the write goes to the WAL
+    /// without `sync` and the syncer's next fsync, shared with the appends queued
+    /// meanwhile, makes it durable. The task waits without blocking its thread.
+    async fn put_durable(&self, key: Vec<u8>, value: Vec<u8>) -> Result<()> {
         let mut b = WriteBatch::new();
         b.put(key, value);
-        self.db().write_opt(b, &WriteOptions { sync: true }).map(|_| ())
+        self.db().write(b)?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let done: Box<dyn FnOnce(io::Result<()>) + Send> = Box::new(move |r| {
+            let _ = tx.send(r);
+        });
+        self.syncer
+            .as_ref()
+            .ok_or(Error::Closed)?
+            .send((done, None))
+            .map_err(|_| Error::Closed)?;
+        rx.await.map_err(|_| Error::Closed)?.map_err(Error::Io)
     }
 
     fn read<T: serde::de::DeserializeOwned>(&self, key: Vec<u8>, what: &'static str) -> Result<Option<T>> {
@@ -214,9 +231,16 @@ fn sync_loop(db: &Db, rx: &Receiver<Pending>, counters: &Counters) {
         group.extend(rx.try_iter());
         let result = db.sync_wal();
         counters.syncs.fetch_add(1, Ordering::Relaxed);
-        counters.appends.fetch_add(group.len() as u64, Ordering::Relaxed);
         for (done, entries) in group {
-            counters.entries.fetch_add(entries, Ordering::Relaxed);
+            match entries {
+                Some(n) => {
+                    counters.appends.fetch_add(1, Ordering::Relaxed);
+                    counters.entries.fetch_add(n, Ordering::Relaxed);
+                }
+                None => {
+                    counters.metadata.fetch_add(1, Ordering::Relaxed);
+                }
+            }
             done(match &result {
                 Ok(()) => Ok(()),
                 Err(e) => Err(io::Error::other(e.to_string())),
@@ -266,7 +290,8 @@ where
     }
 
     async fn save_vote(&mut self, vote: &Vote<C::NodeId>) -> std::result::Result<(), StorageError<C::NodeId>> {
-        self.put_synced(self.keys().vote(), encode(vote))
+        self.put_durable(self.keys().vote(), encode(vote))
+            .await
             .map_err(|e| storage_error::<C>(ErrorSubject::Vote, ErrorVerb::Write, &e))
     }
 
@@ -279,7 +304,8 @@ where
         &mut self,
         committed: Option<LogId<C::NodeId>>,
     ) -> std::result::Result<(), StorageError<C::NodeId>> {
-        self.put_synced(self.keys().committed(), encode(&committed))
+        self.put_durable(self.keys().committed(), encode(&committed))
+            .await
             .map_err(|e| storage_error::<C>(ErrorSubject::Store, ErrorVerb::Write, &e))
     }
 
@@ -312,7 +338,7 @@ where
         }
         let done: Box<dyn FnOnce(io::Result<()>) + Send> = Box::new(move |r| callback.log_io_completed(r));
         match &self.syncer {
-            Some(tx) => tx.send((done, n)).map_err(|_| {
+            Some(tx) => tx.send((done, Some(n))).map_err(|_| {
                 storage_error::<C>(ErrorSubject::Logs, ErrorVerb::Write, &Error::Closed)
             }),
             None => Err(storage_error::<C>(ErrorSubject::Logs, ErrorVerb::Write, &Error::Closed)),

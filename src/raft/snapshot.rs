@@ -3,15 +3,15 @@
 //!
 //! ```text
 //! magic     bytes[8]   "SHLRSNAP"
-//! version   u32le      1 (FORMAT_VERSION)
+//! version   u32le      1 (SNAPSHOT_FORMAT_VERSION)
 //! then per key-value pair, in ascending key order:
-//!   tag       u8         1 (TAG_PAIR)
+//!   tag       u8         1 (SNAPSHOT_TAG_PAIR)
 //!   key_len   varint64
 //!   key       bytes[key_len]
 //!   value_len varint64
 //!   value     bytes[value_len]
 //! then the trailer:
-//!   tag       u8         0 (TAG_END)
+//!   tag       u8         0 (SNAPSHOT_TAG_END)
 //!   count     u64le      number of pairs
 //!   checksum  u32le      masked CRC-32 (DESIGN.md §0) of every byte before it
 //! ```
@@ -26,17 +26,17 @@ use crate::coding::{get_u32, get_u64, get_varint, put_u32, put_u64, put_varint};
 use crate::error::{CorruptionKind, Error, Result};
 
 /// The first 8 bytes of every snapshot stream.
-pub const MAGIC: [u8; 8] = *b"SHLRSNAP";
+pub const SNAPSHOT_MAGIC: [u8; 8] = *b"SHLRSNAP";
 /// The format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const SNAPSHOT_FORMAT_VERSION: u32 = 1;
 /// Tag byte before each key-value pair.
-pub const TAG_PAIR: u8 = 1;
+pub const SNAPSHOT_TAG_PAIR: u8 = 1;
 /// Tag byte before the trailer.
-pub const TAG_END: u8 = 0;
+pub const SNAPSHOT_TAG_END: u8 = 0;
 /// Bytes of the header: magic and version.
-pub const HEADER_LEN: usize = 12;
+pub const SNAPSHOT_HEADER_LEN: usize = 12;
 /// Bytes of the trailer after its tag: count and checksum.
-pub const TRAILER_LEN: usize = 12;
+pub const SNAPSHOT_TRAILER_LEN: usize = 12;
 
 /// Builds a snapshot stream pair by pair.
 #[derive(Debug)]
@@ -54,14 +54,14 @@ impl Default for SnapshotWriter {
 impl SnapshotWriter {
     /// An empty stream (the header only).
     pub fn new() -> SnapshotWriter {
-        let mut buf = MAGIC.to_vec();
-        put_u32(&mut buf, FORMAT_VERSION);
+        let mut buf = SNAPSHOT_MAGIC.to_vec();
+        put_u32(&mut buf, SNAPSHOT_FORMAT_VERSION);
         SnapshotWriter { buf, count: 0 }
     }
 
     /// Appends one pair; callers add keys in ascending order.
     pub fn add(&mut self, key: &[u8], value: &[u8]) {
-        self.buf.push(TAG_PAIR);
+        self.buf.push(SNAPSHOT_TAG_PAIR);
         put_varint(&mut self.buf, key.len() as u64);
         self.buf.extend_from_slice(key);
         put_varint(&mut self.buf, value.len() as u64);
@@ -71,7 +71,7 @@ impl SnapshotWriter {
 
     /// Appends the trailer and returns the stream's bytes.
     pub fn finish(mut self) -> Vec<u8> {
-        self.buf.push(TAG_END);
+        self.buf.push(SNAPSHOT_TAG_END);
         put_u64(&mut self.buf, self.count);
         let crc = masked_crc(&[&self.buf]);
         put_u32(&mut self.buf, crc);
@@ -93,10 +93,10 @@ pub fn decode<'a>(data: &'a [u8], name: &str) -> Result<Vec<(&'a [u8], &'a [u8])
         offset: offset as u64,
         kind,
     };
-    if data.len() < HEADER_LEN + 1 + TRAILER_LEN {
+    if data.len() < SNAPSHOT_HEADER_LEN + 1 + SNAPSHOT_TRAILER_LEN {
         return Err(bad(0, CorruptionKind::BadLength));
     }
-    if data[..8] != MAGIC {
+    if data[..8] != SNAPSHOT_MAGIC {
         return Err(bad(0, CorruptionKind::BadMagic));
     }
     let crc_at = data.len() - 4;
@@ -111,11 +111,11 @@ pub fn decode<'a>(data: &'a [u8], name: &str) -> Result<Vec<(&'a [u8], &'a [u8])
             },
         ));
     }
-    if get_u32(&data[8..]) != Some(FORMAT_VERSION) {
+    if get_u32(&data[8..]) != Some(SNAPSHOT_FORMAT_VERSION) {
         return Err(bad(8, CorruptionKind::Malformed("unsupported snapshot format version")));
     }
-    let end_at = data.len() - 1 - TRAILER_LEN;
-    let mut pos = HEADER_LEN;
+    let end_at = data.len() - 1 - SNAPSHOT_TRAILER_LEN;
+    let mut pos = SNAPSHOT_HEADER_LEN;
     let mut pairs: Vec<(&[u8], &[u8])> = Vec::new();
     let field = |pos: &mut usize| -> Result<&'a [u8]> {
         let at = *pos;
@@ -131,7 +131,7 @@ pub fn decode<'a>(data: &'a [u8], name: &str) -> Result<Vec<(&'a [u8], &'a [u8])
     };
     while pos < end_at {
         let at = pos;
-        if data[pos] != TAG_PAIR {
+        if data[pos] != SNAPSHOT_TAG_PAIR {
             return Err(bad(at, CorruptionKind::Malformed("unknown tag in a snapshot")));
         }
         pos += 1;
@@ -142,7 +142,7 @@ pub fn decode<'a>(data: &'a [u8], name: &str) -> Result<Vec<(&'a [u8], &'a [u8])
         }
         pairs.push((key, value));
     }
-    if data[end_at] != TAG_END {
+    if data[end_at] != SNAPSHOT_TAG_END {
         return Err(bad(end_at, CorruptionKind::Malformed("snapshot trailer tag missing")));
     }
     if get_u64(&data[end_at + 1..]) != Some(pairs.len() as u64) {
@@ -167,14 +167,14 @@ mod tests {
     fn round_trips_and_the_layout_matches_the_doc() {
         let s = sample();
         assert_eq!(&s[..8], b"SHLRSNAP");
-        assert_eq!(get_u32(&s[8..]), Some(FORMAT_VERSION));
-        assert_eq!(s[HEADER_LEN], TAG_PAIR);
-        assert_eq!(s[s.len() - 1 - TRAILER_LEN], TAG_END);
+        assert_eq!(get_u32(&s[8..]), Some(SNAPSHOT_FORMAT_VERSION));
+        assert_eq!(s[SNAPSHOT_HEADER_LEN], SNAPSHOT_TAG_PAIR);
+        assert_eq!(s[s.len() - 1 - SNAPSHOT_TRAILER_LEN], SNAPSHOT_TAG_END);
         let pairs = decode(&s, "t").expect("decodes");
         assert_eq!(pairs.len(), 3);
         assert_eq!(pairs[2].1.len(), 300);
         let empty = SnapshotWriter::new().finish();
-        assert_eq!(empty.len(), HEADER_LEN + 1 + TRAILER_LEN);
+        assert_eq!(empty.len(), SNAPSHOT_HEADER_LEN + 1 + SNAPSHOT_TRAILER_LEN);
         assert!(decode(&empty, "t").expect("decodes").is_empty());
     }
 
