@@ -25,8 +25,8 @@ use openraft::error::{
 };
 use openraft::network::RPCOption;
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
-    VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
 };
 use openraft::{BasicNode, Raft, RaftNetwork, RaftNetworkFactory, ServerState, SnapshotPolicy};
 use parking_lot::Mutex;
@@ -66,7 +66,9 @@ impl Command<KvResponse> for KvCommand {
         let key = match self {
             KvCommand::Set { key, .. } | KvCommand::Delete { key } => key,
         };
-        let previous = state.get(key)?.map(|v| String::from_utf8_lossy(&v).into_owned());
+        let previous = state
+            .get(key)?
+            .map(|v| String::from_utf8_lossy(&v).into_owned());
         match self {
             KvCommand::Set { key, value } => state.put(key, value)?,
             KvCommand::Delete { key } => state.delete(key)?,
@@ -99,7 +101,10 @@ pub struct Connection {
 }
 
 fn unreachable<E: std::error::Error>(target: u64) -> RPCError<u64, BasicNode, E> {
-    let e = std::io::Error::new(std::io::ErrorKind::NotConnected, format!("node {target} is down"));
+    let e = std::io::Error::new(
+        std::io::ErrorKind::NotConnected,
+        format!("node {target} is down"),
+    );
     RPCError::Unreachable(Unreachable::new(&e))
 }
 
@@ -109,7 +114,10 @@ impl RaftNetwork<Config> for Connection {
         rpc: AppendEntriesRequest<Config>,
         _option: RPCOption,
     ) -> Result<AppendEntriesResponse<u64>, RPCError<u64, BasicNode, RaftError<u64>>> {
-        let raft = self.router.get(self.target).ok_or_else(|| unreachable(self.target))?;
+        let raft = self
+            .router
+            .get(self.target)
+            .ok_or_else(|| unreachable(self.target))?;
         raft.append_entries(rpc)
             .await
             .map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
@@ -119,8 +127,14 @@ impl RaftNetwork<Config> for Connection {
         &mut self,
         rpc: InstallSnapshotRequest<Config>,
         _option: RPCOption,
-    ) -> Result<InstallSnapshotResponse<u64>, RPCError<u64, BasicNode, RaftError<u64, InstallSnapshotError>>> {
-        let raft = self.router.get(self.target).ok_or_else(|| unreachable(self.target))?;
+    ) -> Result<
+        InstallSnapshotResponse<u64>,
+        RPCError<u64, BasicNode, RaftError<u64, InstallSnapshotError>>,
+    > {
+        let raft = self
+            .router
+            .get(self.target)
+            .ok_or_else(|| unreachable(self.target))?;
         raft.install_snapshot(rpc)
             .await
             .map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
@@ -131,7 +145,10 @@ impl RaftNetwork<Config> for Connection {
         rpc: VoteRequest<u64>,
         _option: RPCOption,
     ) -> Result<VoteResponse<u64>, RPCError<u64, BasicNode, RaftError<u64>>> {
-        let raft = self.router.get(self.target).ok_or_else(|| unreachable(self.target))?;
+        let raft = self
+            .router
+            .get(self.target)
+            .ok_or_else(|| unreachable(self.target))?;
         raft.vote(rpc)
             .await
             .map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
@@ -177,7 +194,11 @@ impl Cluster {
     /// Starts every node from its directory under `base` (creating missing ones) and
     /// initialises the membership if the cluster is new. Snapshots every
     /// `snapshot_every` applied entries and keeps `keep_logs` entries behind a snapshot.
-    pub async fn start(base: &Path, snapshot_every: u64, keep_logs: u64) -> Result<Cluster, BoxError> {
+    pub async fn start(
+        base: &Path,
+        snapshot_every: u64,
+        keep_logs: u64,
+    ) -> Result<Cluster, BoxError> {
         Cluster::start_nodes(base, &NODES, snapshot_every, keep_logs).await
     }
 
@@ -210,7 +231,8 @@ impl Cluster {
         }
         let first = &cluster.nodes[&ids[0]].raft;
         if !first.is_initialized().await? {
-            let members: BTreeMap<u64, BasicNode> = ids.iter().map(|&id| (id, BasicNode::default())).collect();
+            let members: BTreeMap<u64, BasicNode> =
+                ids.iter().map(|&id| (id, BasicNode::default())).collect();
             first.initialize(members).await?;
         }
         Ok(cluster)
@@ -224,7 +246,15 @@ impl Cluster {
         let (state, syncs) = (sm.reader(), log.sync_counter());
         let raft = Raft::new(id, self.config.clone(), self.router.clone(), log, sm).await?;
         self.router.nodes.lock().insert(id, raft.clone());
-        self.nodes.insert(id, Node { raft, db, state, syncs });
+        self.nodes.insert(
+            id,
+            Node {
+                raft,
+                db,
+                state,
+                syncs,
+            },
+        );
         Ok(())
     }
 
@@ -278,7 +308,9 @@ impl Cluster {
     pub async fn write(&self, cmd: KvCommand) -> Result<KvResponse, BoxError> {
         for _ in 0..20 {
             let id = self.leader().await?;
-            let Some(node) = self.nodes.get(&id) else { continue };
+            let Some(node) = self.nodes.get(&id) else {
+                continue;
+            };
             match node.raft.client_write(cmd.clone()).await {
                 Ok(r) => return Ok(r.data),
                 Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => continue,
@@ -386,16 +418,20 @@ async fn bench(a: &Args) -> Result<(), BoxError> {
     let cluster = Arc::new(Cluster::start_nodes(&base, &ids, 100_000, 10_000).await?);
     cluster.leader().await?;
     let totals = |c: &Cluster| {
-        c.nodes().values().map(|n| n.syncs.stats()).fold((0, 0, 0), |(s, e, m), x| {
-            (s + x.syncs, e + x.entries, m + x.metadata)
-        })
+        c.nodes()
+            .values()
+            .map(|n| n.syncs.stats())
+            .fold((0, 0, 0), |(s, e, m), x| {
+                (s + x.syncs, e + x.entries, m + x.metadata)
+            })
     };
     let before = totals(&cluster);
     let t = Instant::now();
     let mut lat = run_clients(&cluster, a.clients, a.writes, "k", false).await?;
     let secs = t.elapsed().as_secs_f64();
     lat.sort();
-    let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)].as_secs_f64() * 1e3;
+    let pct =
+        |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)].as_secs_f64() * 1e3;
     let after = totals(&cluster);
     let (syncs, entries, metadata) = (after.0 - before.0, after.1 - before.1, after.2 - before.2);
     println!(
@@ -420,7 +456,14 @@ async fn bench(a: &Args) -> Result<(), BoxError> {
 async fn load(a: &Args) -> Result<(), BoxError> {
     let base = a.dir.clone().ok_or("load needs --dir")?;
     let cluster = Arc::new(Cluster::start(&base, 500, 100).await?);
-    run_clients(&cluster, a.clients, usize::MAX, &format!("r{}-", a.round), true).await?;
+    run_clients(
+        &cluster,
+        a.clients,
+        usize::MAX,
+        &format!("r{}-", a.round),
+        true,
+    )
+    .await?;
     Ok(())
 }
 

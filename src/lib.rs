@@ -69,9 +69,9 @@ internal!(iterator);
 pub mod key;
 internal!(memtable);
 mod options;
-pub mod range_del;
 #[cfg(feature = "raft")]
 pub mod raft;
+pub mod range_del;
 #[cfg(feature = "server")]
 pub mod server;
 internal!(sstable);

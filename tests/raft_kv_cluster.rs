@@ -18,7 +18,11 @@ use raft_kv::{BoxError, Cluster, KvCommand};
 
 /// Writes `n` keys `{prefix}{i}` from 16 concurrent clients; returns the acknowledged
 /// key-value pairs.
-async fn write_keys(cluster: &Arc<Cluster>, prefix: &str, n: usize) -> Result<BTreeMap<String, String>, BoxError> {
+async fn write_keys(
+    cluster: &Arc<Cluster>,
+    prefix: &str,
+    n: usize,
+) -> Result<BTreeMap<String, String>, BoxError> {
     let mut tasks = Vec::new();
     for c in 0..16 {
         let cluster = cluster.clone();
@@ -50,11 +54,21 @@ fn cluster_mut(c: &mut Arc<Cluster>) -> &mut Cluster {
 }
 
 fn last_log_index(cluster: &Cluster, id: u64) -> u64 {
-    cluster.nodes()[&id].raft.metrics().borrow().last_log_index.unwrap_or(0)
+    cluster.nodes()[&id]
+        .raft
+        .metrics()
+        .borrow()
+        .last_log_index
+        .unwrap_or(0)
 }
 
 fn snapshot_index(cluster: &Cluster, id: u64) -> Option<u64> {
-    cluster.nodes()[&id].raft.metrics().borrow().snapshot.map(|l| l.index)
+    cluster.nodes()[&id]
+        .raft
+        .metrics()
+        .borrow()
+        .snapshot
+        .map(|l| l.index)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -92,7 +106,11 @@ async fn leader_failure_then_catch_up_by_log_and_by_snapshot() -> Result<(), Box
 
     // A follower stops; the others write until their logs are purged past its end.
     let leader = cluster.leader().await?;
-    let follower = *cluster.nodes().keys().find(|&&id| id != leader).expect("a follower");
+    let follower = *cluster
+        .nodes()
+        .keys()
+        .find(|&&id| id != leader)
+        .expect("a follower");
     let follower_last = last_log_index(&cluster, follower);
     cluster_mut(&mut cluster).stop_node(follower).await?;
     model.extend(write_keys(&cluster, "c", 4_000).await?);
@@ -130,7 +148,12 @@ async fn leader_failure_then_catch_up_by_log_and_by_snapshot() -> Result<(), Box
         let pairs = node.state.pairs()?;
         let map: BTreeMap<String, String> = pairs
             .iter()
-            .map(|(k, v)| (String::from_utf8_lossy(k).into_owned(), String::from_utf8_lossy(v).into_owned()))
+            .map(|(k, v)| {
+                (
+                    String::from_utf8_lossy(k).into_owned(),
+                    String::from_utf8_lossy(v).into_owned(),
+                )
+            })
             .collect();
         for (k, v) in &model {
             assert_eq!(map.get(k), Some(v), "node {id} lost acknowledged key {k}");
@@ -138,8 +161,14 @@ async fn leader_failure_then_catch_up_by_log_and_by_snapshot() -> Result<(), Box
         contents.push(pairs);
     }
     assert_eq!(contents.len(), 3);
-    assert!(contents.windows(2).all(|w| w[0] == w[1]), "the three state machines differ");
+    assert!(
+        contents.windows(2).all(|w| w[0] == w[1]),
+        "the three state machines differ"
+    );
 
-    Arc::try_unwrap(cluster).map_err(|_| "cluster still shared")?.stop().await?;
+    Arc::try_unwrap(cluster)
+        .map_err(|_| "cluster still shared")?
+        .stop()
+        .await?;
     Ok(())
 }

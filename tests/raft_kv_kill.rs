@@ -17,7 +17,10 @@ use raft_kv::{BoxError, Cluster};
 /// The example binary cargo built beside this test (`target/<profile>/examples/raft_kv`).
 fn example_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps/<test>");
     let bin = profile_dir.join("examples").join("raft_kv");
     assert!(
         bin.exists(),
@@ -57,7 +60,10 @@ fn load_then_kill(dir: &Path, round: u64, acks: usize) -> BTreeSet<String> {
             }
             Err(e) => {
                 let _ = child.kill();
-                panic!("raft_kv load stopped acknowledging after {} acks: {e}", acked.len());
+                panic!(
+                    "raft_kv load stopped acknowledging after {} acks: {e}",
+                    acked.len()
+                );
             }
         }
     }
@@ -65,7 +71,10 @@ fn load_then_kill(dir: &Path, round: u64, acks: usize) -> BTreeSet<String> {
     child.wait().expect("reap");
     // Acknowledgements already printed before the kill count too.
     reader.join().expect("reader thread");
-    acked.extend(rx.try_iter().filter_map(|l| l.strip_prefix("ack ").map(str::to_owned)));
+    acked.extend(
+        rx.try_iter()
+            .filter_map(|l| l.strip_prefix("ack ").map(str::to_owned)),
+    );
     acked
 }
 
@@ -84,15 +93,27 @@ async fn acknowledged_writes_survive_sigkill_and_the_nodes_converge() -> Result<
     let mut contents = Vec::new();
     for (id, node) in cluster.nodes() {
         let pairs = node.state.pairs()?;
-        let keys: BTreeSet<String> = pairs.iter().map(|(k, _)| String::from_utf8_lossy(k).into_owned()).collect();
+        let keys: BTreeSet<String> = pairs
+            .iter()
+            .map(|(k, _)| String::from_utf8_lossy(k).into_owned())
+            .collect();
         let lost: Vec<_> = acked.difference(&keys).take(5).collect();
-        assert!(lost.is_empty(), "node {id} lost acknowledged writes, e.g. {lost:?}");
+        assert!(
+            lost.is_empty(),
+            "node {id} lost acknowledged writes, e.g. {lost:?}"
+        );
         for (k, v) in &pairs {
-            assert_eq!(v.as_ref(), format!("value-{}", String::from_utf8_lossy(k)).as_bytes());
+            assert_eq!(
+                v.as_ref(),
+                format!("value-{}", String::from_utf8_lossy(k)).as_bytes()
+            );
         }
         contents.push(pairs);
     }
-    assert!(contents.windows(2).all(|w| w[0] == w[1]), "the nodes did not converge");
+    assert!(
+        contents.windows(2).all(|w| w[0] == w[1]),
+        "the nodes did not converge"
+    );
     cluster.stop().await?;
     Ok(())
 }

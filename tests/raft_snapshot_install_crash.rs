@@ -40,7 +40,12 @@ struct Image {
 
 fn image(name: &str, index: u64, voters: &[u64], keys: usize) -> Image {
     let pairs: BTreeMap<Vec<u8>, Vec<u8>> = (0..keys)
-        .map(|i| (format!("{name}-{i:04}").into_bytes(), format!("{name}{i}").repeat(5).into_bytes()))
+        .map(|i| {
+            (
+                format!("{name}-{i:04}").into_bytes(),
+                format!("{name}{i}").repeat(5).into_bytes(),
+            )
+        })
         .collect();
     let mut w = SnapshotWriter::new();
     for (k, v) in &pairs {
@@ -90,13 +95,28 @@ async fn state_of(img: &SimFs, old: &Image, new: &Image, what: &str) -> &'static
         .into_iter()
         .map(|(k, v)| (k.to_vec(), v.to_vec()))
         .collect();
-    let current = sm.get_current_snapshot().await.expect("current snapshot").map(|s| s.meta);
+    let current = sm
+        .get_current_snapshot()
+        .await
+        .expect("current snapshot")
+        .map(|s| s.meta);
     let _ = db.close();
     for (name, s) in [("old", old), ("new", new)] {
         if applied == s.meta.last_log_id {
-            assert_eq!(membership, s.meta.last_membership, "{what}: {name} log id, other membership");
-            assert!(pairs == s.pairs, "{what}: {name} log id but not its data ({} keys)", pairs.len());
-            assert_eq!(current.as_ref(), Some(&s.meta), "{what}: {name} state, other stored snapshot");
+            assert_eq!(
+                membership, s.meta.last_membership,
+                "{what}: {name} log id, other membership"
+            );
+            assert!(
+                pairs == s.pairs,
+                "{what}: {name} log id but not its data ({} keys)",
+                pairs.len()
+            );
+            assert_eq!(
+                current.as_ref(),
+                Some(&s.meta),
+                "{what}: {name} state, other stored snapshot"
+            );
             return name;
         }
     }
@@ -105,7 +125,9 @@ async fn state_of(img: &SimFs, old: &Image, new: &Image, what: &str) -> &'static
 
 #[test]
 fn a_crash_during_install_leaves_the_old_or_the_new_state() {
-    let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
     rt.block_on(async {
         let old = image("old", 10, &[1, 2, 3], 200);
         let new = image("new", 20, &[1, 2], 300);
@@ -133,17 +155,30 @@ fn a_crash_during_install_leaves_the_old_or_the_new_state() {
             drop(db);
             for (mi, &mode) in CrashMode::ALL.iter().enumerate() {
                 let img = fs.crash_image(mode, &mut SimRng::new(k << 8 | mi as u64));
-                let what = format!("crash after op {k} ({} of {base}..{end}), image {}", k - base, mode.name());
+                let what = format!(
+                    "crash after op {k} ({} of {base}..{end}), image {}",
+                    k - base,
+                    mode.name()
+                );
                 match state_of(&img, &old, &new, &what).await {
                     "old" => {
-                        assert!(!returned, "{what}: the install returned but its state is lost");
+                        assert!(
+                            !returned,
+                            "{what}: the install returned but its state is lost"
+                        );
                         saw_old += 1;
                     }
                     _ => saw_new += 1,
                 }
             }
         }
-        eprintln!("{} crash points in {base}..{end}: {saw_old} images old, {saw_new} new", points.len());
-        assert!(saw_old > 0 && saw_new > 0, "crashes hit both sides: {saw_old} old, {saw_new} new");
+        eprintln!(
+            "{} crash points in {base}..{end}: {saw_old} images old, {saw_new} new",
+            points.len()
+        );
+        assert!(
+            saw_old > 0 && saw_new > 0,
+            "crashes hit both sides: {saw_old} old, {saw_new} new"
+        );
     });
 }

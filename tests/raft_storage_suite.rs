@@ -26,7 +26,9 @@ impl Command<Previous> for Set {
     fn apply(&self, state: &mut StateTxn<'_>) -> shaledb::Result<Previous> {
         let old = state.get(&self.key)?;
         state.put(&self.key, &self.value)?;
-        Ok(Previous(old.map(|v| String::from_utf8_lossy(&v).into_owned())))
+        Ok(Previous(
+            old.map(|v| String::from_utf8_lossy(&v).into_owned()),
+        ))
     }
 }
 
@@ -37,7 +39,8 @@ struct Builder;
 impl StoreBuilder<Config, LogStore<Config>, StateMachine<Config>, tempfile::TempDir> for Builder {
     async fn build(
         &self,
-    ) -> Result<(tempfile::TempDir, LogStore<Config>, StateMachine<Config>), StorageError<u64>> {
+    ) -> Result<(tempfile::TempDir, LogStore<Config>, StateMachine<Config>), StorageError<u64>>
+    {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = Arc::new(Db::open(dir.path(), Options::default()).expect("open"));
         let (log, sm) = shaledb::raft::open::<Config>(db, b"raft/").expect("raft storage");

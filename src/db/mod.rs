@@ -323,17 +323,28 @@ impl Db {
     /// Makes every acknowledged write durable without a write of its own (RocksDB's
     /// `SyncWAL`): fdatasyncs the live WAL (older WALs were fsynced when they were
     /// sealed). After `write_opt(.., sync: false)` then `sync_wal()`, the write has the
-    /// guarantees of `sync: true`. It waits for a commit group in progress and shares
-    /// nothing else; a failed fsync poisons the database (docs/durability.md R7).
+    /// guarantees of `sync: true`. It waits for a commit group in progress, then runs the
+    /// fdatasync without the WAL lock, so other writers commit meanwhile (their writes
+    /// need a later sync); a failed fsync poisons the database (docs/durability.md R7).
     ///
     /// # Errors
     /// [`Error::Io`] from the fsync; [`Error::Poisoned`]; [`Error::ReadOnly`];
     /// [`Error::Closed`].
     pub fn sync_wal(&self) -> Result<()> {
         self.check_writable()?;
-        let mut wal = self.inner.wal.lock();
-        self.inner.check_poisoned()?;
-        wal.sync().map_err(|e| self.inner.poison(e.into()))
+        let (handle, number, len) = {
+            let mut wal = self.inner.wal.lock();
+            self.inner.check_poisoned()?;
+            match wal.begin_sync().map_err(|e| self.inner.poison(e.into()))? {
+                Some(h) => h,
+                None => return wal.sync().map_err(|e| self.inner.poison(e.into())),
+            }
+        };
+        // The fdatasync runs without the `wal` lock, so writers keep committing meanwhile;
+        // it covers every record that was written before `begin_sync`.
+        handle.sync_data().map_err(|e| self.inner.poison(e.into()))?;
+        self.inner.wal.lock().end_sync(number, len);
+        Ok(())
     }
 
     /// Hands the WAL records buffered under [`Options::manual_wal_flush`] to the operating

@@ -87,6 +87,23 @@ impl WalState {
         self.log.sync()
     }
 
+    /// Starts a sync to run outside the `wal` lock: the handle, the WAL's number and the
+    /// length it covers (`LogWriter::begin_sync`); `None` if the file has no handle.
+    pub(crate) fn begin_sync(
+        &mut self,
+    ) -> std::io::Result<Option<(Box<dyn crate::fs::SyncHandle>, u64, u64)>> {
+        let number = self.log.log_number();
+        Ok(self.log.begin_sync()?.map(|(h, len)| (h, number, len)))
+    }
+
+    /// Ends a sync begun by `begin_sync` on WAL `number`, covering `len` bytes; nothing if
+    /// the WAL was switched meanwhile (the old one was sealed with its own fsync).
+    pub(crate) fn end_sync(&mut self, number: u64, len: u64) {
+        if self.log.log_number() == number {
+            self.log.note_synced(len);
+        }
+    }
+
     /// Writes buffered WAL records out (`Db::flush_wal`).
     pub(crate) fn flush(&mut self) -> std::io::Result<()> {
         self.log.flush()

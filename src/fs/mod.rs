@@ -33,6 +33,19 @@ pub trait WritableFile: Send + Sync {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// A handle that fdatasyncs this file without `&mut` access, so that a sync can run
+    /// while the owner goes on appending (`Db::sync_wal` syncs the WAL outside the `wal`
+    /// lock with it). The sync makes durable at least every byte appended before it began.
+    /// `None` if the file has none; callers then use [`WritableFile::sync_data`].
+    fn sync_handle(&self) -> Option<Box<dyn SyncHandle>> {
+        None
+    }
+}
+
+/// Fdatasyncs a file shared with its writer ([`WritableFile::sync_handle`]).
+pub trait SyncHandle: Send {
+    /// Makes durable every byte appended to the file before this call (`fdatasync`).
+    fn sync_data(&self) -> io::Result<()>;
 }
 
 /// A writable file that refuses every write: what a read-only database writes to.
@@ -136,14 +149,29 @@ pub(crate) fn annotate(e: io::Error, op: &str, path: &Path) -> io::Error {
 }
 
 struct RealWritable {
-    file: File,
+    /// Shared with the sync handles (`&File` writes and syncs).
+    file: Arc<File>,
     len: u64,
     path: PathBuf,
 }
 
+struct RealSyncHandle {
+    file: Arc<File>,
+    path: PathBuf,
+}
+
+impl SyncHandle for RealSyncHandle {
+    fn sync_data(&self) -> io::Result<()> {
+        self.file.sync_data().map_err(|e| annotate(e, "fdatasync", &self.path))
+    }
+}
+
 impl WritableFile for RealWritable {
+    fn sync_handle(&self) -> Option<Box<dyn SyncHandle>> {
+        Some(Box::new(RealSyncHandle { file: Arc::clone(&self.file), path: self.path.clone() }))
+    }
     fn append(&mut self, data: &[u8]) -> io::Result<()> {
-        self.file.write_all(data).map_err(|e| annotate(e, "write", &self.path))?;
+        (&*self.file).write_all(data).map_err(|e| annotate(e, "write", &self.path))?;
         self.len += data.len() as u64;
         Ok(())
     }
@@ -211,7 +239,7 @@ impl FileSystem for RealFs {
             .truncate(true)
             .open(path)
             .map_err(|e| annotate(e, "create", path))?;
-        Ok(Box::new(RealWritable { file, len: 0, path: path.to_path_buf() }))
+        Ok(Box::new(RealWritable { file: Arc::new(file), len: 0, path: path.to_path_buf() }))
     }
     fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
         let file = File::open(path).map_err(|e| annotate(e, "open", path))?;

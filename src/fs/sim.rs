@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::{FileLock, FileSystem, RandomAccessFile, WritableFile};
+use super::{FileLock, FileSystem, RandomAccessFile, SyncHandle, WritableFile};
 
 #[path = "crash_image.rs"]
 mod crash_image;
@@ -189,7 +189,40 @@ struct SimWritable {
     len: u64,
 }
 
+/// A [`SyncHandle`] on a simulated file.
+struct SimSyncHandle {
+    fs: SimFs,
+    inode: u64,
+}
+
+impl SyncHandle for SimSyncHandle {
+    fn sync_data(&self) -> io::Result<()> {
+        let mut st = self.fs.state.lock();
+        let fault = st.begin(OpKind::Sync)?;
+        let op = st.ops;
+        // A file removed since the handle was taken has nothing left to make durable.
+        let Some(file) = st.files.get_mut(&self.inode) else {
+            st.end();
+            return Ok(());
+        };
+        match fault {
+            Some(Fault::SyncLosesData) => {
+                file.live = file.durable.clone();
+                return Err(fault_error(Fault::SyncLosesData));
+            }
+            Some(f) => return Err(fault_error(f)),
+            None => file.durable = file.live.clone(),
+        }
+        st.sync_ops.push(op);
+        st.end();
+        Ok(())
+    }
+}
+
 impl WritableFile for SimWritable {
+    fn sync_handle(&self) -> Option<Box<dyn SyncHandle>> {
+        Some(Box::new(SimSyncHandle { fs: self.fs.clone(), inode: self.inode }))
+    }
     fn append(&mut self, data: &[u8]) -> io::Result<()> {
         let mut st = self.fs.state.lock();
         if let Some(f) = st.begin(OpKind::Append)? {

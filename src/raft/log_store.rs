@@ -14,8 +14,8 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, Sender};
 use openraft::storage::{LogFlushed, RaftLogStorage};
 use openraft::{
-    Entry, ErrorSubject, ErrorVerb, LogId, LogState, OptionalSend, RaftLogReader, RaftTypeConfig, StorageError,
-    Vote,
+    Entry, ErrorSubject, ErrorVerb, LogId, LogState, OptionalSend, RaftLogReader, RaftTypeConfig,
+    StorageError, Vote,
 };
 
 use super::keys::{decode, encode, Keys};
@@ -33,11 +33,7 @@ pub struct LogReader<C> {
 
 impl<C> Clone for LogReader<C> {
     fn clone(&self) -> Self {
-        LogReader {
-            db: self.db.clone(),
-            keys: self.keys.clone(),
-            _c: std::marker::PhantomData,
-        }
+        LogReader { db: self.db.clone(), keys: self.keys.clone(), _c: std::marker::PhantomData }
     }
 }
 
@@ -93,8 +89,7 @@ where
         &mut self,
         range: RB,
     ) -> std::result::Result<Vec<C::Entry>, StorageError<C::NodeId>> {
-        self.entries(range)
-            .map_err(|e| storage_error::<C>(ErrorSubject::Logs, ErrorVerb::Read, &e))
+        self.entries(range).map_err(|e| storage_error::<C>(ErrorSubject::Logs, ErrorVerb::Read, &e))
     }
 }
 
@@ -154,11 +149,7 @@ where
     C: RaftTypeConfig<Entry = Entry<C>>,
 {
     pub(super) fn open(db: Arc<Db>, keys: Keys) -> Result<LogStore<C>> {
-        let reader = LogReader {
-            db: db.clone(),
-            keys,
-            _c: std::marker::PhantomData,
-        };
+        let reader = LogReader { db: db.clone(), keys, _c: std::marker::PhantomData };
         let last_purged = match db.get(reader.keys.purged())? {
             Some(v) => decode(&v, db.path(), "raft last purged log id")?,
             None => None,
@@ -207,11 +198,7 @@ where
         let done: Box<dyn FnOnce(io::Result<()>) + Send> = Box::new(move |r| {
             let _ = tx.send(r);
         });
-        self.syncer
-            .as_ref()
-            .ok_or(Error::Closed)?
-            .send((done, None))
-            .map_err(|_| Error::Closed)?;
+        self.syncer.as_ref().ok_or(Error::Closed)?.send((done, None)).map_err(|_| Error::Closed)?;
         rx.await.map_err(|_| Error::Closed)?.map_err(Error::Io)
     }
 
@@ -279,17 +266,17 @@ where
     type LogReader = LogReader<C>;
 
     async fn get_log_state(&mut self) -> std::result::Result<LogState<C>, StorageError<C::NodeId>> {
-        Ok(LogState {
-            last_purged_log_id: self.last_purged.clone(),
-            last_log_id: self.last_log.clone(),
-        })
+        Ok(LogState { last_purged_log_id: self.last_purged.clone(), last_log_id: self.last_log.clone() })
     }
 
     async fn get_log_reader(&mut self) -> Self::LogReader {
         self.reader.clone()
     }
 
-    async fn save_vote(&mut self, vote: &Vote<C::NodeId>) -> std::result::Result<(), StorageError<C::NodeId>> {
+    async fn save_vote(
+        &mut self,
+        vote: &Vote<C::NodeId>,
+    ) -> std::result::Result<(), StorageError<C::NodeId>> {
         self.put_durable(self.keys().vote(), encode(vote))
             .await
             .map_err(|e| storage_error::<C>(ErrorSubject::Vote, ErrorVerb::Write, &e))
@@ -309,14 +296,20 @@ where
             .map_err(|e| storage_error::<C>(ErrorSubject::Store, ErrorVerb::Write, &e))
     }
 
-    async fn read_committed(&mut self) -> std::result::Result<Option<LogId<C::NodeId>>, StorageError<C::NodeId>> {
+    async fn read_committed(
+        &mut self,
+    ) -> std::result::Result<Option<LogId<C::NodeId>>, StorageError<C::NodeId>> {
         Ok(self
             .read::<Option<LogId<C::NodeId>>>(self.keys().committed(), "raft committed log id")
             .map_err(|e| storage_error::<C>(ErrorSubject::Store, ErrorVerb::Read, &e))?
             .flatten())
     }
 
-    async fn append<I>(&mut self, entries: I, callback: LogFlushed<C>) -> std::result::Result<(), StorageError<C::NodeId>>
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<C>,
+    ) -> std::result::Result<(), StorageError<C::NodeId>>
     where
         I: IntoIterator<Item = C::Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
@@ -338,27 +331,25 @@ where
         }
         let done: Box<dyn FnOnce(io::Result<()>) + Send> = Box::new(move |r| callback.log_io_completed(r));
         match &self.syncer {
-            Some(tx) => tx.send((done, Some(n))).map_err(|_| {
-                storage_error::<C>(ErrorSubject::Logs, ErrorVerb::Write, &Error::Closed)
-            }),
+            Some(tx) => tx
+                .send((done, Some(n)))
+                .map_err(|_| storage_error::<C>(ErrorSubject::Logs, ErrorVerb::Write, &Error::Closed)),
             None => Err(storage_error::<C>(ErrorSubject::Logs, ErrorVerb::Write, &Error::Closed)),
         }
     }
 
-    async fn truncate(&mut self, log_id: LogId<C::NodeId>) -> std::result::Result<(), StorageError<C::NodeId>> {
+    async fn truncate(
+        &mut self,
+        log_id: LogId<C::NodeId>,
+    ) -> std::result::Result<(), StorageError<C::NodeId>> {
         let err = |e: &Error| storage_error::<C>(ErrorSubject::Logs, ErrorVerb::Delete, e);
         let (_, end) = self.keys().log_range();
-        self.db()
-            .delete_range(self.keys().log(log_id.index), end)
-            .map_err(|e| err(&e))?;
+        self.db().delete_range(self.keys().log(log_id.index), end).map_err(|e| err(&e))?;
         // The new last entry is the one before `log_id`, or the purged one.
         let before = match log_id.index.checked_sub(1) {
-            Some(i) if self.last_purged.as_ref().is_none_or(|p| i > p.index) => self
-                .reader
-                .entries(i..=i)
-                .map_err(|e| err(&e))?
-                .pop()
-                .map(|e| e.log_id),
+            Some(i) if self.last_purged.as_ref().is_none_or(|p| i > p.index) => {
+                self.reader.entries(i..=i).map_err(|e| err(&e))?.pop().map(|e| e.log_id)
+            }
             _ => None,
         };
         self.last_log = before.or_else(|| self.last_purged.clone());
@@ -371,9 +362,7 @@ where
         let mut b = WriteBatch::new();
         b.delete_range(start, upto);
         b.put(self.keys().purged(), encode(&Some(log_id.clone())));
-        self.db()
-            .write(b)
-            .map_err(|e| storage_error::<C>(ErrorSubject::Logs, ErrorVerb::Delete, &e))?;
+        self.db().write(b).map_err(|e| storage_error::<C>(ErrorSubject::Logs, ErrorVerb::Delete, &e))?;
         if self.last_log.as_ref().is_none_or(|l| l.index < log_id.index) {
             self.last_log = Some(log_id.clone());
         }

@@ -37,8 +37,8 @@
 //! | key | value |
 //! |---|---|
 //! | `ns 'l' index:u64be` | a log entry (serde JSON of `Entry<C>`) |
-//! | `ns 'v'` | the vote (JSON), written with `sync` |
-//! | `ns 'c'` | the committed log id (JSON), written with `sync` |
+//! | `ns 'v'` | the vote (JSON), durable before `save_vote` returns |
+//! | `ns 'c'` | the committed log id (JSON), durable before `save_committed` returns |
 //! | `ns 'p'` | the last purged log id (JSON) |
 //! | `ns 'a'` | the last applied log id and the last membership (JSON) |
 //! | `ns 'd' key` | the replicated state: the application's key `key` |
@@ -51,14 +51,15 @@
 //!
 //! # Durability
 //! The log and the state machine share one database and so one WAL, whose records become
-//! durable in order (a synced write makes every earlier write durable). Appends are
-//! written without `sync`; a syncer thread then calls [`crate::Db::sync_wal`] once for
-//! every append that queued meanwhile and only then completes their `LogFlushed`
-//! callbacks, so appends share fsyncs. Votes, the committed index and installed snapshots
-//! are written with `sync`. Applies, purges, truncations and built snapshots are not:
-//! any of them that a crash loses is redone by openraft from the log, and a purge, which
-//! follows the applies and the snapshot it relies on in the WAL, cannot survive a crash
-//! that loses them.
+//! durable in order (a synced write makes every earlier write durable). Appends, votes and
+//! committed log ids are written without `sync`; a syncer thread then calls
+//! [`crate::Db::sync_wal`] once for every such write queued meanwhile, and only then
+//! completes the appends' `LogFlushed` callbacks and lets `save_vote` and `save_committed`
+//! return. So each is durable before openraft learns it is done, and they share fsyncs.
+//! Installed snapshots are written with `sync`. Applies, purges, truncations and built
+//! snapshots are not: any of them that a crash loses is redone by openraft from the log,
+//! and a purge, which follows in the WAL the applies and the snapshot it relies on, cannot
+//! survive a crash that loses them. DESIGN.md §5.17 has the whole argument.
 
 mod keys;
 mod log_store;

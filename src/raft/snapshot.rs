@@ -103,13 +103,7 @@ pub fn decode<'a>(data: &'a [u8], name: &str) -> Result<Vec<(&'a [u8], &'a [u8])
     let stored = get_u32(&data[crc_at..]).ok_or_else(|| bad(crc_at, CorruptionKind::BadLength))?;
     let actual = masked_crc(&[&data[..crc_at]]);
     if stored != actual {
-        return Err(bad(
-            crc_at,
-            CorruptionKind::ChecksumMismatch {
-                expected: stored,
-                actual,
-            },
-        ));
+        return Err(bad(crc_at, CorruptionKind::ChecksumMismatch { expected: stored, actual }));
     }
     if get_u32(&data[8..]) != Some(SNAPSHOT_FORMAT_VERSION) {
         return Err(bad(8, CorruptionKind::Malformed("unsupported snapshot format version")));
@@ -184,10 +178,7 @@ mod tests {
         for i in 0..s.len() {
             let mut d = s.clone();
             d[i] ^= 0x40;
-            assert!(
-                matches!(decode(&d, "t"), Err(Error::Corruption { .. })),
-                "flip at {i}"
-            );
+            assert!(matches!(decode(&d, "t"), Err(Error::Corruption { .. })), "flip at {i}");
         }
         for n in 0..s.len() {
             assert!(decode(&s[..n], "t").is_err(), "truncated to {n}");

@@ -77,8 +77,7 @@ impl StateTxn<'_> {
     /// # Errors
     /// [`Error::InvalidArgument`] for `start > end` or an oversized bound.
     pub fn delete_range(&mut self, start: impl AsRef<[u8]>, end: impl AsRef<[u8]>) -> Result<()> {
-        self.txn
-            .delete_range(self.keys.data(start.as_ref()), self.keys.data(end.as_ref()))
+        self.txn.delete_range(self.keys.data(start.as_ref()), self.keys.data(end.as_ref()))
     }
 }
 
@@ -133,10 +132,7 @@ impl Shared {
         for (i, chunk) in data.chunks(SNAPSHOT_CHUNK).enumerate() {
             b.put(self.keys.snapshot_chunk(i as u64), chunk);
         }
-        let stored = StoredSnapshot::<C> {
-            meta: meta.clone(),
-            len: data.len() as u64,
-        };
+        let stored = StoredSnapshot::<C> { meta: meta.clone(), len: data.len() as u64 };
         b.put(self.keys.snapshot_meta(), encode(&stored));
         Ok(())
     }
@@ -155,11 +151,7 @@ where
     C::R: Default,
 {
     pub(super) fn open(db: Arc<Db>, keys: Keys) -> Result<StateMachine<C>> {
-        let shared = Arc::new(Shared {
-            db,
-            keys,
-            snapshot_lock: Mutex::new(()),
-        });
+        let shared = Arc::new(Shared { db, keys, snapshot_lock: Mutex::new(()) });
         let applied = shared.read_applied::<C>(&shared.db.snapshot())?;
         Ok(StateMachine { shared, applied })
     }
@@ -175,28 +167,21 @@ where
     /// A reader of the applied state that stays valid after the state machine moves into
     /// openraft: `reader()(key)` is [`StateMachine::get`].
     pub fn reader(&self) -> StateReader {
-        StateReader {
-            db: self.shared.db.clone(),
-            keys: self.shared.keys.clone(),
-        }
+        StateReader { db: self.shared.db.clone(), keys: self.shared.keys.clone() }
     }
 
     fn apply_entries(&mut self, entries: impl IntoIterator<Item = Entry<C>>) -> Result<Vec<C::R>> {
         let db = &self.shared.db;
-        let mut txn = db.transaction_opt(&crate::db::TransactionOptions {
-            set_snapshot: false,
-            sync: false,
-        });
+        let mut txn = db.transaction_opt(&crate::db::TransactionOptions { set_snapshot: false, sync: false });
         let mut applied = self.applied.clone();
         let mut replies = Vec::new();
         for e in entries {
             applied.0 = Some(e.log_id.clone());
             replies.push(match e.payload {
                 EntryPayload::Blank => C::R::default(),
-                EntryPayload::Normal(cmd) => cmd.apply(&mut StateTxn {
-                    txn: &mut txn,
-                    keys: &self.shared.keys,
-                })?,
+                EntryPayload::Normal(cmd) => {
+                    cmd.apply(&mut StateTxn { txn: &mut txn, keys: &self.shared.keys })?
+                }
                 EntryPayload::Membership(m) => {
                     applied.1 = StoredMembership::new(Some(e.log_id), m);
                     C::R::default()
@@ -249,10 +234,7 @@ where
                 kind: CorruptionKind::Malformed("raft snapshot chunks disagree with its length"),
             });
         }
-        Ok(Some(Snapshot {
-            meta: stored.meta,
-            snapshot: Box::new(Cursor::new(data)),
-        }))
+        Ok(Some(Snapshot { meta: stored.meta, snapshot: Box::new(Cursor::new(data)) }))
     }
 }
 
@@ -279,10 +261,7 @@ impl StateReader {
     pub fn pairs(&self) -> Result<Vec<(Bytes, Bytes)>> {
         let (lo, hi) = self.keys.data_range();
         let n = lo.len();
-        self.db
-            .range(lo..hi)
-            .map(|kv| kv.map(|(k, v)| (k.slice(n..), v)))
-            .collect()
+        self.db.range(lo..hi).map(|kv| kv.map(|(k, v)| (k.slice(n..), v))).collect()
     }
 }
 
@@ -312,11 +291,7 @@ where
             Some(l) => format!("{}-{}-{}", l.leader_id, l.index, snap.seqno()),
             None => format!("none-{}", snap.seqno()),
         };
-        let meta = SnapshotMeta {
-            last_log_id,
-            last_membership,
-            snapshot_id,
-        };
+        let meta = SnapshotMeta { last_log_id, last_membership, snapshot_id };
         let mut b = WriteBatch::new();
         let guard = shared.snapshot_lock.lock();
         shared.store_snapshot::<C>(&mut b, &meta, &data)?;
@@ -324,10 +299,7 @@ where
             shared.db.write(b)?;
         }
         drop(guard);
-        Ok(Snapshot {
-            meta,
-            snapshot: Box::new(Cursor::new(data)),
-        })
+        Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(data)) })
     }
 }
 
@@ -336,8 +308,7 @@ where
     C: RaftTypeConfig<Entry = Entry<C>, SnapshotData = Cursor<Vec<u8>>>,
 {
     async fn build_snapshot(&mut self) -> std::result::Result<Snapshot<C>, StorageError<C::NodeId>> {
-        self.build()
-            .map_err(|e| storage_error::<C>(ErrorSubject::Snapshot(None), ErrorVerb::Write, &e))
+        self.build().map_err(|e| storage_error::<C>(ErrorSubject::Snapshot(None), ErrorVerb::Write, &e))
     }
 }
 
@@ -363,10 +334,7 @@ where
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
-        SnapshotBuilder {
-            shared: self.shared.clone(),
-            _c: std::marker::PhantomData,
-        }
+        SnapshotBuilder { shared: self.shared.clone(), _c: std::marker::PhantomData }
     }
 
     async fn begin_receiving_snapshot(
@@ -385,7 +353,9 @@ where
         })
     }
 
-    async fn get_current_snapshot(&mut self) -> std::result::Result<Option<Snapshot<C>>, StorageError<C::NodeId>> {
+    async fn get_current_snapshot(
+        &mut self,
+    ) -> std::result::Result<Option<Snapshot<C>>, StorageError<C::NodeId>> {
         self.current_snapshot()
             .map_err(|e| storage_error::<C>(ErrorSubject::Snapshot(None), ErrorVerb::Read, &e))
     }

@@ -202,6 +202,21 @@ impl LogWriter {
         Ok(())
     }
 
+    /// Writes buffered records out and returns a handle that fdatasyncs the file outside
+    /// `&mut self`, with the file length it will cover: after the handle's sync, call
+    /// [`LogWriter::note_synced`] with that length. `None` if the file has no handle (use
+    /// [`LogWriter::sync`]).
+    pub fn begin_sync(&mut self) -> io::Result<Option<(Box<dyn crate::fs::SyncHandle>, u64)>> {
+        self.flush()?;
+        Ok(self.file.sync_handle().map(|h| (h, self.file.len())))
+    }
+
+    /// Records that the bytes up to `len` were synced by a handle from
+    /// [`LogWriter::begin_sync`] (records written from now on carry it).
+    pub fn note_synced(&mut self, len: u64) {
+        self.synced_through = self.synced_through.max(len);
+    }
+
     /// Bytes of the log so far, buffered ones included.
     pub fn file_size(&self) -> u64 {
         self.file.len() + self.buffered.as_ref().map_or(0, |b| b.len() as u64)
