@@ -89,9 +89,7 @@ impl WalState {
 
     /// Starts a sync to run outside the `wal` lock: the handle, the WAL's number and the
     /// length it covers (`LogWriter::begin_sync`); `None` if the file has no handle.
-    pub(crate) fn begin_sync(
-        &mut self,
-    ) -> std::io::Result<Option<(Box<dyn crate::fs::SyncHandle>, u64, u64)>> {
+    pub(crate) fn begin_sync(&mut self) -> std::io::Result<Option<PendingSync>> {
         let number = self.log.log_number();
         Ok(self.log.begin_sync()?.map(|(h, len)| (h, number, len)))
     }
@@ -114,6 +112,10 @@ impl WalState {
         self.log.seal()
     }
 }
+
+/// A WAL sync begun under the `wal` lock (`WalState::begin_sync`): the handle to fdatasync
+/// with, the WAL's number and the file length it covers.
+pub(crate) type PendingSync = (Box<dyn crate::fs::SyncHandle>, u64, u64);
 
 /// What the last operation of `b` touching `key` leaves it as: `Some(Some(value))` for a
 /// put, `Some(None)` for a deletion or a covering range deletion, `None` if `b` does not
