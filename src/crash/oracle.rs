@@ -85,6 +85,14 @@ impl Oracle {
         self.commits.insert(op, commit);
     }
 
+    /// Records a successful `Db::sync_wal`: every write acknowledged before it is now
+    /// durable, as if written with `sync`.
+    pub fn record_sync_wal(&mut self) {
+        for c in self.commits.values_mut() {
+            c.sync = true;
+        }
+    }
+
     /// The highest sequence number of a synced acknowledged write (0 if none).
     pub fn synced_floor(&self) -> SequenceNumber {
         self.commits.values().filter(|c| c.sync).map(|c| c.last).max().unwrap_or(0)
