@@ -197,26 +197,40 @@ struct SimSyncHandle {
 
 impl SyncHandle for SimSyncHandle {
     fn sync_data(&self) -> io::Result<()> {
-        let mut st = self.fs.state.lock();
-        let fault = st.begin(OpKind::Sync)?;
-        let op = st.ops;
         // A file removed since the handle was taken has nothing left to make durable.
-        let Some(file) = st.files.get_mut(&self.inode) else {
-            st.end();
-            return Ok(());
-        };
-        match fault {
-            Some(Fault::SyncLosesData) => {
-                file.live = file.durable.clone();
-                return Err(fault_error(Fault::SyncLosesData));
-            }
-            Some(f) => return Err(fault_error(f)),
-            None => file.durable = file.live.clone(),
-        }
-        st.sync_ops.push(op);
-        st.end();
-        Ok(())
+        sync_inode(&self.fs, self.inode, true).0
     }
+}
+
+/// The one simulated fdatasync of inode `inode`: its live bytes become durable. A file
+/// removed meanwhile is an error unless `gone_ok`. Also returns the file's new length when
+/// the `SyncLosesData` fault dropped its unsynced bytes.
+fn sync_inode(fs: &SimFs, inode: u64, gone_ok: bool) -> (io::Result<()>, Option<u64>) {
+    let mut st = fs.state.lock();
+    let fault = match st.begin(OpKind::Sync) {
+        Ok(f) => f,
+        Err(e) => return (Err(e), None),
+    };
+    let op = st.ops;
+    let Some(file) = st.files.get_mut(&inode) else {
+        if gone_ok {
+            st.end();
+            return (Ok(()), None);
+        }
+        return (Err(io::Error::other("file vanished")), None);
+    };
+    match fault {
+        Some(Fault::SyncLosesData) => {
+            file.live = file.durable.clone();
+            let len = file.live.len() as u64;
+            return (Err(fault_error(Fault::SyncLosesData)), Some(len));
+        }
+        Some(f) => return (Err(fault_error(f)), None),
+        None => file.durable = file.live.clone(),
+    }
+    st.sync_ops.push(op);
+    st.end();
+    (Ok(()), None)
 }
 
 impl WritableFile for SimWritable {
@@ -235,22 +249,11 @@ impl WritableFile for SimWritable {
         Ok(())
     }
     fn sync_data(&mut self) -> io::Result<()> {
-        let mut st = self.fs.state.lock();
-        let fault = st.begin(OpKind::Sync)?;
-        let op = st.ops;
-        let file = st.files.get_mut(&self.inode).ok_or_else(|| io::Error::other("file vanished"))?;
-        match fault {
-            Some(Fault::SyncLosesData) => {
-                file.live = file.durable.clone();
-                self.len = file.live.len() as u64;
-                return Err(fault_error(Fault::SyncLosesData));
-            }
-            Some(f) => return Err(fault_error(f)),
-            None => file.durable = file.live.clone(),
+        let (r, len) = sync_inode(&self.fs, self.inode, false);
+        if let Some(len) = len {
+            self.len = len;
         }
-        st.sync_ops.push(op);
-        st.end();
-        Ok(())
+        r
     }
     fn sync_all(&mut self) -> io::Result<()> {
         self.sync_data()
