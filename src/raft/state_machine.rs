@@ -222,7 +222,8 @@ where
             return Ok(None);
         };
         let stored: StoredSnapshot<C> = decode(&v, db.path(), "raft snapshot metadata")?;
-        let mut data = Vec::with_capacity(usize::try_from(stored.len).unwrap_or(0));
+        // The stored length is checked against the chunks, never trusted for an allocation.
+        let mut data = Vec::new();
         let (lo, hi) = self.shared.keys.snapshot_chunk_range();
         for kv in snap.range(lo..hi) {
             data.extend_from_slice(&kv?.1);
