@@ -66,7 +66,14 @@ pub fn varint_len(mut v: u64) -> usize {
 
 /// Decodes a varint from the front of `src`; returns the value and the bytes consumed.
 /// `None` if `src` ends inside the varint or it is longer than 10 bytes / overflows.
+#[inline]
 pub fn get_varint(src: &[u8]) -> Option<(u64, usize)> {
+    // Fast path: lengths in blocks are almost always below 128, one byte.
+    if let Some(&b) = src.first() {
+        if b < 0x80 {
+            return Some((u64::from(b), 1));
+        }
+    }
     let mut result: u64 = 0;
     for (i, &b) in src.iter().enumerate().take(10) {
         let part = u64::from(b & 0x7f);
@@ -126,6 +133,7 @@ impl<'a> Reader<'a> {
         Some(v)
     }
     /// Reads a varint.
+    #[inline]
     pub fn varint(&mut self) -> Option<u64> {
         let (v, n) = get_varint(self.buf.get(self.pos..)?)?;
         self.pos += n;

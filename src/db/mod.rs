@@ -36,6 +36,7 @@ mod stats;
 mod txn;
 mod wal_archive;
 mod wal_replay;
+mod wal_writeback;
 mod watch;
 mod write;
 
@@ -97,6 +98,10 @@ pub(crate) struct DbInner {
     bg_cv: Condvar,
     flush_tx: Sender<BgMsg>,
     compact_tx: Sender<BgMsg>,
+    /// To the WAL writeback thread (`wal_writeback.rs`), if it runs.
+    writeback_tx: Sender<BgMsg>,
+    /// Set while a writeback request is queued or running: at most one at a time.
+    writeback_in_flight: AtomicBool,
     stats: stats::Counters,
     recovery: RecoveryReport,
     /// File numbers of the tables running compactions own. Taken after `bg_mutex` when
@@ -175,6 +180,7 @@ impl Db {
         };
         let (flush_tx, flush_rx) = crossbeam_channel::unbounded();
         let (compact_tx, compact_rx) = crossbeam_channel::unbounded();
+        let (writeback_tx, writeback_rx) = crossbeam_channel::unbounded();
         let history_floor = rec.versions.history_floor().unwrap_or(crate::version::edit::HISTORY_OFF);
         let inner = Arc::new(DbInner {
             fs: Arc::clone(&opts.fs),
@@ -191,6 +197,8 @@ impl Db {
             bg_cv: Condvar::new(),
             flush_tx,
             compact_tx,
+            writeback_tx,
+            writeback_in_flight: AtomicBool::new(false),
             stats: stats::Counters::default(),
             recovery: rec.report,
             table_ctx: rec.table_ctx,
@@ -211,6 +219,9 @@ impl Db {
             threads.push(flush::spawn(Arc::clone(&inner), flush_rx)?);
             for i in 0..inner.opts.max_background_jobs - 1 {
                 threads.push(background::spawn(i, Arc::clone(&inner), compact_rx.clone())?);
+            }
+            if inner.opts.wal_bytes_per_sync > 0 {
+                threads.push(wal_writeback::spawn(Arc::clone(&inner), writeback_rx)?);
             }
             // Recovery may have left L0 over its trigger.
             let _ = inner.compact_tx.send(BgMsg::Work);
@@ -332,21 +343,7 @@ impl Db {
     /// [`Error::Closed`].
     pub fn sync_wal(&self) -> Result<()> {
         self.check_writable()?;
-        let (handle, number, len) = {
-            let mut wal = self.inner.wal.lock();
-            self.inner.check_poisoned()?;
-            match wal.begin_sync().map_err(|e| self.inner.poison(e.into()))? {
-                Some(h) => h,
-                None => return wal.sync().map_err(|e| self.inner.poison(e.into())),
-            }
-        };
-        // The fdatasync runs without the `wal` lock, so writers keep committing meanwhile;
-        // it covers every record that was written before `begin_sync`.
-        if !cfg!(feature = "bug-skip-sync-wal") {
-            handle.sync_data().map_err(|e| self.inner.poison(e.into()))?;
-        }
-        self.inner.wal.lock().end_sync(number, len);
-        Ok(())
+        self.inner.sync_wal()
     }
 
     /// Hands the WAL records buffered under [`Options::manual_wal_flush`] to the operating
@@ -498,6 +495,7 @@ impl Db {
         for _ in 1..self.inner.opts.max_background_jobs {
             let _ = self.inner.compact_tx.send(BgMsg::Shutdown);
         }
+        let _ = self.inner.writeback_tx.send(BgMsg::Shutdown);
         for t in self.threads.lock().drain(..) {
             let _ = t.join();
         }

@@ -42,6 +42,7 @@ pub(crate) struct Counters {
     user_ops: AtomicU64,
     write_groups: AtomicU64,
     wal_syncs: AtomicU64,
+    wal_writebacks: AtomicU64,
     stalls: [StallCounters; 3],
     flush_count: AtomicU64,
     flush_bytes: AtomicU64,
@@ -77,6 +78,10 @@ impl Counters {
             self.wal_syncs.fetch_add(1, Relaxed);
         }
     }
+    pub(crate) fn record_wal_writeback(&self) {
+        self.wal_writebacks.fetch_add(1, Relaxed);
+    }
+
     /// The counter compaction jobs add merged key and value bytes to.
     pub(crate) fn compaction_progress(&self) -> &AtomicU64 {
         &self.compaction_raw_bytes
@@ -196,6 +201,9 @@ pub struct DbStats {
     pub write_groups: u64,
     /// WAL fsyncs requested by `sync` writes since open.
     pub wal_syncs: u64,
+    /// Background WAL fdatasyncs run since open because `Options::wal_bytes_per_sync`
+    /// bytes were appended unsynced (RocksDB's `wal_bytes_per_sync`).
+    pub wal_writebacks: u64,
     /// Memtable flushes since open.
     pub flush_count: u64,
     /// Bytes of tables written by flushes.
@@ -327,6 +335,7 @@ impl DbInner {
             user_ops: c.user_ops.load(Relaxed),
             write_groups: c.write_groups.load(Relaxed),
             wal_syncs: c.wal_syncs.load(Relaxed),
+            wal_writebacks: c.wal_writebacks.load(Relaxed),
             flush_count: c.flush_count.load(Relaxed),
             flush_bytes,
             compaction_count: levels[1..].iter().map(|l| l.compactions).sum(),

@@ -102,6 +102,11 @@ impl WalState {
         }
     }
 
+    /// Bytes of the live WAL written (buffered ones included) but not yet synced.
+    pub(crate) fn unsynced_bytes(&self) -> u64 {
+        self.log.file_size().saturating_sub(self.log.synced_through())
+    }
+
     /// Writes buffered WAL records out (`Db::flush_wal`).
     pub(crate) fn flush(&mut self) -> std::io::Result<()> {
         self.log.flush()
@@ -340,6 +345,8 @@ impl DbInner {
             if let Err(e) = wal.log.sync() {
                 return Err(self.poison(e.into()));
             }
+        } else {
+            self.maybe_request_writeback(&wal);
         }
         let user_bytes: u64 = members.iter().map(|w| w.batch.data_bytes()).sum();
         self.stats.record_write(user_bytes, rep.len() as u64, total as u64, sync);

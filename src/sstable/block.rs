@@ -139,6 +139,18 @@ impl Block {
         }
     }
 
+    /// The whole key stored at restart point `i` (its `shared` length must be 0).
+    fn restart_key(&self, i: usize) -> Result<&[u8], BlockError> {
+        let off = self.restart_point(i)?;
+        let mut r = Reader::new(&self.data[off..self.restarts_offset]);
+        if r.varint().ok_or("bad shared length")? != 0 {
+            return Err("restart point with a shared prefix");
+        }
+        let non_shared = usize::try_from(r.varint().ok_or("bad key length")?).map_err(|_| "bad key length")?;
+        r.varint().ok_or("bad value length")?;
+        r.bytes(non_shared).ok_or("key runs past block")
+    }
+
     fn restart_point(&self, i: usize) -> Result<usize, BlockError> {
         let off = get_u32(&self.data[self.restarts_offset + 4 * i..]).ok_or("restart array cut")? as usize;
         if off >= self.restarts_offset {
@@ -209,17 +221,13 @@ impl BlockIter {
             self.current = 0; // an empty block: invalid at once
             return Ok(());
         }
-        // Binary search for the last restart point whose key is < target.
+        // Binary search for the last restart point whose key is < target. A restart
+        // point's key is stored whole, so it is compared where it lies, without a copy.
         let (mut lo, mut hi) = (0usize, self.block.num_restarts - 1);
         while lo < hi {
             let mid = (lo + hi).div_ceil(2);
-            self.key.clear();
-            self.next_offset = self.block.restart_point(mid)?;
-            self.advance()?;
-            if !self.valid() {
-                return Err("restart point at end of block");
-            }
-            if (self.cmp)(&self.key, target) == Ordering::Less {
+            let key = self.block.restart_key(mid)?;
+            if (self.cmp)(key, target) == Ordering::Less {
                 lo = mid;
             } else {
                 hi = mid - 1;

@@ -217,6 +217,11 @@ impl LogWriter {
         self.synced_through = self.synced_through.max(len);
     }
 
+    /// Bytes of the log known to be synced (by `sync`, `seal` or `note_synced`).
+    pub fn synced_through(&self) -> u64 {
+        self.synced_through
+    }
+
     /// Bytes of the log so far, buffered ones included.
     pub fn file_size(&self) -> u64 {
         self.file.len() + self.buffered.as_ref().map_or(0, |b| b.len() as u64)

@@ -41,6 +41,13 @@ struct Cli {
     /// Block compression (default lz4).
     #[arg(long, global = true)]
     compression: Option<CompressionArg>,
+    /// Block cache capacity, e.g. `8MiB` (default 64 MiB).
+    #[arg(long, global = true, value_parser = codec::parse_size)]
+    block_cache_size: Option<u64>,
+    /// Read tables through memory maps (`true`) or with positioned reads into the block
+    /// cache (`false`); the default is `Options`' default.
+    #[arg(long, global = true)]
+    mmap_reads: Option<bool>,
     #[command(subcommand)]
     command: Command,
 }
@@ -123,6 +130,12 @@ impl Cli {
             o = o.block_size(
                 usize::try_from(n).map_err(|_| CliError::Usage("--block-size too large".into()))?,
             );
+        }
+        if let Some(n) = self.block_cache_size {
+            o = o.block_cache_size(n);
+        }
+        if let Some(on) = self.mmap_reads {
+            o = o.mmap_reads(on);
         }
         if let Some(c) = self.compression {
             o = o.compression(match c {
