@@ -4,7 +4,10 @@
 //! child process (so `/proc/self/io` and peak RSS are its own), with identical seeded key
 //! sequences and comparable settings: LZ4, 10-bit bloom filters, 64 MiB write buffer, an
 //! 8 MiB block cache with index and filter blocks pinned, 2 background jobs, WAL on, no
-//! fsync except `fillsync`. It prints a table and JSON lines and writes an SVG chart.
+//! fsync except `fillsync`. Every engine reads with positional reads into its block cache
+//! (shaledb's memory-mapped reads are off), and before the first read-only workload after
+//! a write workload each engine flushes and waits for its compactions, untimed (`settle`).
+//! RocksDB reuses one `ReadOptions`. It prints a table and JSON lines and writes an SVG chart.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -71,6 +74,10 @@ trait Engine: Sync {
     fn scan(&self, reverse: bool) -> u64;
     /// Seek to `k` and read up to `n` entries.
     fn seek_next(&self, k: &[u8], n: usize) -> usize;
+    /// Flushes the memtable and waits for background compaction to finish (untimed), so
+    /// that read workloads find every engine in a settled state, not mid-compaction behind a
+    /// full memtable.
+    fn settle(&self);
 }
 
 struct Shale(shaledb::Db);
@@ -105,9 +112,15 @@ impl Engine for Shale {
     fn seek_next(&self, k: &[u8], n: usize) -> usize {
         self.0.range(k..).take(n).map(|r| r.expect("item")).count()
     }
+    fn settle(&self) {
+        self.0.flush().expect("flush");
+        self.0.wait_for_compaction().expect("wait for compaction");
+    }
 }
 
-struct Rocks(rocksdb::DB);
+/// The database and one `ReadOptions` reused by every get (the crate's `get_pinned`
+/// builds and frees a C++ `ReadOptions` per call).
+struct Rocks(rocksdb::DB, rocksdb::ReadOptions);
 impl Engine for Rocks {
     fn put(&self, k: &[u8], v: &[u8], sync: bool) {
         let mut wo = rocksdb::WriteOptions::default();
@@ -118,7 +131,7 @@ impl Engine for Rocks {
         self.0.delete(k).expect("delete");
     }
     fn get(&self, k: &[u8]) -> bool {
-        self.0.get_pinned(k).expect("get").is_some()
+        self.0.get_pinned_opt(k, &self.1).expect("get").is_some()
     }
     fn put_batch(&self, items: &[(Vec<u8>, &[u8])]) {
         let mut b = rocksdb::WriteBatch::default();
@@ -141,6 +154,12 @@ impl Engine for Rocks {
             .take(n)
             .map(|r| r.expect("item"))
             .count()
+    }
+    fn settle(&self) {
+        self.0.flush().expect("flush");
+        let mut w = rocksdb::WaitForCompactOptions::default();
+        w.set_flush(true);
+        self.0.wait_for_compact(&w).expect("wait for compaction");
     }
 }
 
@@ -185,6 +204,10 @@ impl Engine for Fjall {
             .map(|g| g.into_inner().expect("item"))
             .count()
     }
+    fn settle(&self) {
+        // fjall 3 offers no public wait for compaction; this flushes the memtable.
+        self.1.rotate_memtable_and_wait().expect("flush");
+    }
 }
 
 fn open(engine: &str, dir: &Path) -> Box<dyn Engine> {
@@ -196,6 +219,10 @@ fn open(engine: &str, dir: &Path) -> Box<dyn Engine> {
                     .write_buffer_size(WRITE_BUFFER_BYTES)
                     .block_cache_size(CACHE_BYTES as u64)
                     .bits_per_key(10)
+                    // Positional reads into the block cache, as RocksDB and fjall read:
+                    // memory-mapped reads would serve misses from the page cache outside
+                    // the 8 MiB budget.
+                    .mmap_reads(false)
                     .max_background_jobs(2),
             )
             .expect("open shaledb"),
@@ -214,7 +241,7 @@ fn open(engine: &str, dir: &Path) -> Box<dyn Engine> {
             // the same as shaledb, and as BENCHMARKS.md's RocksDB setup.
             t.set_cache_index_and_filter_blocks(false);
             o.set_block_based_table_factory(&t);
-            Box::new(Rocks(rocksdb::DB::open(&o, dir).expect("open rocksdb")))
+            Box::new(Rocks(rocksdb::DB::open(&o, dir).expect("open rocksdb"), rocksdb::ReadOptions::default()))
         }
         "fjall" => {
             use fjall::config::PinningPolicy;
@@ -307,6 +334,7 @@ fn child(engine: &str, args: &Args) {
         |w| w.split(',').map(str::to_owned).collect(),
     );
     let mut db: Option<Box<dyn Engine>> = None;
+    let mut settled = false;
     let num = args.num;
     for (pos, name) in WORKLOADS.iter().enumerate() {
         if !wanted.iter().any(|w| w == name) {
@@ -319,6 +347,14 @@ fn child(engine: &str, args: &Args) {
             db = Some(open(engine, &dir));
         }
         let d = db.as_deref().expect("open");
+        let reads_only =
+            matches!(*name, "readrandom" | "readmissing" | "readseq" | "readreverse" | "seekrandom");
+        if fresh || !reads_only {
+            settled = false;
+        } else if !settled {
+            d.settle();
+            settled = true;
+        }
         let mut rng = SmallRng::seed_from_u64(301 + pos as u64);
         let mut hist = Histogram::<u64>::new(3).expect("histogram");
         let ops = if *name == "fillsync" { num / 100 } else { num };

@@ -388,7 +388,12 @@ fn worker(dir: &Path, a: &WorkerArgs) -> CliResult<()> {
     let manual_wal_flush = rng.random_range(0..3) == 0;
     // Half the cycles give memtables a key filter (answers must not change).
     let bloom = if rng.random_range(0..2) == 0 { 0.0 } else { 0.02 };
-    let opts = opts.manual_wal_flush(manual_wal_flush).memtable_bloom_size_ratio(bloom);
+    // WAL writeback from off to every 4 KiB, so kills also land during background syncs.
+    let writeback = [0, 4 << 10, 64 << 10, 1 << 20][rng.random_range(0..4)];
+    let opts = opts
+        .manual_wal_flush(manual_wal_flush)
+        .memtable_bloom_size_ratio(bloom)
+        .wal_bytes_per_sync(writeback);
     let db = Db::open(dir, opts)?;
     let log = OpenOptions::new().create(true).append(true).open(&a.oracle)?;
     let next = AtomicU64::new(0);
