@@ -9,21 +9,25 @@
 //! | `'k' db:u8 key` | `type:u8 payload` | the key's value; type 0 = string (room for hashes, lists, sets); written with the engine's TTL when the key has one |
 //! | `'e' db:u8 key` | `expiry_ms:u64be` | the key's expiry (present while the key is counted and has one) |
 //! | `'x' db:u8 expiry_ms:u64be key` | empty | the expiry index in time order, for active expiry |
-//! | `'m' db:u8 stripe:u16be` | `keys:u64le expires:u64le` | key and expiry counts of one lock stripe |
+//! | `'m' db:u8 slot:u16be` | `keys:u64le expires:u64le` | one count record: its share of the key and expiry counts (wrapping) |
 //!
 //! Reads use the engine's TTL, so an expired key reads as absent from its expiry
 //! millisecond on (lazy expiry is exact). A key stays *counted* (in DBSIZE, as in Redis,
 //! whose DBSIZE includes expired keys not yet reclaimed) until active expiry, a lazy
 //! reclaim or an overwrite removes it with its `e` and `x` entries.
 //!
-//! # Concurrency
+//! # Concurrency and counts
 //! Every key hashes to one of [`STRIPES`] lock stripes. A command that writes locks the
 //! stripes of its keys (in order), reads the keys' states, and writes one batch with the
-//! new values, the index entries and the stripes' new counts; it holds the locks until the
-//! write returns. Writers on different stripes (the event loop, the blocking pool under
-//! `appendfsync always`, active expiry) run concurrently; counts stay exact because a
-//! stripe's count changes only under its lock, in the same atomic batch as the keys it
-//! counts.
+//! new values and the index entries; it holds the locks until the write returns.
+//!
+//! A database's key count is the wrapping sum of its count records. A write that changes
+//! the count takes one of [`COUNT_SLOTS`] slot locks (any free one), adds its change to
+//! that slot's record, puts the record in the same atomic batch as the keys, and holds the
+//! slot until the write returns, so a slot's records reach the WAL in the order they were
+//! computed and the newest one recovery finds is the slot's exact share. An MSET of ten
+//! new keys puts one count record, not one per key. Records of other numbers (1,024 lock
+//! stripes kept per-stripe counts before count slots) are read and kept as constants.
 
 #![allow(clippy::big_endian_bytes, reason = "big-endian numbers in keys sort in numeric order")]
 
@@ -44,6 +48,10 @@ pub const DATABASES: usize = 16;
 
 /// Lock stripes per logical database.
 pub const STRIPES: usize = 1024;
+
+/// Count records a writer can take per logical database (the event loop and active expiry
+/// are the writers; more slots only mean more records to load at open).
+pub const COUNT_SLOTS: usize = 4;
 
 /// Type byte of a string value.
 pub const TYPE_STRING: u8 = 0;
@@ -75,13 +83,13 @@ fn index_key(db: usize, at_ms: u64, key: &[u8]) -> Vec<u8> {
     k
 }
 
-fn meta_key(db: usize, stripe: usize) -> Vec<u8> {
+fn meta_key(db: usize, slot: usize) -> Vec<u8> {
     let mut k = vec![META, db as u8];
-    k.extend_from_slice(&(stripe as u16).to_be_bytes());
+    k.extend_from_slice(&(slot as u16).to_be_bytes());
     k
 }
 
-/// The lock stripe of `key` (xxh3, stable across builds: counts are stored per stripe).
+/// The lock stripe of `key` (xxh3).
 pub fn stripe_of(key: &[u8]) -> usize {
     (xxhash_rust::xxh3::xxh3_64(key) % STRIPES as u64) as usize
 }
@@ -129,7 +137,9 @@ pub enum NewState {
     Keep,
 }
 
-/// Per-stripe counts: keys counted, and of those, keys with an expiry.
+/// One count record's share: keys counted, and of those, keys with an expiry. Shares are
+/// added with wrapping arithmetic, so one may be "negative" (a slot that deleted more
+/// keys than it created); the sum over a database's records is exact.
 #[derive(Debug, Clone, Copy, Default)]
 struct Counts {
     keys: u64,
@@ -138,8 +148,10 @@ struct Counts {
 
 /// The locks and counts of one logical database.
 struct LogicalDb {
-    stripes: Vec<Mutex<Counts>>,
-    /// Sums of the stripes' counts, kept beside them so DBSIZE reads one number.
+    stripes: Vec<Mutex<()>>,
+    /// The shares stored in the records of slots `0..COUNT_SLOTS`, each under its lock.
+    slots: Vec<Mutex<Counts>>,
+    /// The sums of every count record of the database, so DBSIZE reads one number.
     keys: AtomicU64,
     expires: AtomicU64,
 }
@@ -157,40 +169,53 @@ pub struct Keyspace {
 /// Locks held on some stripes of one logical database, in stripe order.
 pub struct Locked<'a> {
     db: usize,
-    guards: Vec<(usize, MutexGuard<'a, Counts>)>,
+    guards: Vec<(usize, MutexGuard<'a, ()>)>,
 }
 
 impl Keyspace {
-    /// Opens the keyspace over `db`, loading the stored counts (16 × 1024 small keys; no
-    /// scan of the data).
+    /// Opens the keyspace over `db`, loading the stored count records (a few small keys
+    /// per logical database; no scan of the data).
     ///
     /// # Errors
-    /// Engine read errors; [`Error::Corruption`] for a count record of the wrong size.
+    /// Engine read errors; [`Error::Corruption`] for a count record of the wrong size or
+    /// records whose sum is negative.
     pub fn open(db: Arc<Db>, sync: bool) -> Result<Keyspace> {
+        let bad = || Error::Corruption {
+            file: "<keyspace counts>".into(),
+            offset: 0,
+            kind: crate::error::CorruptionKind::Malformed("bad key count record"),
+        };
         let mut dbs = Vec::with_capacity(DATABASES);
         for d in 0..DATABASES {
-            let mut stripes: Vec<Mutex<Counts>> =
-                (0..STRIPES).map(|_| Mutex::new(Counts::default())).collect();
+            let mut slots: Vec<Mutex<Counts>> =
+                (0..COUNT_SLOTS).map(|_| Mutex::new(Counts::default())).collect();
+            let mut total = Counts::default();
             for item in db.prefix([META, d as u8]) {
                 let (k, v) = item?;
-                let (Some(s), Some(keys), Some(expires)) = (
+                let (Some(n), Some(keys), Some(expires)) = (
                     k.get(2..4).map(|s| u16::from_be_bytes([s[0], s[1]]) as usize),
                     v.get(0..8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes),
                     v.get(8..16).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes),
                 ) else {
-                    return Err(Error::Corruption {
-                        file: "<keyspace counts>".into(),
-                        offset: 0,
-                        kind: crate::error::CorruptionKind::Malformed("bad key count record"),
-                    });
+                    return Err(bad());
                 };
-                if let Some(slot) = stripes.get_mut(s) {
+                if let Some(slot) = slots.get_mut(n) {
                     *slot.get_mut() = Counts { keys, expires };
                 }
+                total.keys = total.keys.wrapping_add(keys);
+                total.expires = total.expires.wrapping_add(expires);
             }
-            let keys = stripes.iter_mut().map(|c| c.get_mut().keys).sum::<u64>().into();
-            let expires = stripes.iter_mut().map(|c| c.get_mut().expires).sum::<u64>().into();
-            dbs.push(LogicalDb { stripes, keys, expires });
+            // Invariant: a database never holds a negative number of keys, nor more keys
+            // with an expiry than keys.
+            if total.keys > i64::MAX as u64 || total.expires > total.keys {
+                return Err(bad());
+            }
+            dbs.push(LogicalDb {
+                stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
+                slots,
+                keys: total.keys.into(),
+                expires: total.expires.into(),
+            });
         }
         Ok(Keyspace { db, dbs, sync: sync.into(), expired_keys: AtomicU64::new(0) })
     }
@@ -248,7 +273,8 @@ impl Keyspace {
     pub fn state(&self, lock: &Locked<'_>, key: &[u8]) -> Result<KeyState> {
         let db = lock.db;
         let live = self.get(db, key)?;
-        let stale_expiry = if live.is_none() && self.expires_in_stripe(lock, key) {
+        // Only a database with keys that have an expiry can hold a counted expired key.
+        let stale_expiry = if live.is_none() && self.expires(db) > 0 {
             self.db
                 .get(prefixed(EXPIRY, db, key))?
                 .and_then(|v| v.get(..8).map(|b| u64::from_be_bytes(b.try_into().unwrap_or_default())))
@@ -258,21 +284,18 @@ impl Keyspace {
         Ok(KeyState { live, stale_expiry })
     }
 
-    fn expires_in_stripe(&self, lock: &Locked<'_>, key: &[u8]) -> bool {
-        let s = stripe_of(key);
-        lock.guards.iter().any(|(i, g)| *i == s && g.expires > 0)
-    }
-
     /// Writes the new states of keys (each with its state before) in one atomic batch,
-    /// with their index entries and their stripes' counts. **Requires:** `lock` holds the
-    /// stripes of every key.
+    /// with their index entries and, if the key counts change, one count record.
+    /// **Requires:** `lock` holds the stripes of every key.
     ///
     /// # Errors
-    /// Engine write errors (the batch is then not applied and no count changes).
+    /// [`Error::InvalidArgument`] for a key whose stripe `lock` does not hold; engine write
+    /// errors (the batch is then not applied and no count changes).
     pub fn write(&self, lock: &mut Locked<'_>, changes: &[(&[u8], &KeyState, NewState)]) -> Result<()> {
         let db = lock.db;
         let mut batch = WriteBatch::new();
-        let mut new_counts: Vec<(usize, Counts)> = lock.guards.iter().map(|(i, g)| (*i, **g)).collect();
+        // The change of the database's counts, as wrapping deltas.
+        let mut delta = Counts::default();
         let now = now_ms();
         for (key, old, new) in changes {
             let new = match new {
@@ -281,16 +304,15 @@ impl Keyspace {
                 n => n,
             };
             let s = stripe_of(key);
-            let Some(slot) = new_counts.iter_mut().find(|(i, _)| *i == s) else {
+            if !lock.guards.iter().any(|(i, _)| *i == s) {
                 return Err(Error::InvalidArgument("keyspace write without the key's stripe lock"));
-            };
-            let c = &mut slot.1;
+            }
             let dk = data_key(db, key);
             if let Some(t) = old.expiry() {
                 batch.delete(index_key(db, t, key));
             }
-            c.keys = c.keys.saturating_sub(u64::from(old.counted()));
-            c.expires = c.expires.saturating_sub(u64::from(old.expiry().is_some()));
+            delta.keys = delta.keys.wrapping_sub(u64::from(old.counted()));
+            delta.expires = delta.expires.wrapping_sub(u64::from(old.expiry().is_some()));
             match new {
                 NewState::Keep => {}
                 NewState::Delete => {
@@ -303,13 +325,13 @@ impl Keyspace {
                     let mut stored = Vec::with_capacity(1 + v.len());
                     stored.push(TYPE_STRING);
                     stored.extend_from_slice(v);
-                    c.keys += 1;
+                    delta.keys = delta.keys.wrapping_add(1);
                     match expiry {
                         Some(t) => {
                             batch.put_expire_at(&dk, &stored, UNIX_EPOCH + Duration::from_millis(*t));
                             batch.put(prefixed(EXPIRY, db, key), t.to_be_bytes());
                             batch.put(index_key(db, *t, key), []);
-                            c.expires += 1;
+                            delta.expires = delta.expires.wrapping_add(1);
                         }
                         None => {
                             batch.put(&dk, &stored);
@@ -321,29 +343,42 @@ impl Keyspace {
                 }
             }
         }
-        for (i, c) in &new_counts {
-            let g = lock.guards.iter().find(|(j, _)| j == i).map(|(_, g)| **g).unwrap_or_default();
-            if g.keys != c.keys || g.expires != c.expires {
-                let mut v = Vec::with_capacity(16);
-                v.extend_from_slice(&c.keys.to_le_bytes());
-                v.extend_from_slice(&c.expires.to_le_bytes());
-                batch.put(meta_key(db, *i), v);
-            }
-        }
         if batch.is_empty() {
             return Ok(());
         }
-        self.db.write_opt(batch, &WriteOptions { sync: self.sync.load(Ordering::Relaxed) })?;
+        let opts = WriteOptions { sync: self.sync.load(Ordering::Relaxed) };
+        if delta.keys == 0 && delta.expires == 0 {
+            self.db.write_opt(batch, &opts)?;
+            return Ok(());
+        }
         let ldb = &self.dbs[db];
-        for (i, c) in new_counts {
-            if let Some((_, g)) = lock.guards.iter_mut().find(|(j, _)| *j == i) {
-                // Invariant: the sums move by exactly the stripes' changes, under the
-                // stripes' locks.
-                ldb.keys.fetch_add(c.keys.wrapping_sub(g.keys), Ordering::AcqRel);
-                ldb.expires.fetch_add(c.expires.wrapping_sub(g.expires), Ordering::AcqRel);
-                **g = c;
+        // Any free slot; the slot is held until the write returns, so its records reach the
+        // WAL in the order their shares were computed.
+        let mut slot = None;
+        for (i, m) in ldb.slots.iter().enumerate() {
+            if let Some(g) = m.try_lock() {
+                slot = Some((i, g));
+                break;
             }
         }
+        let (i, mut share) = match slot {
+            Some(s) => s,
+            None => (0, ldb.slots[0].lock()),
+        };
+        let new = Counts {
+            keys: share.keys.wrapping_add(delta.keys),
+            expires: share.expires.wrapping_add(delta.expires),
+        };
+        let mut v = Vec::with_capacity(16);
+        v.extend_from_slice(&new.keys.to_le_bytes());
+        v.extend_from_slice(&new.expires.to_le_bytes());
+        batch.put(meta_key(db, i), v);
+        self.db.write_opt(batch, &opts)?;
+        // Invariant: the sums move by exactly the records' changes, and only after the
+        // batch holding them is written.
+        *share = new;
+        ldb.keys.fetch_add(delta.keys, Ordering::AcqRel);
+        ldb.expires.fetch_add(delta.expires, Ordering::AcqRel);
         Ok(())
     }
 
@@ -353,17 +388,19 @@ impl Keyspace {
     /// # Errors
     /// Engine write errors.
     pub fn flush_db(&self, db: usize) -> Result<()> {
-        let mut lock = self.lock_all(db);
+        let _lock = self.lock_all(db);
+        let ldb = &self.dbs[db];
+        let mut slots: Vec<MutexGuard<'_, Counts>> = ldb.slots.iter().map(|m| m.lock()).collect();
         let mut batch = WriteBatch::new();
         for tag in [DATA, EXPIRY, EXPIRY_INDEX, META] {
             batch.delete_range([tag, db as u8], [tag, db as u8 + 1]);
         }
         self.db.write_opt(batch, &WriteOptions { sync: self.sync.load(Ordering::Relaxed) })?;
-        for (_, g) in &mut lock.guards {
+        for g in &mut slots {
             **g = Counts::default();
         }
-        self.dbs[db].keys.store(0, Ordering::Release);
-        self.dbs[db].expires.store(0, Ordering::Release);
+        ldb.keys.store(0, Ordering::Release);
+        ldb.expires.store(0, Ordering::Release);
         Ok(())
     }
 
