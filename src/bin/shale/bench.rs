@@ -17,7 +17,7 @@ use shaledb::{Db, Options};
 #[derive(Args, Debug)]
 pub struct BenchArgs {
     /// Comma-separated workloads: fillseq, fillrandom, fillsync (random keys, every write
-    /// fsynced), overwrite, deleteseq, deleterange (`--range-deletes` range tombstones of
+    /// fsynced; `--threads` writers), overwrite, deleteseq, deleterange (`--range-deletes` range tombstones of
     /// `--range-size` keys each, at random starts), flush, wait (until background
     /// compaction settles), compact,
     /// readrandom, readmissing, readseq, readreverse, seekrandom, multireadrandom,
@@ -27,7 +27,9 @@ pub struct BenchArgs {
     /// one of `--hot-keys` counters, retrying on conflict; the note gives the retry rate).
     #[arg(long, default_value = "fillseq,fillrandom,overwrite,readrandom,readseq")]
     benchmarks: String,
-    /// Reader threads of readwhilewriting (one more thread writes).
+    /// Reader threads of readwhilewriting (one more thread writes); writer threads of
+    /// fillsync (each writes `--num` / threads synced puts, sharing fsyncs through group
+    /// commit) and of txncontended.
     #[arg(long, default_value_t = 1)]
     threads: usize,
     /// Operations per workload.
@@ -207,6 +209,42 @@ fn read_while_writing(d: &Db, w: &Workload<'_>, a: &BenchArgs) -> CliResult<(u64
     })
 }
 
+/// `fillsync` with `a.threads` writers: each writes `a.num / a.threads` random keys, each
+/// put its own batch with `sync: true`, so concurrent writers share fsyncs through group
+/// commit. Returns (writes, their latencies).
+fn synced_writers(d: &Db, w: &Workload<'_>, a: &BenchArgs) -> CliResult<(u64, Latency)> {
+    let threads = a.threads.max(1);
+    let per_thread = a.num / threads as u64;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || -> CliResult<Latency> {
+                    let mut rng = SmallRng::seed_from_u64(a.seed.wrapping_add(3000 + t as u64));
+                    let mut own =
+                        Workload { a, values: w.values.clone(), value_pos: (t * 997) % w.values.len() };
+                    let mut lat = Latency::new();
+                    for _ in 0..per_thread {
+                        let key = own.key(rng.random_range(0..a.num));
+                        let value = own.value().to_vec();
+                        lat.time(|| -> CliResult<()> {
+                            let mut b = shaledb::WriteBatch::new();
+                            b.put(&key, &value);
+                            d.write_opt(b, &shaledb::WriteOptions { sync: true })?;
+                            Ok(())
+                        })?;
+                    }
+                    Ok(lat)
+                })
+            })
+            .collect();
+        let mut lat = Latency::new();
+        for h in handles {
+            lat.merge(&h.join().map_err(|_| CliError::from("writer thread panicked"))??);
+        }
+        Ok((per_thread * threads as u64, lat))
+    })
+}
+
 /// `txncontended`: `a.threads` threads each commit `a.num / a.threads` increments of a
 /// random one of `a.hot_keys` counters as optimistic transactions, retrying on conflict.
 /// Returns (commits, conflicts retried).
@@ -316,6 +354,15 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> CliResult<()>
         let mut note = String::new();
         let mut lat = Latency::new();
         let (ops, bytes) = match name {
+            "fillsync" if a.threads > 1 => {
+                let (n, l) = synced_writers(d, &w, a)?;
+                lat.merge(&l);
+                note = format!("{} writers, {:.2} writes per fsync", a.threads, {
+                    let st = d.stats();
+                    n as f64 / (st.wal_syncs - stats_before.wal_syncs).max(1) as f64
+                });
+                (n, n * entry_bytes)
+            }
             "fillseq" | "fillrandom" | "overwrite" | "fillsync" => {
                 let bar = indicatif::ProgressBar::with_draw_target(
                     Some(a.num),
