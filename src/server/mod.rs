@@ -6,8 +6,9 @@
 //! thread, as Redis's; each pipeline chunk of commands runs on that thread. The database
 //! is opened with `manual_wal_flush`: a round's WAL records reach the operating system
 //! with one `flush_wal` before its replies go out, and under `appendfsync always` the
-//! connections that wrote wait on the sync barrier (`Shared::durable`) for the one
-//! `sync_wal` the loop runs before it goes idle, as Redis's `beforeSleep` does.
+//! connections that wrote wait on the sync barrier (`Shared::durable`) for a `sync_wal`
+//! by the sync thread, which fsyncs while the loop goes on running other connections: one
+//! fsync covers every write made before it started (group commit).
 //! docs/server.md describes the guarantees next to Redis's.
 
 pub mod admin;
@@ -183,11 +184,11 @@ pub struct SyncGen {
 
 impl Shared {
     /// Waits until a WAL sync that started after this call has finished: every write this
-    /// connection made before calling is then durable. Every connection that waits in one
-    /// event-loop round shares one fsync, run when the loop goes idle
-    /// ([`Shared::sync_pending`]), which is how `appendfsync always` acknowledges a write
-    /// only after it is on disk, like Redis's one fsync per event-loop round. False if the
-    /// sync failed.
+    /// connection made before calling is then durable. The sync thread runs
+    /// [`Shared::sync_pending`] as soon as a request is pending; the connections that file
+    /// a request while one fsync runs share the next one. This is how `appendfsync always`
+    /// acknowledges a write only after it is on disk, like Redis's one fsync per
+    /// event-loop round. False if the sync failed.
     async fn durable(&self) -> bool {
         let gen = {
             let mut g = self.sync_gen.lock();
@@ -206,10 +207,9 @@ impl Shared {
 
 impl Shared {
     /// Runs one `sync_wal` for every durability request made so far, if any is pending,
-    /// and wakes the connections waiting on it. Called by the event loop just before it
-    /// goes idle (as Redis's `beforeSleep` fsyncs its append-only file once per round,
-    /// after every ready client ran), and by the sync thread for requests that waited
-    /// [`SYNC_FALLBACK`] without one.
+    /// and wakes the connections waiting on it. Called by the sync thread
+    /// ([`spawn_syncer`]), off the event loop, so that the loop's CPU work and the fsync
+    /// overlap.
     fn sync_pending(&self) {
         let target = {
             let g = self.sync_gen.lock();
@@ -235,12 +235,8 @@ impl Shared {
     }
 }
 
-/// How long a durability request may wait for the event loop to go idle before the sync
-/// thread runs the fsync itself (a loop that never idles must not starve writers).
-const SYNC_FALLBACK: Duration = Duration::from_millis(5);
-
-/// The fallback sync thread: when a request has waited [`SYNC_FALLBACK`] without a sync,
-/// it syncs (see [`Shared::sync_pending`]).
+/// The sync thread `shale-serve-sync`: whenever a durability request is pending it runs
+/// one [`Shared::sync_pending`] for every request filed so far, then waits for the next.
 fn spawn_syncer(sh: Arc<Shared>) -> std::thread::JoinHandle<()> {
     std::thread::Builder::new()
         .name("shale-serve-sync".into())
@@ -252,13 +248,6 @@ fn spawn_syncer(sh: Arc<Shared>) -> std::thread::JoinHandle<()> {
                 }
                 if g.requested == g.done {
                     return; // every connection is gone and nothing is pending
-                }
-                let seen = g.requested;
-                // Give the event loop its chance first.
-                let deadline = Instant::now() + SYNC_FALLBACK;
-                while g.done < seen && !sh.sync_cv.wait_until(&mut g, deadline).timed_out() {}
-                if g.done >= seen {
-                    continue;
                 }
             }
             sh.sync_pending();
@@ -650,13 +639,9 @@ impl Server {
     pub fn run(self, handle_signals: bool) -> crate::error::Result<()> {
         // One event-loop thread, as Redis: commands that do not wait for an fsync run on it
         // directly (no cross-thread wake-ups); those that do run on the blocking pool.
-        let idle = Arc::clone(&self.shared);
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .thread_name("shale-serve")
-            // Redis's beforeSleep: one fsync for the round's `always` writes, then the
-            // waiting connections run again (the loop does not park while they are ready).
-            .on_thread_park(move || idle.sync_pending())
             .build()?;
         let shared = Arc::clone(&self.shared);
         let background = spawn_background(Arc::clone(&shared));
@@ -905,8 +890,8 @@ async fn connection(sh: Arc<Shared>, mut sock: tokio::net::TcpStream, peer: Stri
             // A chunk runs right here on the event loop: engine calls return in
             // microseconds (with `manual_wal_flush` a write appends to the WAL buffer).
             // Under `always`, the connection then waits on the sync barrier before its
-            // replies go out: the writes of every connection in this round share the one
-            // fsync the loop runs before it idles.
+            // replies go out: the writes filed while one fsync runs share the next one
+            // (the sync thread's; the loop goes on running other connections).
             let always = sh.config.lock().appendfsync == FsyncPolicy::Always;
             let wrote = requests.iter().any(|r| is_write(&r[0]));
             wrote_in_loop = wrote && !always;
