@@ -639,10 +639,8 @@ impl Server {
     pub fn run(self, handle_signals: bool) -> crate::error::Result<()> {
         // One event-loop thread, as Redis: commands that do not wait for an fsync run on it
         // directly (no cross-thread wake-ups); those that do run on the blocking pool.
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .thread_name("shale-serve")
-            .build()?;
+        let rt =
+            tokio::runtime::Builder::new_current_thread().enable_all().thread_name("shale-serve").build()?;
         let shared = Arc::clone(&self.shared);
         let background = spawn_background(Arc::clone(&shared));
         let syncer = spawn_syncer(Arc::clone(&shared));
