@@ -31,6 +31,7 @@ mod iter;
 mod read;
 mod recovery;
 mod repair;
+mod replay_sort;
 mod snapshot;
 mod stats;
 mod txn;

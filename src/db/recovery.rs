@@ -10,8 +10,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::builder::{write_memtable, TableWriter};
-use super::wal_replay::{max_seqno_in, WalReplay};
+use super::builder::TableWriter;
+use super::replay_sort::SortedReplay;
+use super::wal_replay::{max_seqno_in, ReplaySink, WalReplay};
 use crate::error::{CorruptionKind, Error, Result};
 use crate::filename::{
     current_path, is_obsolete, lock_path, manifest_path, parse_file_name, table_path, wal_path, FileType,
@@ -96,8 +97,10 @@ struct Recovery<'a> {
     tables: Vec<(usize, Arc<TableHandle>)>,
     /// The next file number to allocate.
     next_file: u64,
-    /// What the WALs held.
+    /// What the WALs held, for a read-only open (it serves them from this memtable).
     mem: Arc<MemTable>,
+    /// What the WALs held, for a read-write open (flushed by step 6 without a memtable).
+    sorted: SortedReplay,
     /// The MANIFEST replayed in step 2 and the bytes of its tail that were dropped.
     manifest: Option<(u64, u64)>,
     /// The sequence number new writes continue after.
@@ -142,6 +145,7 @@ pub(super) fn recover(dir: &Path, opts: &Options, read_only: bool) -> Result<Rec
         table_id: TableId { db_id: 0, session_id: random_id() & 0xffff_ffff | 1 },
         pinned_tables: std::collections::HashMap::new(),
         wal_data: std::collections::BTreeMap::new(),
+        sorted: SortedReplay::default(),
     };
     r.lock_directory()?; // 1
     r.read_current_and_replay_manifest()?; // 2
@@ -442,10 +446,17 @@ impl Recovery<'_> {
             .iter()
             .map(|&n| match self.wal_data.remove(&n) {
                 Some(d) => Ok(d),
-                None => fs.read_all(&wal_path(dir, n)).map(bytes::Bytes::from),
+                // Mapped, not read: a read-write open holds `LOCK`, so no one changes the
+                // file, and its records are sliced, not copied (`replay_sort`).
+                None => fs
+                    .open_mmap(&wal_path(dir, n))
+                    .and_then(|f| f.read_bytes_at(0, usize::try_from(f.size()).unwrap_or(usize::MAX))),
             })
             .collect::<Result<_, _>>()?;
         let sizes: Vec<u64> = datas.iter().map(|d| d.len() as u64).collect();
+        if !self.read_only {
+            self.sorted.reserve_for(datas.iter().map(bytes::Bytes::len).sum());
+        }
         let mut stopped = false;
         let mut max_seen_seqno = 0;
         for (i, &number) in wals.iter().enumerate() {
@@ -460,7 +471,12 @@ impl Recovery<'_> {
             // previous recovery can leave a new, empty WAL behind the one whose tail was
             // torn).
             let is_last = sizes[i + 1..].iter().all(|&s| s == 0);
-            let replay = WalReplay { dir, mode: self.opts.wal_recovery_mode, mem: &self.mem };
+            let sink = if self.read_only {
+                ReplaySink::Mem(&self.mem)
+            } else {
+                ReplaySink::Sorted(&mut self.sorted)
+            };
+            let mut replay = WalReplay { dir, mode: self.opts.wal_recovery_mode, sink };
             stopped = replay.replay(number, &datas[i], is_last, &mut last_seqno, &mut self.report)?;
         }
         self.report.recovered_seqno = last_seqno;
@@ -524,7 +540,7 @@ impl Recovery<'_> {
     /// Step 6: flush what the WALs held into an L0 table (it becomes durable before the
     /// MANIFEST that names it).
     fn flush_recovered_memtable(&mut self) -> Result<()> {
-        if self.mem.is_empty() {
+        if self.sorted.is_empty() {
             return Ok(());
         }
         let next_file = &mut self.next_file;
@@ -534,7 +550,9 @@ impl Recovery<'_> {
         };
         let mut writer =
             TableWriter::new(self.fs, self.dir, self.opts, &mut alloc, self.table_ctx.clone(), self.table_id);
-        write_memtable(&mut writer, &self.mem)?;
+        self.sorted.write(&mut writer)?;
+        // Release the references and with them the WALs' mappings.
+        self.sorted = SortedReplay::default();
         for t in writer.outputs.drain(..) {
             self.tables.push((0, t));
         }

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use super::recovery::RecoveryReport;
+use super::replay_sort::SortedReplay;
 use crate::batch::{decode_rep, insert_into};
 use crate::error::{CorruptionKind, Error, Result};
 use crate::filename::wal_path;
@@ -14,28 +15,37 @@ use crate::memtable::MemTable;
 use crate::options::WalRecoveryMode;
 use crate::wal::LogReader;
 
-/// Replays WALs into one memtable under one recovery mode.
+/// Where replayed records go.
+pub(super) enum ReplaySink<'a> {
+    /// Into a memtable: a read-only open serves them from it.
+    Mem(&'a MemTable),
+    /// Into one sort, then straight into a table: a read-write open flushes them at once
+    /// (`replay_sort`).
+    Sorted(&'a mut SortedReplay),
+}
+
+/// Replays WALs into one sink under one recovery mode.
 pub(super) struct WalReplay<'a> {
     /// The database directory.
     pub dir: &'a Path,
     /// What to do with damage.
     pub mode: WalRecoveryMode,
-    /// The memtable the records go into.
-    pub mem: &'a MemTable,
+    /// Where the records go.
+    pub sink: ReplaySink<'a>,
 }
 
 impl WalReplay<'_> {
-    /// Replays WAL `number` into the memtable. Returns true if replay must stop here
-    /// (point-in-time mode met damage).
+    /// Replays WAL `number` (its bytes are `data`) into the sink. Returns true if replay
+    /// must stop here (point-in-time mode met damage).
     pub(super) fn replay(
-        &self,
+        &mut self,
         number: u64,
         data: &bytes::Bytes,
         is_last: bool,
         last_seqno: &mut SequenceNumber,
         report: &mut RecoveryReport,
     ) -> Result<bool> {
-        let (dir, mode, mem) = (self.dir, self.mode, self.mem);
+        let (dir, mode) = (self.dir, self.mode);
         let path = wal_path(dir, number);
         report.wals_replayed += 1;
         let mut reader = LogReader::new(data, number);
@@ -44,7 +54,11 @@ impl WalReplay<'_> {
                 Ok(None) => return Ok(false),
                 Ok(Some((_, rec))) if rec.is_empty() => {} // the seal record of a retired WAL
                 Ok(Some((offset, rec))) => {
-                    let rec = bytes::Bytes::copy_from_slice(&rec);
+                    // A record in one fragment is a slice of the WAL's bytes (no copy).
+                    let rec = match rec {
+                        std::borrow::Cow::Borrowed(body) => data.slice_ref(body),
+                        std::borrow::Cow::Owned(v) => bytes::Bytes::from(v),
+                    };
                     let d = decode_rep(&rec, &path, offset)?;
                     let (first, last) = (d.first, d.last());
                     if first <= *last_seqno && !d.ops.is_empty() && last > *last_seqno {
@@ -55,7 +69,14 @@ impl WalReplay<'_> {
                         ));
                     }
                     if first > *last_seqno && !d.ops.is_empty() {
-                        insert_into(mem, &rec, first, d.ops.iter().copied(), d.shared_seqno);
+                        match &mut self.sink {
+                            ReplaySink::Mem(mem) => {
+                                insert_into(mem, &rec, first, d.ops.iter().copied(), d.shared_seqno);
+                            }
+                            ReplaySink::Sorted(sorted) => {
+                                sorted.add(rec, first, &d.ops, d.shared_seqno, &path, offset)?;
+                            }
+                        }
                         *last_seqno = last;
                         report.entries_replayed += d.ops.len() as u64;
                     }

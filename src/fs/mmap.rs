@@ -1,9 +1,10 @@
 //! Operating-system interfaces that need `unsafe`; this is the only module with `unsafe`
 //! code, and `fs::RealFs` is its only caller.
 //!
-//! Memory-mapped table reads (the `mmap_reads` option): mapping a file is unsafe because
-//! the mapping aliases the file's bytes. Shared by concurrent readers; a block read returns
-//! a `Bytes` slice of the mapping, so an uncompressed block is never copied.
+//! Memory-mapped table reads (the `mmap_reads` option) and WAL replay: mapping a file is
+//! unsafe because the mapping aliases the file's bytes. Shared by concurrent readers; a
+//! block read returns a `Bytes` slice of the mapping, so an uncompressed block is never
+//! copied.
 
 use std::fs::File;
 use std::io;
@@ -32,8 +33,10 @@ pub fn open(path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
         return Ok(Arc::new(MmapFile { bytes: Bytes::new() }));
     }
     // SAFETY: a mapping is sound while no one modifies or truncates the file. shaledb maps
-    // only table files, which it writes once, fsyncs and never changes again; it deletes
-    // them only after every reader released them, and unlinking keeps a mapping valid.
+    // table files, which it writes once, fsyncs and never changes again (it deletes them
+    // only after every reader released them, and unlinking keeps a mapping valid), and,
+    // during a read-write open that holds `LOCK`, the WALs it replays: no writer exists
+    // yet, and the new WAL is a fresh file.
     // Another process modifying the database directory behind shaledb's lock would break
     // this, as it would break any database (RocksDB and LMDB make the same assumption).
     #[expect(unsafe_code, reason = "memory-mapped reads of immutable table files")]
