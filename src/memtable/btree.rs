@@ -60,6 +60,61 @@ const PREFIXED: u64 = 0x80;
 
 const NONE: u32 = u32::MAX;
 
+/// Nodes per chunk of [`Nodes`] (a power of two).
+const NODES_PER_CHUNK: usize = 256;
+
+/// The tree's nodes, numbered from 0, in fixed-size chunks: a push never moves a node.
+/// A plain vector doubles its buffer as the memtable fills, copying every node (several
+/// MiB at the end of a 64 MiB memtable) and touching fresh pages under the memtable mutex,
+/// which every writer then waits for.
+#[derive(Debug)]
+struct Nodes<T> {
+    chunks: Vec<Vec<T>>,
+    len: usize,
+}
+
+impl<T> Default for Nodes<T> {
+    fn default() -> Self {
+        Nodes { chunks: Vec::new(), len: 0 }
+    }
+}
+
+impl<T> Nodes<T> {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Nodes the allocated chunks hold.
+    fn capacity(&self) -> usize {
+        self.chunks.len() * NODES_PER_CHUNK
+    }
+
+    fn push(&mut self, node: T) {
+        if self.len % NODES_PER_CHUNK == 0 {
+            self.chunks.push(Vec::with_capacity(NODES_PER_CHUNK));
+        }
+        if let Some(c) = self.chunks.last_mut() {
+            // Invariant: a chunk never grows past NODES_PER_CHUNK, so nodes never move.
+            debug_assert!(c.len() < NODES_PER_CHUNK);
+            c.push(node);
+        }
+        self.len += 1;
+    }
+}
+
+impl<T> std::ops::Index<usize> for Nodes<T> {
+    type Output = T;
+    fn index(&self, i: usize) -> &T {
+        &self.chunks[i / NODES_PER_CHUNK][i % NODES_PER_CHUNK]
+    }
+}
+
+impl<T> std::ops::IndexMut<usize> for Nodes<T> {
+    fn index_mut(&mut self, i: usize) -> &mut T {
+        &mut self.chunks[i / NODES_PER_CHUNK][i % NODES_PER_CHUNK]
+    }
+}
+
 /// One entry as stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Entry<'a> {
@@ -141,8 +196,8 @@ struct Probe<'a> {
 #[derive(Debug, Default)]
 pub struct OrderedArena {
     chunks: Vec<Vec<u8>>,
-    leaves: Vec<Leaf>,
-    inners: Vec<Inner>,
+    leaves: Nodes<Leaf>,
+    inners: Nodes<Inner>,
     /// Root node: a leaf when `height` is 1, else an inner node.
     root: u32,
     /// Levels of the tree (0 while empty).
