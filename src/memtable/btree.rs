@@ -90,7 +90,7 @@ impl<T> Nodes<T> {
     }
 
     fn push(&mut self, node: T) {
-        if self.len % NODES_PER_CHUNK == 0 {
+        if self.len.is_multiple_of(NODES_PER_CHUNK) {
             self.chunks.push(Vec::with_capacity(NODES_PER_CHUNK));
         }
         if let Some(c) = self.chunks.last_mut() {
