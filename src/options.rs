@@ -49,6 +49,7 @@ pub struct Options {
     pub(crate) block_cache_size: u64,
     pub(crate) max_open_files: usize,
     pub(crate) mmap_reads: bool,
+    pub(crate) memory_budget: Option<u64>,
     pub(crate) manual_wal_flush: bool,
     pub(crate) wal_bytes_per_sync: u64,
     pub(crate) history_retention: HistoryRetention,
@@ -168,6 +169,7 @@ impl std::fmt::Debug for Options {
             .field("block_cache_size", &self.block_cache_size)
             .field("max_open_files", &self.max_open_files)
             .field("mmap_reads", &self.mmap_reads)
+            .field("memory_budget", &self.memory_budget)
             .field("manual_wal_flush", &self.manual_wal_flush)
             .field("wal_bytes_per_sync", &self.wal_bytes_per_sync)
             .field("history_retention", &self.history_retention)
@@ -199,6 +201,7 @@ impl Default for Options {
             block_cache_size: 64 << 20,
             max_open_files: 1000,
             mmap_reads: true,
+            memory_budget: None,
             manual_wal_flush: false,
             wal_bytes_per_sync: 1 << 20,
             history_retention: HistoryRetention::Off,
@@ -304,6 +307,34 @@ impl Options {
     #[must_use]
     pub fn mmap_reads(mut self, on: bool) -> Self {
         self.mmap_reads = on;
+        self
+    }
+    /// One number, in bytes, that bounds the memory the engine holds: memtables, the block
+    /// cache and the index and filter blocks the open tables pin (what
+    /// `DbStats::memory` reports). Default: none (each of those is set on its own).
+    ///
+    /// When set, [`Db::open`] derives the rest from it, overriding what was set:
+    /// - `write_buffer_size` becomes `bytes / 8`, so the `max_write_buffer_number` (2)
+    ///   write buffers take about a quarter of the budget;
+    /// - `mmap_reads` becomes `false`: pages of a mapped table count toward the process's
+    ///   resident memory but toward no budget, so reads go through positional reads into
+    ///   the block cache (at 10M keys about 20 % slower than mapped reads on a warm page
+    ///   cache; README "Memory budget");
+    /// - the block cache gets what is left: `bytes` less the memtables' reservation
+    ///   (`max_write_buffer_number` ×
+    ///   (`write_buffer_size` + 2 MiB of arena slack + key filter)) less the bytes the live
+    ///   tables pin, at least 1 MiB. It is resized after
+    ///   every flush and compaction, as tables come and go (RocksDB charges memtables and
+    ///   pinned blocks to its block cache for the same end: `WriteBufferManager`,
+    ///   `cache_index_and_filter_blocks`).
+    ///
+    /// Not counted: blocks that live iterators hold outside the cache, the allocator's
+    /// overhead, and the pinned blocks of a database so large that they alone exceed the
+    /// budget (the cache then stays at its 1 MiB floor and `DbStats::memory.total` shows
+    /// the excess). At least 8 MiB; [`Error::InvalidArgument`] below.
+    #[must_use]
+    pub fn memory_budget(mut self, bytes: u64) -> Self {
+        self.memory_budget = Some(bytes);
         self
     }
     /// Keep WAL records of unsynced writes in memory until [`Db::flush_wal`] (default
@@ -487,6 +518,9 @@ impl Options {
         if self.write_buffer_size < 4096 {
             return Err(Error::InvalidArgument("write_buffer_size must be at least 4 KiB"));
         }
+        if self.memory_budget.is_some_and(|b| b < MIN_MEMORY_BUDGET) {
+            return Err(Error::InvalidArgument("memory_budget must be at least 8 MiB"));
+        }
         if self.max_write_buffer_number < 2 {
             return Err(Error::InvalidArgument("max_write_buffer_number must be at least 2"));
         }
@@ -573,5 +607,40 @@ impl WalRetention {
     /// True if WALs are archived at all.
     pub fn is_enabled(&self) -> bool {
         self.max_bytes > 0 || !self.max_age.is_zero()
+    }
+}
+
+/// Smallest [`Options::memory_budget`], in bytes.
+pub const MIN_MEMORY_BUDGET: u64 = 8 << 20;
+
+/// Smallest block cache a memory budget leaves, in bytes.
+pub const MIN_BUDGET_BLOCK_CACHE: u64 = 1 << 20;
+
+impl Options {
+    /// The options with [`Options::memory_budget`] applied (write buffer size, read mode,
+    /// initial block cache); unchanged without a budget.
+    pub(crate) fn with_budget_applied(mut self) -> Self {
+        if let Some(b) = self.memory_budget {
+            self.write_buffer_size = usize::try_from(b / 8).unwrap_or(usize::MAX).max(4096);
+            self.mmap_reads = false;
+            self.block_cache_size = self.budget_block_cache(0).unwrap_or(self.block_cache_size);
+        }
+        self
+    }
+
+    /// Bytes the budget reserves for the memtables, in bytes: each write buffer, two arena
+    /// chunks of slack (the chunk it may allocate past its size, and the index nodes'
+    /// unused chunk capacity), and its key filter.
+    pub(crate) fn budget_memtable_reservation(&self) -> u64 {
+        let one =
+            self.write_buffer_size + 2 * crate::memtable::btree::CHUNK_BYTES + self.memtable_filter_bytes();
+        (self.max_write_buffer_number * one) as u64
+    }
+
+    /// The block cache capacity the budget leaves when the live tables pin
+    /// `pinned_bytes`; `None` without a budget.
+    pub(crate) fn budget_block_cache(&self, pinned_bytes: u64) -> Option<u64> {
+        let b = self.memory_budget?;
+        Some(b.saturating_sub(self.budget_memtable_reservation() + pinned_bytes).max(MIN_BUDGET_BLOCK_CACHE))
     }
 }

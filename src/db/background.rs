@@ -144,6 +144,7 @@ impl DbInner {
         let outputs: Vec<NewTable> = writer.outputs.drain(..).map(|t| (c.output_level, t)).collect();
         let edit = job::edit_for(c, &outputs);
         self.versions.log_and_apply(edit, outputs, None)?;
+        self.rebalance_memory_budget();
         self.stats.record_compaction(c.output_level, js.bytes_read, written, false, started.elapsed());
         self.stats.record_expired(js.expired);
         self.stats.record_filtered(js.filtered);

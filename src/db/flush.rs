@@ -101,6 +101,7 @@ impl DbInner {
             ..VersionEdit::default()
         };
         self.versions.log_and_apply(edit, added, Some(imm))?;
+        self.rebalance_memory_budget();
         delete_old_wals(self.fs.as_ref(), &self.dir, newer_log, &self.opts.wal_retention);
         self.stats.record_flush(bytes, started.elapsed());
         Ok(())

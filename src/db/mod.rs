@@ -173,6 +173,7 @@ impl Db {
 
     fn open_impl(path: &Path, opts: Options, read_only: bool) -> Result<Db> {
         opts.validate()?;
+        let opts = opts.with_budget_applied();
         let dir = path.to_path_buf();
         let rec = if read_only {
             recovery::recover_read_only(&dir, &opts)?
@@ -212,6 +213,7 @@ impl Db {
             read_only,
             compacting: Mutex::new(crate::compaction::picker::Claims::default()),
         });
+        inner.rebalance_memory_budget();
         // Background threads start only after recovery finished (docs/durability.md INV-23).
         let mut threads = Vec::new();
         if !read_only && inner.opts.inline_background {

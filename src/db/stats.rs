@@ -167,6 +167,9 @@ pub struct MemoryStats {
     pub table_readers: u64,
     /// The sum of the above.
     pub total: u64,
+    /// [`crate::Options::memory_budget`], if set: `total` stays within it unless the
+    /// pinned blocks alone exceed it (see there).
+    pub budget: Option<u64>,
 }
 
 /// A snapshot of the database's shape and counters since open.
@@ -259,6 +262,22 @@ impl DbStats {
 }
 
 impl DbInner {
+    /// Under [`crate::Options::memory_budget`], gives the block cache what the memtables'
+    /// reservation and the live tables' pinned index and filter blocks leave of the
+    /// budget; nothing without one. Called after recovery and after every flush and
+    /// compaction install.
+    pub(super) fn rebalance_memory_budget(&self) {
+        let Some(cache) = self.table_ctx.block_cache.as_ref() else { return };
+        if self.opts.memory_budget.is_none() {
+            return;
+        }
+        let v = self.versions.current();
+        let pinned = v.levels.iter().flatten().map(|t| t.table().pinned_bytes() as u64).sum::<u64>();
+        if let Some(capacity) = self.opts.budget_block_cache(pinned) {
+            cache.set_capacity(capacity);
+        }
+    }
+
     /// See `Db::estimate_num_keys`.
     pub(super) fn estimate_num_keys(&self) -> u64 {
         let v = self.versions.load();
@@ -379,6 +398,7 @@ impl DbInner {
                     block_cache,
                     table_readers,
                     total: memtables + block_cache + table_readers,
+                    budget: self.opts.memory_budget,
                 }
             },
             levels,

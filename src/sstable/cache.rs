@@ -35,14 +35,14 @@ impl quick_cache::Weighter<(u64, u64), Block> for BlockWeighter {
 /// See the module docs.
 pub struct BlockCache {
     cache: quick_cache::sync::Cache<(u64, u64), Block, BlockWeighter>,
-    capacity: u64,
+    capacity: AtomicU64,
     hits: AtomicU64,
     misses: AtomicU64,
 }
 
 impl std::fmt::Debug for BlockCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BlockCache").field("capacity", &self.capacity).finish_non_exhaustive()
+        f.debug_struct("BlockCache").field("capacity", &self.capacity.load(Relaxed)).finish_non_exhaustive()
     }
 }
 
@@ -68,7 +68,7 @@ impl BlockCache {
         let items = usize::try_from(capacity / 4096).unwrap_or(usize::MAX).max(16);
         BlockCache {
             cache: quick_cache::sync::Cache::with_weighter(items, capacity, BlockWeighter),
-            capacity,
+            capacity: AtomicU64::new(capacity),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
         }
@@ -91,10 +91,18 @@ impl BlockCache {
         self.cache.remove(&(number, offset));
     }
 
+    /// Changes the capacity to `capacity` bytes, evicting blocks if it shrinks (a memory
+    /// budget resizes the cache as tables come and go).
+    pub fn set_capacity(&self, capacity: u64) {
+        if self.capacity.swap(capacity, Relaxed) != capacity {
+            self.cache.set_capacity(capacity);
+        }
+    }
+
     /// Current counters.
     pub fn stats(&self) -> CacheStats {
         CacheStats {
-            capacity: self.capacity,
+            capacity: self.capacity.load(Relaxed),
             usage: self.cache.weight(),
             blocks: self.cache.len() as u64,
             hits: self.hits.load(Relaxed),

@@ -54,6 +54,11 @@ struct Cli {
     /// cache (`false`); the default is `Options`' default.
     #[arg(long, global = true)]
     mmap_reads: Option<bool>,
+    /// One memory budget for memtables, block cache and pinned index and filter blocks,
+    /// e.g. `256MiB`; derives the write buffer size, positional reads and the block cache
+    /// from it (`Options::memory_budget`).
+    #[arg(long, global = true, value_parser = codec::parse_size)]
+    memory_budget: Option<u64>,
     #[command(subcommand)]
     command: Command,
 }
@@ -142,6 +147,9 @@ impl Cli {
         }
         if let Some(on) = self.mmap_reads {
             o = o.mmap_reads(on);
+        }
+        if let Some(b) = self.memory_budget {
+            o = o.memory_budget(b);
         }
         if let Some(c) = self.compression {
             o = o.compression(match c {

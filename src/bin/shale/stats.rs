@@ -67,6 +67,7 @@ pub fn print(db: &Db, as_json: bool) -> CliResult<()> {
             format!("{} / {} / {} bytes", s.memory.memtables, s.memory.block_cache, s.memory.table_readers),
         ),
         ("memory: total", format!("{} bytes", s.memory.total)),
+        ("memory: budget", s.memory.budget.map_or_else(|| "-".to_string(), |b| format!("{b} bytes"))),
         ("MANIFEST", format!("MANIFEST-{:06} ({} bytes)", s.manifest_number, s.manifest_bytes)),
         ("recovery: created", r.created.to_string()),
         ("recovery: MANIFEST edits replayed", r.manifest_edits.to_string()),
