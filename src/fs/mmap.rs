@@ -62,4 +62,8 @@ impl RandomAccessFile for MmapFile {
     fn size(&self) -> u64 {
         self.bytes.len() as u64
     }
+
+    fn is_mapped(&self) -> bool {
+        true
+    }
 }

@@ -84,6 +84,12 @@ pub trait RandomAccessFile: Send + Sync {
         self.read_exact_at(&mut buf, offset)?;
         Ok(bytes::Bytes::from(buf))
     }
+
+    /// True if reads are slices of a memory mapping (no system call, no copy), so reading
+    /// ahead would gain nothing.
+    fn is_mapped(&self) -> bool {
+        false
+    }
 }
 
 /// A held directory lock; dropping it releases the lock.

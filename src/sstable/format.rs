@@ -176,6 +176,35 @@ pub fn read_block(
         .ok_or_else(|| corrupt(CorruptionKind::BadLength))?;
     let len = usize::try_from(end - handle.offset).map_err(|_| corrupt(CorruptionKind::BadLength))?;
     let raw = file.read_bytes_at(handle.offset, len)?;
+    decode_block(raw, path, handle, verify_checksum)
+}
+
+/// The bytes a block at `handle` takes in its file, trailer included, checked against the
+/// end of the data blocks.
+///
+/// # Errors
+/// [`Error::Corruption`] naming `path` and the block offset for an out-of-range handle.
+pub fn block_len(path: &Path, handle: BlockHandle, data_end: u64) -> Result<usize> {
+    let corrupt = || Error::corruption(path, handle.offset, CorruptionKind::BadLength);
+    let end = handle
+        .offset
+        .checked_add(handle.size)
+        .and_then(|e| e.checked_add(BLOCK_TRAILER_LEN as u64))
+        .filter(|&e| e <= data_end && handle.size <= MAX_BLOCK_BYTES as u64)
+        .ok_or_else(corrupt)?;
+    usize::try_from(end - handle.offset).map_err(|_| corrupt())
+}
+
+/// Checks the CRC of a block's bytes as read (`raw`: contents, type byte and CRC; unless
+/// `verify_checksum` is false) and decompresses it.
+///
+/// # Errors
+/// As [`read_block`], but no I/O.
+pub fn decode_block(raw: Bytes, path: &Path, handle: BlockHandle, verify_checksum: bool) -> Result<Bytes> {
+    let corrupt = |kind| Error::corruption(path, handle.offset, kind);
+    if raw.len() < BLOCK_TRAILER_LEN {
+        return Err(corrupt(CorruptionKind::BadLength));
+    }
     let n = raw.len() - BLOCK_TRAILER_LEN;
     let ty = raw[n];
     let stored = get_u32(&raw[n + 1..]).unwrap_or(0);

@@ -15,6 +15,7 @@ pub mod cache;
 pub mod filter;
 pub mod format;
 pub mod range_del_block;
+pub mod readahead;
 pub mod reader;
 
 pub use builder::{TableBuilder, TableOptions, TableSummary};

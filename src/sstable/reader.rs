@@ -16,7 +16,8 @@ use super::range_del_block::RANGE_DEL_BLOCK_NAME;
 use crate::range_del::FragmentedRangeTombstones;
 use super::cache::{BlockCache, FileCache};
 use super::filter::BloomFilter;
-use super::format::{read_block, BlockHandle, Footer, FOOTER_LEN};
+use super::format::{block_len, decode_block, read_block, BlockHandle, Footer, FOOTER_LEN};
+use super::readahead::Readahead;
 use crate::coding::get_varint;
 use crate::error::{CorruptionKind, Error, Result};
 use crate::fs::{FileSystem, RandomAccessFile};
@@ -361,6 +362,36 @@ impl Table {
         Ok(block)
     }
 
+    /// As [`Table::read_data_block`], reading through a scan's read-ahead (`ra`) on a
+    /// cache miss.
+    ///
+    /// # Errors
+    /// As [`Table::read_data_block`].
+    pub fn read_data_block_ahead(&self, h: BlockHandle, ro: BlockReadOptions, ra: &mut Readahead) -> Result<Block> {
+        if let Some(b) = self.cache.as_ref().and_then(|c| c.get(self.number, h.offset)) {
+            return Ok(b);
+        }
+        let file = match &self.file {
+            FileSource::Pinned(f) => Arc::clone(f),
+            FileSource::Cached(fc) => fc.get(self.number, &self.path)?,
+        };
+        let len = block_len(&self.path, h, self.data_end)?;
+        let (raw, shared) = ra.read(file.as_ref(), h.offset, len, self.data_end)?;
+        let mut data = decode_block(raw, &self.path, h, ro.verify_checksums)?;
+        if shared && data.len() + super::format::BLOCK_TRAILER_LEN == len {
+            // An uncompressed block is a slice of the read-ahead buffer: copy it, so the
+            // block (and the cache) does not pin the whole buffer.
+            data = Bytes::copy_from_slice(&data);
+        }
+        let block = Block::new(data).map_err(|w| self.corrupt_block(h.offset, w))?;
+        if ro.fill_cache && ro.verify_checksums {
+            if let Some(c) = &self.cache {
+                c.insert(self.number, h.offset, block.clone());
+            }
+        }
+        Ok(block)
+    }
+
     fn index_iter(&self) -> BlockIter {
         self.index.iter(compare_internal_keys)
     }
@@ -413,7 +444,14 @@ impl Table {
     /// A cursor over every entry of the table, reading blocks as `ro` says (compaction
     /// inputs do not fill the cache).
     pub fn iter(self: &Arc<Self>, ro: BlockReadOptions) -> TableIter {
-        TableIter { index: self.index_iter(), data: None, block_offset: 0, ro, table: Arc::clone(self) }
+        TableIter {
+            index: self.index_iter(),
+            data: None,
+            block_offset: 0,
+            ro,
+            table: Arc::clone(self),
+            readahead: Readahead::default(),
+        }
     }
 }
 
@@ -424,6 +462,8 @@ pub struct TableIter {
     data: Option<BlockIter>,
     block_offset: u64,
     ro: BlockReadOptions,
+    /// Read-ahead for sequential scans through positional reads.
+    readahead: Readahead,
 }
 
 /// Where to put a freshly loaded data block's cursor.
@@ -442,7 +482,7 @@ impl TableIter {
             return Ok(());
         }
         let h = self.table.decode_handle(self.index.value_slice())?;
-        let block = self.table.read_data_block(h, self.ro)?;
+        let block = self.table.read_data_block_ahead(h, self.ro, &mut self.readahead)?;
         self.block_offset = h.offset;
         let mut it = block.iter(compare_internal_keys);
         let r = match place {
