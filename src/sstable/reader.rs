@@ -345,21 +345,8 @@ impl Table {
     /// # Errors
     /// [`Error::Corruption`] naming this file and the block offset; [`Error::Io`].
     pub fn read_data_block(&self, h: BlockHandle, ro: BlockReadOptions) -> Result<Block> {
-        if let Some(b) = self.cache.as_ref().and_then(|c| c.get(self.number, h.offset)) {
-            return Ok(b);
-        }
-        let file = match &self.file {
-            FileSource::Pinned(f) => Arc::clone(f),
-            FileSource::Cached(fc) => fc.get(self.number, &self.path)?,
-        };
-        let data = read_block(file.as_ref(), &self.path, h, self.data_end, ro.verify_checksums)?;
-        let block = Block::new(data).map_err(|w| self.corrupt_block(h.offset, w))?;
-        if ro.fill_cache && ro.verify_checksums {
-            if let Some(c) = &self.cache {
-                c.insert(self.number, h.offset, block.clone());
-            }
-        }
-        Ok(block)
+        // A fresh read-ahead state never reads ahead on its first read.
+        self.read_data_block_ahead(h, ro, &mut Readahead::default())
     }
 
     /// As [`Table::read_data_block`], reading through a scan's read-ahead (`ra`) on a
