@@ -293,28 +293,29 @@ mod tests {
             next += 1;
             next
         };
+        // The numbers and key and seqno ranges of the tables a writer produced.
+        type Meta = (u64, Vec<u8>, Vec<u8>, u64, u64);
+        let metas = |w: &TableWriter<'_>| -> Vec<Meta> {
+            w.outputs
+                .iter()
+                .map(|t| {
+                    let m = &t.meta;
+                    (m.number, m.smallest.to_vec(), m.largest.to_vec(), m.smallest_seqno, m.largest_seqno)
+                })
+                .collect()
+        };
         let mut a = TableWriter::new(&fs, dir.path(), &opts, &mut alloc, TableContext::default(), id);
         write_memtable(&mut a, &mem).expect("write the memtable");
-        let from_mem: Vec<u64> = a.outputs.iter().map(|t| t.meta.number).collect();
-        let metas_mem: Vec<_> = a
-            .outputs
-            .iter()
-            .map(|t| {
-                (t.meta.smallest.clone(), t.meta.largest.clone(), t.meta.smallest_seqno, t.meta.largest_seqno)
-            })
-            .collect();
+        let from_mem = metas(&a);
         drop(a);
         let mut b = TableWriter::new(&fs, dir.path(), &opts, &mut alloc, TableContext::default(), id);
         sorted.write(&mut b).expect("write the sorted entries");
-        let from_sorted: Vec<u64> = b.outputs.iter().map(|t| t.meta.number).collect();
-        let metas_sorted: Vec<_> = b
-            .outputs
-            .iter()
-            .map(|t| {
-                (t.meta.smallest.clone(), t.meta.largest.clone(), t.meta.smallest_seqno, t.meta.largest_seqno)
-            })
-            .collect();
+        let from_sorted = metas(&b);
         drop(b);
+        let numbers = |m: &[Meta]| m.iter().map(|t| t.0).collect::<Vec<_>>();
+        let ranges = |m: &[Meta]| m.iter().map(|t| (t.1.clone(), t.2.clone(), t.3, t.4)).collect::<Vec<_>>();
+        let (metas_mem, metas_sorted) = (ranges(&from_mem), ranges(&from_sorted));
+        let (from_mem, from_sorted) = (numbers(&from_mem), numbers(&from_sorted));
         let (want, got) = (contents(dir.path(), &fs, &from_mem), contents(dir.path(), &fs, &from_sorted));
         assert!(want.len() > 5000, "the workload wrote {} entries", want.len());
         assert!(want.iter().any(|(k, _)| k.starts_with(b"range ")), "no range tombstone was written");
