@@ -167,14 +167,7 @@ pub fn read_block(
     data_end: u64,
     verify_checksum: bool,
 ) -> Result<Bytes> {
-    let corrupt = |kind| Error::corruption(path, handle.offset, kind);
-    let end = handle
-        .offset
-        .checked_add(handle.size)
-        .and_then(|e| e.checked_add(BLOCK_TRAILER_LEN as u64))
-        .filter(|&e| e <= data_end && handle.size <= MAX_BLOCK_BYTES as u64)
-        .ok_or_else(|| corrupt(CorruptionKind::BadLength))?;
-    let len = usize::try_from(end - handle.offset).map_err(|_| corrupt(CorruptionKind::BadLength))?;
+    let len = block_len(path, handle, data_end)?;
     let raw = file.read_bytes_at(handle.offset, len)?;
     decode_block(raw, path, handle, verify_checksum)
 }
