@@ -52,6 +52,7 @@ pub struct Options {
     pub(crate) memory_budget: Option<u64>,
     pub(crate) manual_wal_flush: bool,
     pub(crate) wal_bytes_per_sync: u64,
+    pub(crate) wal_preallocate_bytes: u64,
     pub(crate) history_retention: HistoryRetention,
     pub(crate) wal_retention: WalRetention,
     pub(crate) memtable_bloom_size_ratio: f64,
@@ -172,6 +173,7 @@ impl std::fmt::Debug for Options {
             .field("memory_budget", &self.memory_budget)
             .field("manual_wal_flush", &self.manual_wal_flush)
             .field("wal_bytes_per_sync", &self.wal_bytes_per_sync)
+            .field("wal_preallocate_bytes", &self.wal_preallocate_bytes)
             .field("history_retention", &self.history_retention)
             .field("wal_retention", &self.wal_retention)
             .field("memtable_bloom_size_ratio", &self.memtable_bloom_size_ratio)
@@ -204,6 +206,7 @@ impl Default for Options {
             memory_budget: None,
             manual_wal_flush: false,
             wal_bytes_per_sync: 1 << 20,
+            wal_preallocate_bytes: 4 << 20,
             history_retention: HistoryRetention::Off,
             wal_retention: WalRetention::default(),
             memtable_bloom_size_ratio: 0.0,
@@ -368,6 +371,26 @@ impl Options {
     pub fn wal_bytes_per_sync(mut self, bytes: u64) -> Self {
         self.wal_bytes_per_sync = bytes;
         self
+    }
+
+    /// Bytes by which the live WAL's file is preallocated ahead of its records (default
+    /// 4 MiB, capped at the write buffer size; 0 turns it off), with `fallocate(2)`, as
+    /// RocksDB preallocates its WAL. A synced append over preallocated space does not
+    /// change the file's size, so its `fdatasync` skips a metadata update: on this
+    /// project's ext4 test machine 4 KiB-or-smaller appends synced one by one ran about
+    /// 1.4× as fast (see README.md "fillsync"). The zeros after the last record read as
+    /// the log's clean end (docs/format.md §2.2); a retired or closed WAL is cut back to
+    /// its records when sealed. File systems that cannot preallocate simply do not.
+    #[must_use]
+    pub fn wal_preallocate_bytes(mut self, bytes: u64) -> Self {
+        self.wal_preallocate_bytes = bytes;
+        self
+    }
+
+    /// The WAL's preallocation chunk in bytes: [`Options::wal_preallocate_bytes`], at most
+    /// the write buffer size.
+    pub(crate) fn wal_prealloc_chunk(&self) -> u64 {
+        self.wal_preallocate_bytes.min(self.write_buffer_size as u64)
     }
 
     /// Keep old versions for reads at past sequence numbers (default

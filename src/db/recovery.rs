@@ -665,6 +665,7 @@ impl Recovery<'_> {
             Rollover { wals: [(wal_number, None)].into(), ..self.rollover(self.opts.max_manifest_file_size) };
         let mut wal = LogWriter::new(wal, wal_number);
         wal.set_buffered(self.opts.manual_wal_flush);
+        wal.set_preallocation(self.opts.wal_prealloc_chunk());
         Recovered {
             lock: self.lock,
             table_ctx: self.table_ctx,

@@ -441,6 +441,7 @@ impl DbInner {
             self.versions.log_wal_switch(sealed, number).map_err(|e| self.poison(e))?;
             wal.log = LogWriter::new(file, number);
             wal.log.set_buffered(self.opts.manual_wal_flush);
+            wal.log.set_preallocation(self.opts.wal_prealloc_chunk());
             let old = Arc::clone(&v.mem);
             self.versions
                 .switch_memtable(Arc::new(MemTable::with_filter(number, self.opts.memtable_filter_bytes())));

@@ -65,7 +65,7 @@ impl SimFs {
             std::fs::create_dir_all(&real)?;
             for (name, inode) in &d.live {
                 if let Some(f) = st.files.get(inode) {
-                    std::fs::write(real.join(name), &f.live)?;
+                    std::fs::write(real.join(name), f.live_image())?;
                 }
             }
         }
@@ -99,8 +99,14 @@ impl SimFs {
                     continue; // a hard link: one content
                 }
                 let Some(f) = st.files.get(&inode) else { continue };
-                let bytes = file_after_crash(f, mode, rng);
-                img.files.insert(inode, SimFile { live: bytes.clone(), durable: bytes });
+                let mut bytes = file_after_crash(f, mode, rng);
+                // A preallocated tail reads as zeros after the reboot as before it.
+                let size = if mode == CrashMode::Process { f.size_live } else { f.size_durable };
+                if bytes.len() < size {
+                    bytes.resize(size, 0);
+                }
+                img.files
+                    .insert(inode, SimFile { live: bytes.clone(), durable: bytes, ..SimFile::default() });
             }
             img.dirs.insert(
                 path.clone(),

@@ -40,6 +40,28 @@ pub trait WritableFile: Send + Sync {
     fn sync_handle(&self) -> Option<Box<dyn SyncHandle>> {
         None
     }
+    /// Makes the file at least `size` bytes long with its space allocated (`fallocate(2)`
+    /// mode 0), so that later appends below `size` overwrite zeros in place and a
+    /// `sync_data` after them needs no metadata update. [`WritableFile::len`] is unchanged:
+    /// it stays the number of bytes appended, and appends go on at that offset. The bytes
+    /// from `len()` to the file's end read as zeros. A no-op by default and where the file
+    /// system cannot preallocate.
+    ///
+    /// # Errors
+    /// The file system's error; nothing was written, so the caller may go on without
+    /// preallocation.
+    fn preallocate(&mut self, size: u64) -> io::Result<()> {
+        let _ = size;
+        Ok(())
+    }
+    /// Cuts the file back to [`WritableFile::len`] bytes, dropping a preallocated tail
+    /// (`ftruncate(2)`). The new size is metadata: `sync_all` makes it durable.
+    ///
+    /// # Errors
+    /// The file system's error.
+    fn truncate_to_len(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Fdatasyncs a file shared with its writer ([`WritableFile::sync_handle`]).
@@ -189,6 +211,20 @@ impl WritableFile for RealWritable {
     }
     fn len(&self) -> u64 {
         self.len
+    }
+    fn preallocate(&mut self, size: u64) -> io::Result<()> {
+        let extra = size.saturating_sub(self.len);
+        if extra == 0 {
+            return Ok(());
+        }
+        rustix::fs::fallocate(&*self.file, rustix::fs::FallocateFlags::empty(), self.len, extra).map_err(
+            |e| annotate(e.into(), &format!("fallocate {extra} bytes at offset {} of", self.len), &self.path),
+        )
+    }
+    fn truncate_to_len(&mut self) -> io::Result<()> {
+        self.file
+            .set_len(self.len)
+            .map_err(|e| annotate(e, &format!("truncate to {} bytes", self.len), &self.path))
     }
 }
 

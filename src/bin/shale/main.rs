@@ -59,6 +59,10 @@ struct Cli {
     /// from it (`Options::memory_budget`).
     #[arg(long, global = true, value_parser = codec::parse_size)]
     memory_budget: Option<u64>,
+    /// Bytes the live WAL is preallocated ahead of its records, e.g. `4MiB` (default
+    /// 4 MiB; 0 turns it off; `Options::wal_preallocate_bytes`).
+    #[arg(long, global = true, value_parser = codec::parse_size)]
+    wal_preallocate: Option<u64>,
     #[command(subcommand)]
     command: Command,
 }
@@ -150,6 +154,9 @@ impl Cli {
         }
         if let Some(b) = self.memory_budget {
             o = o.memory_budget(b);
+        }
+        if let Some(b) = self.wal_preallocate {
+            o = o.wal_preallocate_bytes(b);
         }
         if let Some(c) = self.compression {
             o = o.compression(match c {
