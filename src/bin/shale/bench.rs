@@ -557,6 +557,7 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> CliResult<()>
             latency: lat.summary(),
         });
     }
+    let end_stats = db.as_ref().map(Db::stats);
     if let Some(d) = db.take() {
         d.close()?;
     }
@@ -583,7 +584,8 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> CliResult<()>
                 })
             })
             .collect();
-        let v = json!({"results": rows, "files_on_disk": files, "bytes_on_disk": disk, "peak_rss_kib": peak_rss_kib()});
+        let levels = end_stats.as_ref().map(|s| &s.levels);
+        let v = json!({"results": rows, "levels": levels, "files_on_disk": files, "bytes_on_disk": disk, "peak_rss_kib": peak_rss_kib()});
         crate::output::write_stdout(&[v.to_string().as_bytes(), b"\n"])?;
     } else {
         let mut t = Table::new();
@@ -624,8 +626,15 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> CliResult<()>
         }
         let rss =
             peak_rss_kib().map_or_else(|| "unknown".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0));
+        let levels = end_stats.as_ref().map_or_else(String::new, |s| {
+            format!(
+                "levels at the end, counters since open (write amplification {:.2}):\n{}\n",
+                s.write_amplification,
+                crate::stats::level_table(s)
+            )
+        });
         let text = format!(
-            "{t}\non disk: {files} files, {disk} bytes ({:.1} MiB); peak RSS {rss}\n",
+            "{t}\n{levels}on disk: {files} files, {disk} bytes ({:.1} MiB); peak RSS {rss}\n",
             disk as f64 / f64::from(1u32 << 20)
         );
         crate::output::write_stdout(&[text.as_bytes()])?;

@@ -2,18 +2,15 @@
 
 use crate::error::CliResult;
 use comfy_table::Table;
-use shaledb::Db;
+use shaledb::{Db, DbStats};
 
 fn mib(b: u64) -> String {
     format!("{:.1}", b as f64 / f64::from(1u32 << 20))
 }
 
-pub fn print(db: &Db, as_json: bool) -> CliResult<()> {
-    let s = db.stats();
-    if as_json {
-        let v = serde_json::to_string(&s)?;
-        return Ok(crate::output::write_stdout(&[v.as_bytes(), b"\n"])?);
-    }
+/// The per-level table: shape, compaction traffic and each level's share of the write
+/// amplification (`LevelStats`).
+pub fn level_table(s: &DbStats) -> Table {
     let mut t = Table::new();
     t.set_header([
         "level",
@@ -41,7 +38,16 @@ pub fn print(db: &Db, as_json: bool) -> CliResult<()> {
             format!("{:.2}", l.write_amplification),
         ]);
     }
-    let levels = t.to_string();
+    t
+}
+
+pub fn print(db: &Db, as_json: bool) -> CliResult<()> {
+    let s = db.stats();
+    if as_json {
+        let v = serde_json::to_string(&s)?;
+        return Ok(crate::output::write_stdout(&[v.as_bytes(), b"\n"])?);
+    }
+    let levels = level_table(&s).to_string();
     let r = &s.recovery;
     let c = &s.block_cache;
     let rows: Vec<(&str, String)> = vec![
