@@ -283,6 +283,12 @@ impl FileSystem for RealFs {
             .map_err(|e| annotate(e, "create", path))?;
         Ok(Box::new(RealWritable { file: Arc::new(file), len: 0, path: path.to_path_buf() }))
     }
+    fn read_all(&self, path: &Path) -> io::Result<Vec<u8>> {
+        // To the end of the file as it is while being read, not to a size taken before: a
+        // WAL sealed meanwhile by a writer loses its preallocated zero tail (docs/format.md
+        // §2.1), and a read-only open beside the writer must still read it whole.
+        std::fs::read(path).map_err(|e| annotate(e, "read", path))
+    }
     fn open(&self, path: &Path) -> io::Result<Arc<dyn RandomAccessFile>> {
         let file = File::open(path).map_err(|e| annotate(e, "open", path))?;
         let size = file.metadata().map_err(|e| annotate(e, "stat", path))?.len();
