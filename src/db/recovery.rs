@@ -10,7 +10,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::builder::TableWriter;
 use super::replay_sort::SortedReplay;
 use super::wal_replay::{max_seqno_in, ReplaySink, WalReplay};
 use crate::error::{CorruptionKind, Error, Result};
@@ -543,17 +542,17 @@ impl Recovery<'_> {
         if self.sorted.is_empty() {
             return Ok(());
         }
-        let next_file = &mut self.next_file;
-        let mut alloc = || {
-            *next_file += 1;
-            *next_file - 1
-        };
-        let mut writer =
-            TableWriter::new(self.fs, self.dir, self.opts, &mut alloc, self.table_ctx.clone(), self.table_id);
-        self.sorted.write(&mut writer)?;
+        let outputs = self.sorted.write_tables(
+            self.fs,
+            self.dir,
+            self.opts,
+            &mut self.next_file,
+            &self.table_ctx,
+            self.table_id,
+        )?;
         // Release the references and with them the WALs' mappings.
         self.sorted = SortedReplay::default();
-        for t in writer.outputs.drain(..) {
+        for t in outputs {
             self.tables.push((0, t));
         }
         Ok(())

@@ -49,6 +49,9 @@ impl WalReplay<'_> {
         let path = wal_path(dir, number);
         report.wals_replayed += 1;
         let mut reader = LogReader::new(data, number);
+        if let ReplaySink::Sorted(sorted) = &mut self.sink {
+            sorted.begin_wal(data);
+        }
         loop {
             match reader.next_record() {
                 Ok(None) => return Ok(false),
