@@ -3,9 +3,10 @@
 //! synthetic levels of [`FileMetaData`] (mini-lsm's "compaction simulator" idea).
 //!
 //! Policy, after RocksDB's leveled compaction with `level_compaction_dynamic_level_bytes`:
-//! - **Targets.** The last level (L6) holds whatever it holds. Each level above targets
-//!   `1/multiplier` of the one below; the first level whose target would fall below
-//!   `max_bytes_for_level_base` becomes the *base level*, and L0 compacts into it. Levels
+//! - **Targets.** The last level (L6) holds whatever it holds. While a level holds more
+//!   than `max_bytes_for_level_base`, a level is added above it targeting `1/multiplier`
+//!   of it (RocksDB's `CalculateBaseBytes`); the highest such level is the *base level*,
+//!   and L0 compacts into it, so its target is between base / multiplier and base. Levels
 //!   between L0 and the base level stay empty. A small database therefore compacts L0
 //!   straight into L6, and grows upward one level at a time.
 //!   The base level is never below the first level that holds tables.
@@ -154,13 +155,15 @@ pub fn level_targets(levels: &[Vec<FileMetaData>], o: &PickerOptions) -> LevelTa
     let mut targets = [0u64; NUM_LEVELS];
     targets[LAST_LEVEL] = largest.max(o.base_bytes);
     let mut base_level = LAST_LEVEL;
-    for l in (1..LAST_LEVEL).rev() {
-        let t = targets[l + 1] / o.multiplier;
-        if t < o.base_bytes {
-            break;
-        }
-        targets[l] = t;
-        base_level = l;
+    // Add a level above while the one below is larger than the base size: the base
+    // level's target ends between base / multiplier and base (RocksDB's
+    // `CalculateBaseBytes`), so L0 compacts into a small level and each L0 compaction is
+    // short, while the levels below it drain one table at a time.
+    let mut size = largest;
+    while base_level > 1 && size > o.base_bytes {
+        base_level -= 1;
+        size /= o.multiplier;
+        targets[base_level] = size.max(o.base_bytes / o.multiplier + 1);
     }
     // The base level is never below a level that holds tables (the data can shrink, e.g.
     // after deletes reach the bottom): L0 must compact into the first non-empty level, or
