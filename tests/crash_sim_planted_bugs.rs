@@ -21,7 +21,15 @@ fn planted_bug_is_caught_and_clean_build_is_clean() {
             },
             keys: 40,
         },
-        stride: 4,
+        // Every crash point for the `sync_wal` bug: its windows (a write acknowledged after
+        // a skipped sync, before the next WAL seal syncs it) are a few operations wide, and a
+        // stride of 4 stopped meeting one when the compaction picker's base level changed
+        // the operation sequence (issue 15).
+        stride: if cfg!(feature = "bug-skip-sync-wal") {
+            1
+        } else {
+            4
+        },
         modes: vec![CrashMode::Durable, CrashMode::Meta],
         double_crash_every: 0,
         max_points: 0,
