@@ -2,20 +2,12 @@
 //! followed by an empty newer WAL (a crash inside an earlier recovery), and
 //! `create_if_missing(false)` on a directory without a database.
 
+mod common;
+
 use std::fs::OpenOptions;
 use std::path::Path;
 
 use shaledb::{Db, Error, Options};
-
-fn wals(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut v: Vec<_> = std::fs::read_dir(dir)
-        .expect("ls")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "log"))
-        .collect();
-    v.sort();
-    v
-}
 
 #[test]
 fn empty_wal_and_manifest_without_current_open_as_a_new_database() {
@@ -48,7 +40,7 @@ fn torn_tail_followed_by_an_empty_wal_is_still_a_torn_tail() {
         }
         db.close().expect("close");
     }
-    let wal = wals(dir.path()).pop().expect("a WAL");
+    let wal = common::wal_files(dir.path()).pop().expect("a WAL");
     let len = std::fs::metadata(&wal).expect("stat").len();
     OpenOptions::new()
         .write(true)
@@ -112,12 +104,16 @@ fn damaged_snapshot_edit_is_corruption_and_tables_survive() {
     let last = bytes.len() - 1;
     bytes[last] ^= 0x01;
     std::fs::write(&manifest, &bytes).expect("write");
-    let wals_before = wals(dir.path()).len();
+    let wals_before = common::wal_files(dir.path()).len();
     assert!(matches!(
         Db::open(dir.path(), Options::default()),
         Err(Error::Corruption { .. })
     ));
-    assert_eq!(wals(dir.path()).len(), wals_before, "nothing was deleted");
+    assert_eq!(
+        common::wal_files(dir.path()).len(),
+        wals_before,
+        "nothing was deleted"
+    );
     assert!(std::fs::read_dir(dir.path()).expect("ls").any(|e| e
         .expect("entry")
         .path()

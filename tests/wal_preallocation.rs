@@ -4,6 +4,8 @@
 //! every crash mode; a refused `fallocate` costs only the preallocation; a sealed WAL is cut
 //! back to its records.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -26,16 +28,6 @@ fn sync_put(db: &Db, i: u32) {
         .expect("synced put");
 }
 
-fn wals(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .expect("ls")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "log"))
-        .collect();
-    v.sort();
-    v
-}
-
 /// On a real file system: the live WAL is a whole number of 1 MiB chunks, longer than its
 /// records; a copy of the directory taken while the database runs (what a process kill
 /// leaves) opens with every write and nothing dropped; the WAL sealed by `close` is cut
@@ -48,7 +40,7 @@ fn live_wal_runs_ahead_in_zeros_and_recovers_whole() {
     for i in 0..2_000 {
         sync_put(&db, i);
     }
-    let live = wals(dir.path());
+    let live = common::wal_files(dir.path());
     assert_eq!(live.len(), 1);
     let bytes = std::fs::read(&live[0]).expect("read WAL");
     let records_end = bytes.iter().rposition(|&b| b != 0).expect("records") + 1;
@@ -79,7 +71,7 @@ fn live_wal_runs_ahead_in_zeros_and_recovers_whole() {
     drop(reopened);
 
     db.close().expect("close");
-    for w in wals(dir.path()) {
+    for w in common::wal_files(dir.path()) {
         let len = std::fs::metadata(&w).expect("stat").len();
         assert!(
             len < CHUNK && len % CHUNK != 0,

@@ -375,6 +375,20 @@ mod tests {
         out
     }
 
+    /// Replays `batch`, numbered from `seqno`, as recovery would: into a memtable and into
+    /// the sorted references. Returns its last sequence number.
+    fn replay_both(batch: &WriteBatch, seqno: u64, mem: &Arc<MemTable>, sorted: &mut SortedReplay) -> u64 {
+        let mut rep = vec![0u8; BATCH_HEADER_LEN];
+        rep.extend_from_slice(batch.records());
+        set_header(&mut rep, seqno, batch.header_count());
+        let rep = Bytes::from(rep);
+        let at = std::path::Path::new("replay");
+        let d = decode_rep(&rep, at, 0).expect("a valid batch");
+        insert_into(mem, &rep, seqno, d.ops.iter().copied(), d.shared_seqno);
+        sorted.add(rep.clone(), seqno, &d.ops, d.shared_seqno, at, 0).expect("add");
+        d.last()
+    }
+
     /// The table written from the sorted references holds exactly what the table written
     /// from a memtable holds, entry by entry, for puts, deletes, expiring puts, range
     /// deletes, overwritten keys and batches that share one sequence number.
@@ -417,14 +431,7 @@ mod tests {
             if shared {
                 batch.set_shared_seqno();
             }
-            let mut rep = vec![0u8; BATCH_HEADER_LEN];
-            rep.extend_from_slice(batch.records());
-            set_header(&mut rep, seqno, batch.header_count());
-            let rep = Bytes::from(rep);
-            let d = decode_rep(&rep, dir.path(), 0).expect("a valid batch");
-            insert_into(&mem, &rep, seqno, d.ops.iter().copied(), d.shared_seqno);
-            sorted.add(rep.clone(), seqno, &d.ops, d.shared_seqno, dir.path(), 0).expect("add");
-            seqno = d.last() + 1;
+            seqno = replay_both(&batch, seqno, &mem, &mut sorted) + 1;
         }
         let id = TableId { db_id: 1, session_id: 1 };
         let mut next = 10u64;
@@ -486,13 +493,7 @@ mod tests {
             } else {
                 batch.put(&k, format!("v{seqno}"));
             }
-            let mut rep = vec![0u8; BATCH_HEADER_LEN];
-            rep.extend_from_slice(batch.records());
-            set_header(&mut rep, seqno, batch.header_count());
-            let rep = Bytes::from(rep);
-            let d = decode_rep(&rep, dir.path(), 0).expect("a valid batch");
-            insert_into(&mem, &rep, seqno, d.ops.iter().copied(), d.shared_seqno);
-            sorted.add(rep.clone(), seqno, &d.ops, d.shared_seqno, dir.path(), 0).expect("add");
+            replay_both(&batch, seqno, &mem, &mut sorted);
         }
         let id = TableId { db_id: 1, session_id: 1 };
         let mut next = 10u64;

@@ -8,12 +8,25 @@ use super::*;
 use crate::error::CorruptionKind;
 use crate::fs::WritableFile;
 
+/// A log file in memory. It preallocates like `fallocate`: `preallocate` zero-extends the
+/// bytes (and records the size asked for), `len` stays the appended count, appends
+/// overwrite the zeros in place; `truncate_to_len` drops the zeros.
 #[derive(Clone, Default)]
-struct MemFile(Arc<Mutex<Vec<u8>>>);
+struct MemFile {
+    bytes: Arc<Mutex<Vec<u8>>>,
+    len: Arc<Mutex<usize>>,
+    calls: Arc<Mutex<Vec<u64>>>,
+}
 
 impl WritableFile for MemFile {
     fn append(&mut self, data: &[u8]) -> std::io::Result<()> {
-        self.0.lock().extend_from_slice(data);
+        let (mut b, mut len) = (self.bytes.lock(), self.len.lock());
+        let end = *len + data.len();
+        if b.len() < end {
+            b.resize(end, 0);
+        }
+        b[*len..end].copy_from_slice(data);
+        *len = end;
         Ok(())
     }
     fn sync_data(&mut self) -> std::io::Result<()> {
@@ -23,7 +36,21 @@ impl WritableFile for MemFile {
         Ok(())
     }
     fn len(&self) -> u64 {
-        self.0.lock().len() as u64
+        *self.len.lock() as u64
+    }
+    fn preallocate(&mut self, size: u64) -> std::io::Result<()> {
+        self.calls.lock().push(size);
+        let mut b = self.bytes.lock();
+        let size = usize::try_from(size).expect("small");
+        if b.len() < size {
+            b.resize(size, 0);
+        }
+        Ok(())
+    }
+    fn truncate_to_len(&mut self) -> std::io::Result<()> {
+        let len = *self.len.lock();
+        self.bytes.lock().truncate(len);
+        Ok(())
     }
 }
 
@@ -42,7 +69,7 @@ fn write_log_with(records: &[Vec<u8>], sync_each: bool) -> Vec<u8> {
             w.sync().expect("sync");
         }
     }
-    let data = f.0.lock().clone();
+    let data = f.bytes.lock().clone();
     data
 }
 
@@ -137,58 +164,13 @@ fn zeros_then_garbage_are_a_torn_tail() {
     assert_eq!(d.kind, CorruptionKind::Malformed("zero-filled region"));
 }
 
-/// A file that preallocates like `fallocate`: `preallocate` zero-extends the bytes, `len`
-/// stays the appended count, appends overwrite the zeros in place.
-#[derive(Clone, Default)]
-struct PreallocFile {
-    bytes: Arc<Mutex<Vec<u8>>>,
-    len: Arc<Mutex<usize>>,
-    calls: Arc<Mutex<Vec<u64>>>,
-}
-
-impl WritableFile for PreallocFile {
-    fn append(&mut self, data: &[u8]) -> std::io::Result<()> {
-        let (mut b, mut len) = (self.bytes.lock(), self.len.lock());
-        let end = *len + data.len();
-        if b.len() < end {
-            b.resize(end, 0);
-        }
-        b[*len..end].copy_from_slice(data);
-        *len = end;
-        Ok(())
-    }
-    fn sync_data(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-    fn sync_all(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-    fn len(&self) -> u64 {
-        *self.len.lock() as u64
-    }
-    fn preallocate(&mut self, size: u64) -> std::io::Result<()> {
-        self.calls.lock().push(size);
-        let mut b = self.bytes.lock();
-        let size = usize::try_from(size).expect("small");
-        if b.len() < size {
-            b.resize(size, 0);
-        }
-        Ok(())
-    }
-    fn truncate_to_len(&mut self) -> std::io::Result<()> {
-        let len = *self.len.lock();
-        self.bytes.lock().truncate(len);
-        Ok(())
-    }
-}
-
 /// The writer grows the file a chunk ahead of its records, always to a multiple of the
 /// chunk; every state of the file reads back as exactly the records written (the zero
 /// tail is a clean end); sealing cuts the tail off.
 #[test]
 fn preallocated_log_grows_by_chunks_and_seal_cuts_the_tail() {
     const CHUNK: u64 = 4096;
-    let f = PreallocFile::default();
+    let f = MemFile::default();
     let mut w = LogWriter::new(Box::new(f.clone()), 7);
     w.set_preallocation(CHUNK);
     let mut recs = Vec::new();
@@ -298,7 +280,7 @@ fn seal_record_proves_everything_before_it_durable() {
         w.add_record(&[i; 100]).expect("append");
     }
     w.seal().expect("seal");
-    let mut data = f.0.lock().clone();
+    let mut data = f.bytes.lock().clone();
     data[HEADER_LEN + SYNC_PREFIX_LEN + 3] ^= 0x01;
     let (_, dmg) = read_all(&data);
     assert!(!dmg.expect("damage").is_tail, "the seal record proves the first record was synced");

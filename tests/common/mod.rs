@@ -213,3 +213,14 @@ impl Drop for TestServer {
         }
     }
 }
+
+/// The WAL files (`*.log`) of database directory `dir`, in file-number order.
+pub fn wal_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .expect("ls")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .collect();
+    v.sort();
+    v
+}
