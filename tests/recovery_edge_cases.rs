@@ -5,7 +5,6 @@
 mod common;
 
 use std::fs::OpenOptions;
-use std::path::Path;
 
 use shaledb::{Db, Error, Options};
 

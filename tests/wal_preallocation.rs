@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use shaledb::fs::sim::{CrashMode, Fault, OpKind, SimFs, SimRng};
