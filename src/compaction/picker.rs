@@ -4,12 +4,14 @@
 //!
 //! Policy, after RocksDB's leveled compaction with `level_compaction_dynamic_level_bytes`:
 //! - **Targets.** The last level (L6) holds whatever it holds. While a level holds more
-//!   than `max_bytes_for_level_base`, a level is added above it targeting `1/multiplier`
-//!   of it (RocksDB's `CalculateBaseBytes`); the highest such level is the *base level*,
-//!   and L0 compacts into it, so its target is between base / multiplier and base. Levels
-//!   between L0 and the base level stay empty. A small database therefore compacts L0
-//!   straight into L6, and grows upward one level at a time.
-//!   The base level is never below the first level that holds tables.
+//!   than `max_bytes_for_level_base` (or L0's bytes, if more), a level is added above it
+//!   with `1/multiplier` of its size (RocksDB's `CalculateBaseBytes`); the highest such
+//!   level is the *base level*, and L0 compacts into it. Every level from the base level
+//!   down targets its size but never less than the base size, as RocksDB's floor does,
+//!   so the base level targets the base size and drains into the level below only once
+//!   L0 compactions have filled it. Levels between L0 and the base level stay empty. A
+//!   small database therefore compacts L0 straight into L6, and grows upward one level at
+//!   a time. The base level is never below the first level that holds tables.
 //! - **Scores.** L0: table count over `level0_file_num_compaction_trigger`. Other levels
 //!   above the last: bytes over target (a non-empty level above the base level, which
 //!   cannot arise today, would score at least 1). The highest score of at least 1 wins.
@@ -149,31 +151,52 @@ fn level_bytes(level: &[FileMetaData]) -> u64 {
     level.iter().map(|f| f.file_size).sum()
 }
 
-/// Dynamic level targets for `levels` (see the module docs).
+/// Dynamic level targets for `levels` (see the module docs), as RocksDB's
+/// `VersionStorageInfo::CalculateBaseBytes` computes them with
+/// `level_compaction_dynamic_level_bytes`.
 pub fn level_targets(levels: &[Vec<FileMetaData>], o: &PickerOptions) -> LevelTargets {
-    let largest = levels[1..].iter().map(|l| level_bytes(l)).max().unwrap_or(0);
     let mut targets = [0u64; NUM_LEVELS];
-    targets[LAST_LEVEL] = largest.max(o.base_bytes);
-    let mut base_level = LAST_LEVEL;
-    // Add a level above while the one below is larger than the base size: the base
-    // level's target ends between base / multiplier and base (RocksDB's
-    // `CalculateBaseBytes`), so L0 compacts into a small level and each L0 compaction is
-    // short, while the levels below it drain one table at a time.
+    let largest = levels[1..].iter().map(|l| level_bytes(l)).max().unwrap_or(0);
+    let Some(first) = (1..=LAST_LEVEL).find(|&l| !levels[l].is_empty()) else {
+        // Nothing below L0: L0 compacts straight into the last level.
+        targets[LAST_LEVEL] = o.base_bytes;
+        return LevelTargets { base_level: LAST_LEVEL, targets };
+    };
+    let multiplier = o.multiplier.max(2);
+    // A large L0 raises the base size, so the base level is not made smaller than what
+    // L0 is about to push into it.
+    let base_max = o.base_bytes.max(level_bytes(&levels[0]));
+    let base_min = base_max / multiplier;
+    // The size the first non-empty level would target if the largest level were the
+    // last level's target.
     let mut size = largest;
-    while base_level > 1 && size > o.base_bytes {
-        base_level -= 1;
-        size /= o.multiplier;
-        targets[base_level] = size.max(o.base_bytes / o.multiplier + 1);
+    for _ in first..LAST_LEVEL {
+        size /= multiplier;
     }
-    // The base level is never below a level that holds tables (the data can shrink, e.g.
-    // after deletes reach the bottom): L0 must compact into the first non-empty level, or
-    // its newer data would land below older data. Such a level targets at least the base
-    // size, so it drains downward only once it is large.
-    if let Some(first) = (1..=LAST_LEVEL).find(|&l| !levels[l].is_empty()) {
-        while base_level > first {
+    let mut base_level = first;
+    let base_size = if size <= base_min {
+        // More levels hold data than the data needs: the first of them is the base level.
+        base_min + 1
+    } else {
+        // Add a level above while the one below is larger than the base size, so the base
+        // level's computed size ends between base / multiplier and base.
+        while base_level > 1 && size > base_max {
             base_level -= 1;
-            targets[base_level] = (targets[base_level + 1] / o.multiplier).max(o.base_bytes);
+            size /= multiplier;
         }
+        size.min(base_max)
+    };
+    // No level targets less than the base size (RocksDB's floor: a smaller target would
+    // make the levels below L0 score above it, so L0 would fill and stall while they
+    // compact, and the base level would drain into the next level after every L0
+    // compaction). The base level's target is therefore the base size itself, and the
+    // levels below grow by the multiplier from its computed size.
+    let mut level_size = base_size;
+    for (l, t) in targets.iter_mut().enumerate().skip(base_level) {
+        if l > base_level {
+            level_size = level_size.saturating_mul(multiplier);
+        }
+        *t = level_size.max(base_max);
     }
     LevelTargets { base_level, targets }
 }

@@ -20,8 +20,8 @@
 //! # Index
 //! Order: user key ascending, then trailer descending (the internal-key order,
 //! `key::compare_internal_keys`). Nodes hold up to [`CAP`] slots. A slot is an address
-//! and a 16-byte *sort key*: an 8-byte key window, then the trailer (inverted), kept in
-//! separate arrays so a binary search reads only the windows (2 cache lines per node).
+//! and an 8-byte *key window*, kept in separate arrays so a binary search reads only the
+//! windows (2 cache lines per node).
 //!
 //! The window is 7 bytes of the user key, zero-padded, and a length byte (the count of
 //! those bytes, 8 for "7 and more", plus bit 7 when the key has the common prefix), read
@@ -33,10 +33,12 @@
 //! Two windows of the same kind that differ order their keys. A key without the prefix is
 //! ordered against one with it by its window against the prefix's first bytes (when the
 //! prefix has 8). Equal windows that hold the whole rest of both keys mean equal user keys,
-//! and the trailers decide. So most comparisons read only the node, not the arena; other
-//! equal windows fall back to the full comparison. A slot costs 24 bytes; leaves run about
-//! 70% full, so an entry of a 16-byte key and a 100-byte value takes about 171 bytes in
-//! all.
+//! and the trailers decide, read from the arena (the same user key twice in one memtable,
+//! so rare under random writes). So most comparisons read only the node, not the arena;
+//! other equal windows fall back to the full comparison. A slot costs 16 bytes (a leaf of
+//! 16 slots 272 bytes); random inserts leave leaves about 70% full, so an entry of a
+//! 16-byte key and a 100-byte value takes about 157 bytes in all (132 in the arena, 25 in
+//! the index; RocksDB's skiplist arena about 146, measured as entries per 64 MiB flush).
 
 use std::cmp::Ordering;
 
@@ -151,36 +153,32 @@ struct Inner {
     child: [u32; CAP + 1],
 }
 
-/// The sort keys of a node's slots, as two arrays so a binary search reads only the
-/// windows (2 cache lines for 16 slots) and a slot's trailer only on a tie.
+/// The sort keys of a node's slots: their windows alone, so a binary search reads 2 cache
+/// lines for 16 slots. A slot's trailer is read from the arena, only where two complete
+/// windows tie (the same user key twice in one memtable).
 #[derive(Debug, Clone)]
 struct Keys {
     win: [u64; CAP],
-    /// The trailers, inverted (so ascending order is newest first).
-    tr: [u64; CAP],
 }
 
 impl Keys {
-    const EMPTY: Keys = Keys { win: [0; CAP], tr: [0; CAP] };
+    const EMPTY: Keys = Keys { win: [0; CAP] };
 
-    fn get(&self, j: usize) -> u128 {
-        (u128::from(self.win[j]) << 64) | u128::from(self.tr[j])
+    fn get(&self, j: usize) -> u64 {
+        self.win[j]
     }
 
-    fn set(&mut self, j: usize, k: u128) {
-        self.win[j] = (k >> 64) as u64;
-        self.tr[j] = k as u64;
+    fn set(&mut self, j: usize, k: u64) {
+        self.win[j] = k;
     }
 
     fn copy_within(&mut self, r: std::ops::Range<usize>, dst: usize) {
-        self.win.copy_within(r.clone(), dst);
-        self.tr.copy_within(r, dst);
+        self.win.copy_within(r, dst);
     }
 
     fn copy_from(&mut self, other: &Keys, r: std::ops::Range<usize>, dst: usize) {
         let n = r.len();
-        self.win[dst..dst + n].copy_from_slice(&other.win[r.clone()]);
-        self.tr[dst..dst + n].copy_from_slice(&other.tr[r]);
+        self.win[dst..dst + n].copy_from_slice(&other.win[r]);
     }
 }
 
@@ -188,7 +186,7 @@ impl Keys {
 struct Probe<'a> {
     user_key: &'a [u8],
     trailer: u64,
-    window: u128,
+    window: u64,
     has_prefix: bool,
 }
 
@@ -241,12 +239,6 @@ fn window_of(user_key: &[u8], skip: usize) -> u64 {
     u64::from_be_bytes(w)
 }
 
-/// A slot's sort key: the window, then the trailer descending (meaningful only where the
-/// window holds the whole rest of the key, see [`OrderedArena::cmp_slot`]).
-fn slot_key(window: u64, trailer: u64) -> u128 {
-    (u128::from(window) << 64) | u128::from(!trailer)
-}
-
 /// True if a window holds the whole rest of its key (length marker under 8).
 fn complete(window: u64) -> bool {
     window & 0x7f < 8
@@ -287,10 +279,10 @@ impl OrderedArena {
     fn probe<'a>(&self, user_key: &'a [u8], trailer: u64) -> Probe<'a> {
         match self.common.as_ref().filter(|c| user_key.starts_with(c)) {
             Some(c) => {
-                let window = slot_key(window_of(user_key, c.len()) | PREFIXED, trailer);
+                let window = window_of(user_key, c.len()) | PREFIXED;
                 Probe { user_key, trailer, window, has_prefix: true }
             }
-            None => Probe { user_key, trailer, window: slot_key(window_of(user_key, 0), trailer), has_prefix: false },
+            None => Probe { user_key, trailer, window: window_of(user_key, 0), has_prefix: false },
         }
     }
 
@@ -301,15 +293,19 @@ impl OrderedArena {
         (&b[o + ENTRY_HEADER_BYTES..o + ENTRY_HEADER_BYTES + n], rd64(b, o + 8))
     }
 
+    fn trailer_at(&self, addr: u64) -> u64 {
+        rd64(&self.chunks[(addr >> 32) as usize], (addr & 0xffff_ffff) as usize + 8)
+    }
+
     /// The order of slot `j` (of a node's `addr` and `keys`) against `p`.
     fn cmp_at(&self, addr: &[u64; CAP], keys: &Keys, j: usize, p: &Probe<'_>) -> Ordering {
         // Invariant: windows decide only between keys whose windows start at the same
         // byte with the same bytes before it (both after the common prefix, or both at 0);
         // equal complete windows mean equal user keys, so the trailers decide.
-        let (w, pw) = (keys.win[j], (p.window >> 64) as u64);
+        let (w, pw) = (keys.win[j], p.window);
         let decided = match (w & PREFIXED != 0, p.has_prefix) {
             (true, true) | (false, false) if w != pw => Some(w.cmp(&pw)),
-            (true, true) | (false, false) => complete(w).then(|| keys.tr[j].cmp(&(p.window as u64))),
+            (true, true) | (false, false) => complete(w).then(|| p.trailer.cmp(&self.trailer_at(addr[j]))),
             (true, false) => self.common_head.filter(|h| *h != pw).map(|h| h.cmp(&pw)),
             (false, true) => self.common_head.filter(|h| *h != w).map(|h| w.cmp(&h)),
         };
@@ -401,11 +397,11 @@ impl OrderedArena {
         self.common_head = (common.len() >= 8).then(|| window_of(&common, 0));
         self.common = Some(common);
         // Every slot's window now starts after the prefix where the key has it.
-        let fix = |t: &Self, addr: u64| -> (u64, u128) {
-            let (k, tr) = t.key_at(addr);
+        let fix = |t: &Self, addr: u64| -> (u64, u64) {
+            let (k, _) = t.key_at(addr);
             match t.common.as_ref().filter(|c| k.starts_with(c)) {
-                Some(c) => (addr, slot_key(window_of(k, c.len()) | PREFIXED, tr)),
-                None => (addr, slot_key(window_of(k, 0), tr)),
+                Some(c) => (addr, window_of(k, c.len()) | PREFIXED),
+                None => (addr, window_of(k, 0)),
             }
         };
         for i in 0..self.leaves.len() {
@@ -474,7 +470,7 @@ impl OrderedArena {
 
     /// Inserts a slot into a leaf at `pos`; on a split, returns the new right leaf's first
     /// slot (the separator) and the right leaf.
-    fn leaf_insert(&mut self, leaf: u32, pos: usize, addr: u64, window: u128) -> Option<(u64, u128, u32)> {
+    fn leaf_insert(&mut self, leaf: u32, pos: usize, addr: u64, window: u64) -> Option<(u64, u64, u32)> {
         let right = self.leaves.len() as u32;
         let l = &mut self.leaves[leaf as usize];
         let len = l.len as usize;
@@ -517,7 +513,7 @@ impl OrderedArena {
 
     /// Inserts separator `sep` and its right child after child `i` of `inner`; on a split,
     /// returns the separator that moves up and the new right node.
-    fn inner_insert(&mut self, inner: u32, i: usize, sep: (u64, u128), right: u32) -> Option<((u64, u128), u32)> {
+    fn inner_insert(&mut self, inner: u32, i: usize, sep: (u64, u64), right: u32) -> Option<((u64, u64), u32)> {
         let n = &mut self.inners[inner as usize];
         let len = n.len as usize;
         if len < CAP {
@@ -532,7 +528,7 @@ impl OrderedArena {
         }
         // Full: lay out the CAP + 1 separators and CAP + 2 children, keep the lower half,
         // move the upper half to a new node and the middle separator up.
-        let mut keys: Vec<(u64, u128)> = (0..len).map(|j| (n.addr[j], n.window.get(j))).collect();
+        let mut keys: Vec<(u64, u64)> = (0..len).map(|j| (n.addr[j], n.window.get(j))).collect();
         let mut children: Vec<u32> = n.child[..=len].to_vec();
         keys.insert(i, sep);
         children.insert(i + 1, right);

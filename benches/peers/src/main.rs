@@ -59,6 +59,9 @@ struct Args {
     /// Where to write the JSON results.
     #[arg(long, default_value = "peers.json")]
     json: PathBuf,
+    /// Print each engine's own per-level statistics to stderr after every workload.
+    #[arg(long)]
+    engine_stats: bool,
     /// Run one engine in this process (used by the parent).
     #[arg(long, hide = true)]
     child: Option<String>,
@@ -78,6 +81,11 @@ trait Engine: Sync {
     /// that read workloads find every engine in a settled state, not mid-compaction behind a
     /// full memtable.
     fn settle(&self);
+    /// The engine's own per-level statistics (compactions, bytes read and written per
+    /// level), for `--engine-stats`; `None` where the engine offers none.
+    fn level_stats(&self) -> Option<String> {
+        None
+    }
 }
 
 struct Shale(shaledb::Db);
@@ -115,6 +123,17 @@ impl Engine for Shale {
     fn settle(&self) {
         self.0.flush().expect("flush");
         self.0.wait_for_compaction().expect("wait for compaction");
+    }
+    fn level_stats(&self) -> Option<String> {
+        let s = self.0.stats();
+        let mut out = String::from("level tables bytes compactions read_bytes written_bytes\n");
+        for (i, l) in s.levels.iter().enumerate() {
+            out.push_str(&format!(
+                "L{i} {} {} {} {} {}\n",
+                l.tables, l.bytes, l.compactions, l.bytes_read, l.bytes_written
+            ));
+        }
+        Some(out)
     }
 }
 
@@ -160,6 +179,9 @@ impl Engine for Rocks {
         let mut w = rocksdb::WaitForCompactOptions::default();
         w.set_flush(true);
         self.0.wait_for_compact(&w).expect("wait for compaction");
+    }
+    fn level_stats(&self) -> Option<String> {
+        self.0.property_value("rocksdb.stats").ok().flatten()
     }
 }
 
@@ -485,6 +507,11 @@ fn child(engine: &str, args: &Args) {
             "peak_rss_kib": peak_rss_kib(),
         });
         println!("{line}");
+        if args.engine_stats {
+            if let Some(stats) = d.level_stats() {
+                eprintln!("{engine} {name} level statistics:\n{stats}");
+            }
+        }
         eprintln!(
             "{engine} {name}: {:.0} ops/s",
             n_ops as f64 / secs.max(1e-9)
@@ -567,6 +594,9 @@ fn main() {
             .arg(args.num.to_string());
         if let Some(w) = &args.workloads {
             cmd.arg("--workloads").arg(w);
+        }
+        if args.engine_stats {
+            cmd.arg("--engine-stats");
         }
         let out = cmd.output().expect("run child");
         eprint!("{}", String::from_utf8_lossy(&out.stderr));
