@@ -88,13 +88,18 @@ fn find_forward(
     clock: &dyn Clock,
     view: &RangeTombstoneView,
 ) -> Result<Option<Entry>> {
-    let mut skip: Option<Vec<u8>> = skip.map(<[u8]>::to_vec);
+    // The key whose older versions are skipped: the caller's (the key returned last) until
+    // this walk decides one itself, then a copy in `decided` (one buffer, reused, so a
+    // forward scan allocates only the key it returns).
+    let mut decided: Vec<u8> = Vec::new();
+    let mut own = false;
     while it.valid() {
         let p = ParsedInternalKey::decode(it.key()).ok_or_else(bad_key)?;
         if stop(p.user_key) {
             return Ok(None); // past the end bound: no need to read further tombstones
         }
-        if p.seqno > seqno || skip.as_deref() == Some(p.user_key) {
+        let skipped = if own { decided.as_slice() == p.user_key } else { skip == Some(p.user_key) };
+        if p.seqno > seqno || skipped {
             it.next()?; // invisible, or an older version of a key already decided
             continue;
         }
@@ -102,12 +107,11 @@ fn find_forward(
             Some((v, ms)) if !covered(view, p.user_key, p.seqno, seqno) => {
                 return Ok(Some((Bytes::copy_from_slice(p.user_key), v, ms)));
             }
-            Some(_) => {
-                skip = Some(p.user_key.to_vec());
-                it.next()?;
-            }
-            None => {
-                skip = Some(p.user_key.to_vec());
+            // Deleted, expired or covered by a range tombstone: its older versions are too.
+            _ => {
+                decided.clear();
+                decided.extend_from_slice(p.user_key);
+                own = true;
                 it.next()?;
             }
         }
@@ -180,8 +184,11 @@ pub struct DbIterator {
     back: Option<MergingIterator>,
     /// The last key returned from the front, and from the back: the two ends stop where
     /// they meet.
-    front_key: Option<Bytes>,
-    back_key: Option<Bytes>,
+    /// Copies kept in buffers reused from item to item: cloning the returned `Bytes`
+    /// would turn its vector into a shared allocation, and cost an allocation and two
+    /// atomic operations per item.
+    front_key: Option<Vec<u8>>,
+    back_key: Option<Vec<u8>>,
     done: bool,
     /// The database's closed flag: once set, the next item is `Error::Closed`.
     closed: Arc<AtomicBool>,
@@ -256,7 +263,6 @@ impl DbIterator {
     }
 
     fn step_front(&mut self) -> Result<Option<Entry>> {
-        let skip = self.front_key.clone();
         let it = match &mut self.front {
             Some(it) => it,
             None => {
@@ -276,9 +282,9 @@ impl DbIterator {
                 Bound::Included(e) => k > e.as_ref(),
                 Bound::Excluded(e) => k >= e.as_ref(),
             };
-            above || back_key.as_ref().is_some_and(|b| k >= b.as_ref())
+            above || back_key.as_deref().is_some_and(|b| k >= b)
         };
-        find_forward(it, self.seqno, skip.as_deref(), &stop, self.clock.as_ref(), &self.view)
+        find_forward(it, self.seqno, self.front_key.as_deref(), &stop, self.clock.as_ref(), &self.view)
     }
 
     fn step_back(&mut self) -> Result<Option<Entry>> {
@@ -301,7 +307,7 @@ impl DbIterator {
                 Bound::Included(s) => k < s.as_ref(),
                 Bound::Excluded(s) => k <= s.as_ref(),
             };
-            below || front_key.as_ref().is_some_and(|f| k <= f.as_ref())
+            below || front_key.as_deref().is_some_and(|f| k <= f)
         };
         find_backward(it, self.seqno, &stop, self.clock.as_ref(), &self.view)
     }
@@ -310,11 +316,10 @@ impl DbIterator {
         match r {
             Ok(Some((k, v, ms))) => {
                 debug_assert!(!self.below_start(&k) && !self.above_end(&k));
-                if front {
-                    self.front_key = Some(k.clone());
-                } else {
-                    self.back_key = Some(k.clone());
-                }
+                let last = if front { &mut self.front_key } else { &mut self.back_key };
+                let buf = last.get_or_insert_with(Vec::new);
+                buf.clear();
+                buf.extend_from_slice(&k);
                 Some(Ok((k, v, ms)))
             }
             Ok(None) => {
