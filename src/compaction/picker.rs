@@ -18,8 +18,9 @@
 //! - **Choice.** L0 takes every L0 table. A deeper level takes the one table with the
 //!   smallest ratio of overlapping bytes in the next level to its own size (RocksDB's
 //!   `kMinOverlappingRatio`), which minimises write amplification.
-//! - **Trivial move.** One input table, nothing to merge with below, and a bounded
-//!   grandparent overlap: the table moves by a MANIFEST edit alone.
+//! - **Trivial move.** Input tables that do not overlap each other (one table, or the L0
+//!   tables of a sequential load), nothing to merge with below, and a bounded grandparent
+//!   overlap: the tables move by one MANIFEST edit alone.
 //! - **Grandparents.** The job cuts an output table once it overlaps more than
 //!   `10 x target_file_size` bytes of the level below the output level, so no output forces
 //!   a giant compaction later.
@@ -238,6 +239,15 @@ fn overlapping<'a>(level: &'a [FileMetaData], lo: &[u8], hi: &[u8]) -> Vec<&'a F
     level.iter().filter(|f| f.overlaps(lo, hi)).collect()
 }
 
+/// True if no two of `tables` overlap in user keys (ends inclusive), so they can sit in
+/// one sorted level side by side: one table always, and several L0 tables of a
+/// sequential load (RocksDB moves those too).
+fn disjoint(tables: &[&FileMetaData]) -> bool {
+    let mut ranges: Vec<(&[u8], &[u8])> = tables.iter().map(|f| (f.smallest_user_key(), f.largest_user_key())).collect();
+    ranges.sort_unstable();
+    ranges.windows(2).all(|w| w[0].1 < w[1].0)
+}
+
 /// The picker's inputs, bundled.
 struct View<'a> {
     levels: &'a [Vec<FileMetaData>],
@@ -272,7 +282,7 @@ fn plan_for(
     let gp_bytes: u64 = grandparents.iter().map(|f| f.file_size).sum();
     let trivial_move = allow_trivial_move
         && level != output_level
-        && inputs.len() == 1
+        && disjoint(inputs)
         && output_inputs.is_empty()
         && gp_bytes <= o.max_grandparent_overlap();
     Some(Plan {

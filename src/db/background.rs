@@ -115,13 +115,17 @@ impl DbInner {
     pub(super) fn run_compaction(&self, c: &Compaction) -> Result<()> {
         let started = Instant::now();
         if c.trivial_move {
-            let t = &c.inputs[0];
+            // Every input moves in one edit (several only when they do not overlap).
             let mut edit = crate::version::edit::VersionEdit::default();
-            edit.deleted_files.push((c.level, t.meta.number));
-            edit.new_files.push((c.output_level, t.meta.clone()));
-            self.versions.log_and_apply(edit, vec![(c.output_level, Arc::clone(t))], None)?;
+            for t in &c.inputs {
+                edit.deleted_files.push((c.level, t.meta.number));
+                edit.new_files.push((c.output_level, t.meta.clone()));
+            }
+            let moved = c.inputs.iter().map(|t| (c.output_level, Arc::clone(t))).collect();
+            self.versions.log_and_apply(edit, moved, None)?;
             self.stats.record_compaction(c.output_level, 0, 0, true, started.elapsed());
-            log::info!("trivial move of table {} from L{} to L{}", t.meta.number, c.level, c.output_level);
+            let numbers: Vec<u64> = c.inputs.iter().map(|t| t.meta.number).collect();
+            log::info!("trivial move of tables {numbers:?} from L{} to L{}", c.level, c.output_level);
             return Ok(());
         }
         let versions = &self.versions;

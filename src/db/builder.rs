@@ -9,8 +9,6 @@ use crate::compaction::job::TableSink;
 use crate::error::{CorruptionKind, Error, Result};
 use crate::filename::table_path;
 use crate::fs::FileSystem;
-use crate::iterator::InternalIterator;
-use crate::memtable::iter::MemTableIter;
 use crate::memtable::MemTable;
 use crate::options::Options;
 use crate::sstable::{Table, TableBuilder, TableContext, TableId, TableSummary};
@@ -136,12 +134,7 @@ impl TableSink for TableWriter<'_> {
 /// # Errors
 /// [`crate::error::Error::Io`] from writing or syncing.
 pub(crate) fn write_memtable(writer: &mut TableWriter<'_>, mem: &Arc<MemTable>) -> Result<()> {
-    let mut it = MemTableIter::new(Arc::clone(mem));
-    it.seek_to_first()?;
-    while it.valid() {
-        writer.add(it.key(), &it.value())?;
-        it.next()?;
-    }
+    mem.for_each_entry(|k, v| writer.add(k, v))?;
     for t in mem.range_tombstones() {
         writer.add_range_tombstone(&t.start, &t.end, t.seqno)?;
     }

@@ -482,17 +482,32 @@ impl OrderedArena {
             self.height = 1;
             self.last_leaf = 0;
         }
-        // Descend, remembering the path of (inner node, child index).
+        // Descend, remembering the path of (inner node, child index). An entry after the
+        // last one (an ascending load) takes the rightmost path with one comparison, as
+        // RocksDB's skiplist reuses its last insert's splice.
         let mut path = [(0u32, 0usize); 16];
         let mut node = self.root;
+        let last = &self.leaves[self.last_leaf as usize];
+        let append = last.len > 0
+            && self.cmp_at(&last.addr, &last.window, last.len as usize - 1, &p) == Ordering::Less;
         for step in path.iter_mut().take(self.height - 1) {
             let n = &self.inners[node as usize];
-            let i = partition(n.len as usize, |j| self.cmp_at(&n.addr, &n.window, j, &p) != Ordering::Greater);
+            let i = if append {
+                n.len as usize
+            } else {
+                partition(n.len as usize, |j| self.cmp_at(&n.addr, &n.window, j, &p) != Ordering::Greater)
+            };
             *step = (node, i);
             node = n.child[i];
         }
+        // Invariant: the rightmost path ends at the last leaf.
+        debug_assert!(!append || node == self.last_leaf);
         let leaf = &self.leaves[node as usize];
-        let pos = partition(leaf.len as usize, |j| self.cmp_at(&leaf.addr, &leaf.window, j, &p) == Ordering::Less);
+        let pos = if append {
+            leaf.len as usize
+        } else {
+            partition(leaf.len as usize, |j| self.cmp_at(&leaf.addr, &leaf.window, j, &p) == Ordering::Less)
+        };
         if self.height > 1 && self.shift_to_sibling(path[self.height - 2], node, pos, addr, window) {
             return;
         }

@@ -300,6 +300,71 @@ impl MemTable {
     }
 }
 
+impl MemTable {
+    /// Calls `f(internal key, value)` for every entry in internal-key order: what a flush
+    /// writes. Entries are copied `FLUSH_RUN_LEN` at a time into one reused buffer under
+    /// the memtable mutex, which is released between runs and while `f` runs, so lookups
+    /// in the memtable wait for at most one run's copy; no per-entry allocation or
+    /// reference count (a `MemTableIter` hands out `Bytes`). A memtable being flushed is
+    /// immutable, but this is exact under inserts too: entries are never removed, so
+    /// continuing after the last key copied resumes where the run ended.
+    ///
+    /// # Errors
+    /// The first error `f` returns, after which no more entries are visited.
+    pub fn for_each_entry(&self, mut f: impl FnMut(&[u8], &[u8]) -> crate::error::Result<()>) -> crate::error::Result<()> {
+        const FLUSH_RUN_LEN: usize = 256;
+        let mut buf: Vec<u8> = Vec::new();
+        let mut spans: Vec<(usize, usize, usize)> = Vec::with_capacity(FLUSH_RUN_LEN);
+        // The last entry copied: (user key, trailer).
+        let mut last: Option<(Vec<u8>, u64)> = None;
+        loop {
+            buf.clear();
+            spans.clear();
+            {
+                let guard = self.list.lock();
+                let list = &guard.0;
+                let mut at = match &last {
+                    None => list.first(),
+                    Some((uk, tr)) => list.seek(uk, *tr).and_then(|p| {
+                        let e = list.entry(p);
+                        if e.user_key == uk.as_slice() && e.trailer == *tr {
+                            list.next(p)
+                        } else {
+                            Some(p)
+                        }
+                    }),
+                };
+                while let Some(p) = at.filter(|_| spans.len() < FLUSH_RUN_LEN) {
+                    let e = list.entry(p);
+                    let k0 = buf.len();
+                    buf.extend_from_slice(e.user_key);
+                    buf.extend_from_slice(&e.trailer.to_le_bytes());
+                    let v0 = buf.len();
+                    buf.extend_from_slice(e.value);
+                    spans.push((k0, v0, buf.len()));
+                    at = list.next(p);
+                }
+                if let Some(&(k0, v0, _)) = spans.last() {
+                    let k = &buf[k0..v0];
+                    let (uk, tr) = k.split_at(k.len() - crate::key::TRAILER_LEN);
+                    let mut t = [0u8; 8];
+                    t.copy_from_slice(tr);
+                    let slot = last.get_or_insert_with(|| (Vec::new(), 0));
+                    slot.0.clear();
+                    slot.0.extend_from_slice(uk);
+                    slot.1 = u64::from_le_bytes(t);
+                }
+            }
+            if spans.is_empty() {
+                return Ok(());
+            }
+            for &(k0, v0, end) in &spans {
+                f(&buf[k0..v0], &buf[v0..end])?;
+            }
+        }
+    }
+}
+
 fn e_seqno(trailer: u64) -> SequenceNumber {
     trailer >> 8
 }
@@ -328,6 +393,46 @@ mod tests {
         assert_eq!(m.get(b"kk", 9), None);
         assert_eq!(m.largest_seqno(), 3);
         assert!(m.approximate_size() >= 3 * (1 + 16 + 8 + 1 + 2));
+    }
+
+    #[test]
+    fn for_each_entry_visits_what_the_iterator_visits() {
+        use crate::iterator::InternalIterator;
+        // 1,000 entries over 300 user keys (several versions each, so runs of 256 end
+        // inside a key's versions), in random order.
+        let m = MemTable::new(1);
+        for i in 0..1_000u64 {
+            let k = (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 7) % 300;
+            m.insert_many([(Bytes::from(format!("key{k:05}")), i + 1, ValueType::Value, Bytes::from(format!("v{i}")))]);
+        }
+        let mut want = Vec::new();
+        let mut it = iter::MemTableIter::new(Arc::new(m));
+        it.seek_to_first().expect("seek");
+        while it.valid() {
+            want.push((it.key().to_vec(), it.value().to_vec()));
+            it.next().expect("next");
+        }
+        let mut got = Vec::new();
+        let m = MemTable::new(1);
+        for i in 0..1_000u64 {
+            let k = (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 7) % 300;
+            m.insert_many([(Bytes::from(format!("key{k:05}")), i + 1, ValueType::Value, Bytes::from(format!("v{i}")))]);
+        }
+        m.for_each_entry(|k, v| {
+            got.push((k.to_vec(), v.to_vec()));
+            Ok(())
+        })
+        .expect("walk");
+        assert_eq!(got.len(), 1_000);
+        assert_eq!(got, want);
+        // The first error stops the walk and is returned.
+        let mut seen = 0;
+        let r = m.for_each_entry(|_, _| {
+            seen += 1;
+            if seen == 300 { Err(crate::error::Error::InvalidArgument("stop")) } else { Ok(()) }
+        });
+        assert!(matches!(r, Err(crate::error::Error::InvalidArgument("stop"))));
+        assert_eq!(seen, 300);
     }
 
     #[test]

@@ -35,6 +35,10 @@ pub struct BenchArgs {
     /// Operations per workload.
     #[arg(long, default_value_t = 1_000_000)]
     num: u64,
+    /// Operations of readrandom, readmissing, seekrandom and multireadrandom (their keys
+    /// still drawn from all `--num`), as db_bench's `--reads`; default `--num`.
+    #[arg(long)]
+    reads: Option<u64>,
     /// Key size in bytes.
     #[arg(long, default_value_t = 16)]
     key_size: usize,
@@ -345,7 +349,13 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> CliResult<()>
         // Each workload draws its own key sequence (db_bench does the same), so that
         // readrandom does not replay the keys overwrite just wrote.
         let mut rng = SmallRng::seed_from_u64(a.seed.wrapping_add(position as u64));
-        eprintln!("running {name} ({} ops)...", a.num);
+        let reads = a.reads.unwrap_or(a.num);
+        let ops = if matches!(name, "readrandom" | "readmissing" | "seekrandom" | "multireadrandom") {
+            reads
+        } else {
+            a.num
+        };
+        eprintln!("running {name} ({ops} ops)...");
         let stats_before = d.stats();
         let cache_before = stats_before.block_cache;
         let written_before = process_write_bytes();
@@ -394,12 +404,12 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> CliResult<()>
             }
             "readrandom" => {
                 let mut found = 0u64;
-                for _ in 0..a.num {
+                for _ in 0..reads {
                     let key = w.key(rng.random_range(0..a.num));
                     found += u64::from(lat.time(|| d.get(&key))?.is_some());
                 }
-                note = format!("{found} of {} found", a.num);
-                (a.num, found * entry_bytes)
+                note = format!("{found} of {reads} found");
+                (reads, found * entry_bytes)
             }
             "readseq" | "readreverse" => {
                 let mut n = 0u64;
@@ -447,21 +457,21 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> CliResult<()>
                 // Keys of the same length and range that were never written, as db_bench's
                 // readmissing does by appending a '.'.
                 let mut found = 0u64;
-                for _ in 0..a.num {
+                for _ in 0..reads {
                     let mut key = w.key(rng.random_range(0..a.num));
                     if let Some(last) = key.last_mut() {
                         *last = b'.';
                     }
                     found += u64::from(lat.time(|| d.get(&key))?.is_some());
                 }
-                note = format!("{found} of {} found", a.num);
-                (a.num, 0)
+                note = format!("{found} of {reads} found");
+                (reads, 0)
             }
             "seekrandom" => {
                 // A seek plus 10 nexts per operation.
                 let mut it = d.raw_iterator();
                 let mut bytes = 0u64;
-                for _ in 0..a.num {
+                for _ in 0..reads {
                     let key = w.key(rng.random_range(0..a.num));
                     lat.time(|| {
                         it.seek(key);
@@ -475,21 +485,21 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> CliResult<()>
                 if let Some(e) = it.status() {
                     return Err(CliError::Failed(e.to_string()));
                 }
-                (a.num, bytes)
+                (reads, bytes)
             }
             "multireadrandom" => {
                 let mut found = 0u64;
                 let mut done = 0u64;
-                while done < a.num {
-                    let n = (a.num - done).min(100);
+                while done < reads {
+                    let n = (reads - done).min(100);
                     let keys: Vec<Vec<u8>> = (0..n).map(|_| w.key(rng.random_range(0..a.num))).collect();
                     for r in d.multi_get(&keys) {
                         found += u64::from(r?.is_some());
                     }
                     done += n;
                 }
-                note = format!("{found} of {} found, batches of 100", a.num);
-                (a.num, found * entry_bytes)
+                note = format!("{found} of {reads} found, batches of 100");
+                (reads, found * entry_bytes)
             }
             "rmw" | "txn" => {
                 for _ in 0..a.num {
