@@ -81,6 +81,17 @@ pub struct MemTable {
 
 /// Copies the entries at `addrs` into `out` as (internal key, value) pairs that share
 /// one buffer: one allocation per run, not two per entry.
+/// Appends an entry's internal key (user key, then the trailer) and value to `buf`;
+/// returns where its key starts, where its value starts and where it ends.
+fn push_entry(buf: &mut BytesMut, e: btree::Entry<'_>) -> (usize, usize, usize) {
+    let k0 = buf.len();
+    buf.extend_from_slice(e.user_key);
+    buf.extend_from_slice(&e.trailer.to_le_bytes());
+    let v0 = buf.len();
+    buf.extend_from_slice(e.value);
+    (k0, v0, buf.len())
+}
+
 fn copy_out(list: &OrderedArena, addrs: &[Pos], out: &mut Vec<(Bytes, Bytes)>) {
     let total: usize = addrs
         .iter()
@@ -92,13 +103,7 @@ fn copy_out(list: &OrderedArena, addrs: &[Pos], out: &mut Vec<(Bytes, Bytes)>) {
     let mut buf = BytesMut::with_capacity(total);
     let mut spans = Vec::with_capacity(addrs.len());
     for a in addrs {
-        let e = list.entry(*a);
-        let k0 = buf.len();
-        buf.extend_from_slice(e.user_key);
-        buf.extend_from_slice(&e.trailer.to_le_bytes());
-        let v0 = buf.len();
-        buf.extend_from_slice(e.value);
-        spans.push((k0, v0, buf.len()));
+        spans.push(push_entry(&mut buf, list.entry(*a)));
     }
     let buf = buf.freeze();
     out.extend(spans.into_iter().map(|(k0, v0, end)| (buf.slice(k0..v0), buf.slice(v0..end))));
@@ -313,7 +318,7 @@ impl MemTable {
     /// The first error `f` returns, after which no more entries are visited.
     pub fn for_each_entry(&self, mut f: impl FnMut(&[u8], &[u8]) -> crate::error::Result<()>) -> crate::error::Result<()> {
         const FLUSH_RUN_LEN: usize = 256;
-        let mut buf: Vec<u8> = Vec::new();
+        let mut buf = BytesMut::new();
         let mut spans: Vec<(usize, usize, usize)> = Vec::with_capacity(FLUSH_RUN_LEN);
         // The last entry copied: (user key, trailer).
         let mut last: Option<(Vec<u8>, u64)> = None;
@@ -335,13 +340,7 @@ impl MemTable {
                     }),
                 };
                 while let Some(p) = at.filter(|_| spans.len() < FLUSH_RUN_LEN) {
-                    let e = list.entry(p);
-                    let k0 = buf.len();
-                    buf.extend_from_slice(e.user_key);
-                    buf.extend_from_slice(&e.trailer.to_le_bytes());
-                    let v0 = buf.len();
-                    buf.extend_from_slice(e.value);
-                    spans.push((k0, v0, buf.len()));
+                    spans.push(push_entry(&mut buf, list.entry(p)));
                     at = list.next(p);
                 }
                 if let Some(&(k0, v0, _)) = spans.last() {
