@@ -5,6 +5,9 @@
 //! unsafe because the mapping aliases the file's bytes. Shared by concurrent readers; a
 //! block read returns a `Bytes` slice of the mapping, so an uncompressed block is never
 //! copied.
+//!
+//! Appends to the live WAL: [`AppendMap`] maps a window of its preallocated tail shared
+//! and writable, so an append is a copy into the page cache, not a `write(2)`.
 
 use std::fs::File;
 use std::io;
@@ -66,4 +69,72 @@ impl RandomAccessFile for MmapFile {
     fn is_mapped(&self) -> bool {
         true
     }
+}
+
+/// A shared, writable mapping of a preallocated region of a file being appended to (the
+/// live WAL): an append inside it is a copy into the page cache instead of a `write(2)`.
+///
+/// The bytes land in the same page cache a `write` fills, so they survive the death of the
+/// process the moment the copy is done, reads of the file see them, and `fdatasync` on the
+/// file writes them back (on Linux, `msync(MS_SYNC)` is itself `vfs_fsync_range`: pages
+/// dirtied through a shared mapping are the file's dirty pages).
+pub(crate) struct AppendMap {
+    map: memmap2::MmapMut,
+    /// File offset of the mapping's first byte (a multiple of the page size).
+    start: u64,
+}
+
+impl AppendMap {
+    /// Maps `[start, end)` of `file`, which must be open for reading and writing and at
+    /// least `end` bytes long with its space allocated (`fallocate`), so no store into the
+    /// mapping can fault for want of space. `start` is rounded down to a page boundary.
+    ///
+    /// # Errors
+    /// The `io::Error` from `mmap(2)`; an empty or inverted range is `InvalidInput`.
+    pub(crate) fn new(file: &File, start: u64, end: u64) -> io::Result<AppendMap> {
+        let start = start & !(page_size() - 1);
+        let len = usize::try_from(end.saturating_sub(start)).map_err(|_| io::ErrorKind::InvalidInput)?;
+        if len == 0 {
+            return Err(io::ErrorKind::InvalidInput.into());
+        }
+        // SAFETY: the mapping aliases bytes of a WAL that only this writer modifies (it
+        // holds the database's `LOCK`), and only through this mapping or `pwrite` at
+        // offsets past everything written, never both at once (`&mut self`). The file is
+        // at least `end` bytes long and is cut back (`truncate_to_len`) only after the
+        // mapping is dropped, so no access lies past the end of the file (which would be
+        // SIGBUS). Readers use `read(2)`, which sees the same page cache.
+        #[expect(unsafe_code, reason = "a writable mapping of the live WAL's preallocated tail")]
+        let map = unsafe { memmap2::MmapOptions::new().offset(start).len(len).map_mut(file)? };
+        // Map the window's pages now, in one call (`MADV_POPULATE_READ`, Linux 5.14), so the
+        // first store to each page takes only a write-protect fault (`page_mkwrite`), not a
+        // full one. Not `MADV_POPULATE_WRITE`: that dirties every page at once, and the next
+        // WAL writeback (an fdatasync) then writes zeros ahead of the records, which are
+        // written again later (measured: write amplification 1.82 -> 2.77 on fillseq).
+        // Where the kernel lacks it, appends take the full faults.
+        #[cfg(target_os = "linux")]
+        if let Err(e) = map.advise(memmap2::Advice::PopulateRead) {
+            log::debug!("MADV_POPULATE_READ: {e}");
+        }
+        Ok(AppendMap { map, start })
+    }
+
+    /// Copies `data` to file offset `offset` if the mapping covers all of it; false
+    /// (nothing copied) otherwise.
+    pub(crate) fn write_at(&mut self, offset: u64, data: &[u8]) -> bool {
+        let Some(at) = offset.checked_sub(self.start).and_then(|a| usize::try_from(a).ok()) else {
+            return false;
+        };
+        match self.map.get_mut(at..).and_then(|m| m.get_mut(..data.len())) {
+            Some(dst) => {
+                dst.copy_from_slice(data);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// The system's page size in bytes (mapping offsets are multiples of it).
+fn page_size() -> u64 {
+    rustix::param::page_size() as u64
 }

@@ -11,7 +11,7 @@
 use std::collections::HashSet;
 use std::fmt::Debug;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -181,6 +181,49 @@ struct RealWritable {
     file: Arc<File>,
     len: u64,
     path: PathBuf,
+    /// End of the space `preallocate` allocated (0: none).
+    allocated: u64,
+    /// On Linux, a shared mapping of a window of the preallocated tail starting at the
+    /// append offset: appends inside it are copies, not `write(2)` calls (docs/format.md
+    /// §2.1, "Preallocation").
+    tail_map: Option<mmap::AppendMap>,
+}
+
+/// Bytes of preallocated WAL mapped at a time (256 KiB, about 1,700 records of a 16-byte
+/// key and a 100-byte value). Small on purpose: every page still mapped when the file is
+/// fdatasynced (every `wal_bytes_per_sync`) must be write-protected again, one
+/// TLB-shootdown interrupt to the writer's CPU per page, so pages already written are
+/// unmapped as the window moves on. Measured with `shale bench --benchmarks
+/// fillseq,fillrandom,overwrite --num 3000000`: a whole 4 MiB chunk mapped doubled p99
+/// (6.7 µs against 3.5 with `write(2)`); 64 KiB windows cost p99.9 (a remap every 430
+/// records); 256 KiB gave the best p99 and p99.9 of 64 KiB to 1 MiB.
+const APPEND_WINDOW_BYTES: u64 = 256 << 10;
+
+impl RealWritable {
+    /// Copies `data` through the mapped window, moving the window to the append offset
+    /// when `data` lies in the preallocated space beyond it; false if `data` does not lie
+    /// wholly in preallocated space or nothing could be mapped (the caller writes).
+    fn append_mapped(&mut self, data: &[u8]) -> bool {
+        if let Some(m) = &mut self.tail_map {
+            if m.write_at(self.len, data) {
+                return true;
+            }
+        }
+        let end = self.len + data.len() as u64;
+        if !cfg!(target_os = "linux") || end > self.allocated {
+            return false;
+        }
+        self.tail_map = None;
+        let window_end = (end.max(self.len + APPEND_WINDOW_BYTES)).min(self.allocated);
+        match mmap::AppendMap::new(&self.file, self.len, window_end) {
+            Ok(m) => self.tail_map = Some(m),
+            Err(e) => {
+                log::debug!("{}: appends without a mapping: {e}", self.path.display());
+                return false;
+            }
+        }
+        self.tail_map.as_mut().is_some_and(|m| m.write_at(self.len, data))
+    }
 }
 
 struct RealSyncHandle {
@@ -199,7 +242,13 @@ impl WritableFile for RealWritable {
         Some(Box::new(RealSyncHandle { file: Arc::clone(&self.file), path: self.path.clone() }))
     }
     fn append(&mut self, data: &[u8]) -> io::Result<()> {
-        (&*self.file).write_all(data).map_err(|e| annotate(e, "write", &self.path))?;
+        if !self.append_mapped(data) {
+            // A positioned write: appends that went through the mapping did not move the
+            // descriptor's offset.
+            self.file.write_all_at(data, self.len).map_err(|e| {
+                annotate(e, &format!("write {} bytes at offset {} of", data.len(), self.len), &self.path)
+            })?;
+        }
         self.len += data.len() as u64;
         Ok(())
     }
@@ -219,9 +268,14 @@ impl WritableFile for RealWritable {
         }
         rustix::fs::fallocate(&*self.file, rustix::fs::FallocateFlags::empty(), self.len, extra).map_err(
             |e| annotate(e.into(), &format!("fallocate {extra} bytes at offset {} of", self.len), &self.path),
-        )
+        )?;
+        self.allocated = size;
+        Ok(())
     }
     fn truncate_to_len(&mut self) -> io::Result<()> {
+        // Unmap first: the mapping must not outlive the bytes it covers.
+        self.tail_map = None;
+        self.allocated = 0;
         self.file
             .set_len(self.len)
             .map_err(|e| annotate(e, &format!("truncate to {} bytes", self.len), &self.path))
@@ -275,13 +329,21 @@ impl FileSystem for RealFs {
         std::fs::create_dir_all(dir).map_err(|e| annotate(e, "create directory", dir))
     }
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        // Readable as well: a shared writable mapping (`preallocate`) needs `O_RDWR`.
         let file = OpenOptions::new()
+            .read(true)
             .write(true)
             .create(true)
             .truncate(true)
             .open(path)
             .map_err(|e| annotate(e, "create", path))?;
-        Ok(Box::new(RealWritable { file: Arc::new(file), len: 0, path: path.to_path_buf() }))
+        Ok(Box::new(RealWritable {
+            file: Arc::new(file),
+            len: 0,
+            path: path.to_path_buf(),
+            allocated: 0,
+            tail_map: None,
+        }))
     }
     fn read_all(&self, path: &Path) -> io::Result<Vec<u8>> {
         // To the end of the file as it is while being read, not to a size taken before: a
