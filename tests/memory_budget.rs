@@ -50,9 +50,10 @@ fn memory_stays_within_the_budget_and_the_cache_gets_the_rest() {
         "memory {m:?} over the budget of {budget} bytes"
     );
     // The documented split: write buffers of budget / 8, each reserved with 2 MiB of arena
-    // slack (no key filter by default), two of them; the cache gets the rest less the
-    // pinned blocks.
-    let reservation = 2 * (budget / 8 + 2 * MIB);
+    // slack and its key filter (1% of the write buffer by default), two of them; the cache
+    // gets the rest less the pinned blocks.
+    let filter = ((budget / 8) as f64 * 0.01) as u64;
+    let reservation = 2 * (budget / 8 + 2 * MIB + filter);
     assert_eq!(
         s.block_cache.capacity,
         budget - reservation - m.table_readers,

@@ -1,7 +1,7 @@
 //! Appends into a preallocated file (the live WAL) go through a moving shared mapping of
 //! its tail on Linux (`fs::RealFs`, docs/format.md §2.1 "Preallocation"). Whatever the
 //! path of each append (a copy into the mapped window, a remap at the window's end, a
-//! `pwrite` past the preallocated end), the file reads back as exactly the appended bytes
+//! `pwrite` of a long append or past the preallocated end), the file reads back as exactly the appended bytes
 //! followed by preallocated zeros, while it is being written and after `truncate_to_len`.
 
 use shaledb::fs::{FileSystem, RealFs};

@@ -6,7 +6,17 @@
 //! 2007): a key's [`PROBES`] bits all lie in one 64-byte block, so an insert or a probe
 //! touches one cache line. The block is the low 32 bits of the key's xxh3 hash modulo the
 //! number of blocks; the bit positions are successive 9-bit fields of the high 32 bits.
-//! Not synchronised: the memtable's mutex guards it.
+//!
+//! Synchronisation: bits are only ever set, by the memtable's single inserter under the
+//! memtable's mutex (plain `Relaxed` load and store, no read-modify-write, since no other
+//! thread sets bits), and probed without the mutex (`Relaxed` loads), so a lookup of a key
+//! the memtable does not hold never waits for the writer. A probe cannot miss an entry it
+//! is allowed to see: the writer sets the bits before it publishes the entry's sequence
+//! number (`visible_seqno`, a `Release` store), and a reader reads at a sequence number it
+//! loaded with `Acquire` (directly, or through a snapshot), so the bits' stores happen
+//! before its probe.
+
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Bits set per key.
 pub const PROBES: usize = 3;
@@ -17,7 +27,7 @@ const BLOCK_WORDS: usize = 8;
 /// See the module docs.
 #[derive(Debug, Default)]
 pub struct KeyFilter {
-    words: Vec<u64>,
+    words: Box<[AtomicU64]>,
 }
 
 fn positions(hash: u64, blocks: usize) -> (usize, [usize; PROBES]) {
@@ -35,7 +45,7 @@ impl KeyFilter {
     /// A filter of `bytes` bytes (rounded down to whole 64-byte blocks); 0 makes a filter
     /// that answers "maybe" to every key and costs nothing.
     pub fn new(bytes: usize) -> Self {
-        KeyFilter { words: vec![0; bytes / 64 * BLOCK_WORDS] }
+        KeyFilter { words: (0..bytes / 64 * BLOCK_WORDS).map(|_| AtomicU64::new(0)).collect() }
     }
 
     /// Bytes the filter holds.
@@ -43,15 +53,17 @@ impl KeyFilter {
         self.words.len() * 8
     }
 
-    /// Records `user_key`.
-    pub fn insert(&mut self, user_key: &[u8]) {
+    /// Records `user_key`. **Requires:** the caller is the only thread inserting (it
+    /// holds the memtable's mutex); probes may run concurrently.
+    pub fn insert(&self, user_key: &[u8]) {
         let blocks = self.words.len() / BLOCK_WORDS;
         if blocks == 0 {
             return;
         }
         let (block, bits) = positions(xxhash_rust::xxh3::xxh3_64(user_key), blocks);
         for b in bits {
-            self.words[block + b / 64] |= 1 << (b % 64);
+            let w = &self.words[block + b / 64];
+            w.store(w.load(Ordering::Relaxed) | 1 << (b % 64), Ordering::Relaxed);
         }
     }
 
@@ -62,7 +74,7 @@ impl KeyFilter {
             return true;
         }
         let (block, bits) = positions(xxhash_rust::xxh3::xxh3_64(user_key), blocks);
-        bits.iter().all(|b| self.words[block + b / 64] & (1 << (b % 64)) != 0)
+        bits.iter().all(|b| self.words[block + b / 64].load(Ordering::Relaxed) & (1 << (b % 64)) != 0)
     }
 }
 
@@ -73,7 +85,7 @@ mod tests {
     #[test]
     fn no_false_negatives_and_few_false_positives() {
         // 16 bits per key, as 1% of a 64 MiB buffer over about 400K entries gives.
-        let mut f = KeyFilter::new(20_000 * 2);
+        let f = KeyFilter::new(20_000 * 2);
         for i in 0..20_000u32 {
             f.insert(format!("key{i}").as_bytes());
         }
@@ -84,7 +96,7 @@ mod tests {
 
     #[test]
     fn an_empty_filter_answers_maybe() {
-        let mut f = KeyFilter::new(0);
+        let f = KeyFilter::new(0);
         f.insert(b"k");
         assert!(f.may_contain(b"anything"));
         assert_eq!(f.bytes(), 0);

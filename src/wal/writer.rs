@@ -113,8 +113,9 @@ impl LogWriter {
         res
     }
 
-    /// Appends several records with one `write()` (or into the buffer under
-    /// `manual_wal_flush`): a commit group's batches, each its own record so that a
+    /// Appends several records with one `append` (a copy into the mapped tail or one
+    /// `write()`, docs/format.md §2.1; into the buffer under `manual_wal_flush`): a
+    /// commit group's batches, each its own record so that a
     /// reader of the log (the change feed) sees every batch's boundaries.
     ///
     /// # Errors
