@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 /// The on-disk constants, by the name docs/format.md gives them.
 fn code_constants() -> BTreeMap<&'static str, u128> {
-    let c: [(&str, u128); 31] = [
+    let c: [(&str, u128); 34] = [
         ("TABLE_MAGIC", crate::sstable::format::TABLE_MAGIC.into()),
         ("FORMAT_VERSION", crate::sstable::format::FORMAT_VERSION.into()),
         ("FOOTER_LEN", crate::sstable::format::FOOTER_LEN as u128),
@@ -15,7 +15,10 @@ fn code_constants() -> BTreeMap<&'static str, u128> {
         ("MAX_BLOCK_BYTES", crate::sstable::format::MAX_BLOCK_BYTES as u128),
         ("WAL_BLOCK_SIZE_BYTES", crate::wal::WAL_BLOCK_SIZE_BYTES as u128),
         ("HEADER_LEN", crate::wal::HEADER_LEN as u128),
-        ("SYNC_PREFIX_LEN", crate::wal::SYNC_PREFIX_LEN as u128),
+        ("SYNC_PREFIX_MAX_LEN", crate::wal::SYNC_PREFIX_MAX_LEN as u128),
+        ("LEGACY_HEADER_LEN", crate::wal::LEGACY_HEADER_LEN as u128),
+        ("LEGACY_SYNC_PREFIX_LEN", crate::wal::LEGACY_SYNC_PREFIX_LEN as u128),
+        ("COMPACT_TYPE_BASE", crate::wal::COMPACT_TYPE_BASE.into()),
         ("BATCH_HEADER_LEN", crate::batch::BATCH_HEADER_LEN as u128),
         ("SHARED_SEQNO_FLAG", crate::batch::SHARED_SEQNO_FLAG.into()),
         ("TRAILER_LEN", crate::key::TRAILER_LEN as u128),

@@ -24,10 +24,13 @@ fn a_flipped_last_synced_record_is_reported_or_refused() {
         .find(|p| p.extension().is_some_and(|x| x == "log"))
         .expect("the WAL");
     // As a crash would leave it: without the seal record that a clean close appends
-    // (header 11 + sync prefix 8 bytes, docs/format.md §2.1), and with a bit flipped in
-    // the last data record (11 + 8 + batch 12 + type 1 + lengths 2 + key 3 + value 30).
+    // (header 7 + its own offset as a varint, docs/format.md §2.1), and with a bit flipped
+    // in the last data record (7 + its own offset as a varint, since every write was
+    // synced + batch 12 + type 1 + lengths 2 + key 3 + value 30).
     let mut bytes = std::fs::read(&wal).expect("read");
-    let (seal, record) = (19, 67);
+    let header = shaledb::wal::HEADER_LEN;
+    let seal = ends_record(bytes.len(), header);
+    let record = ends_record(bytes.len() - seal, header + 48);
     let n = bytes.len() - seal;
     bytes.truncate(n);
     bytes[n - 10] ^= 0x10;
@@ -67,4 +70,17 @@ fn a_flipped_last_synced_record_is_reported_or_refused() {
         "the dropped tail was handled by the previous open"
     );
     assert_eq!(db.iter().count(), 19, "the damaged record stays dropped");
+}
+
+/// Bytes in a LEB128 varint of `v`.
+fn varint_len(v: usize) -> usize {
+    (1..10).find(|&n| v >> (7 * n) == 0).unwrap_or(10)
+}
+
+/// The length of the record that ends at `end` and is `fixed` bytes plus a varint of its
+/// own offset (the synced size it carries when every earlier record was synced).
+fn ends_record(end: usize, fixed: usize) -> usize {
+    (fixed + 1..=fixed + 10)
+        .find(|&len| fixed + varint_len(end - len) == len)
+        .expect("a consistent length")
 }

@@ -45,7 +45,7 @@ fn torn_tail_followed_by_an_empty_wal_is_still_a_torn_tail() {
         .write(true)
         .open(&wal)
         .expect("open")
-        .set_len(len - (shaledb::wal::HEADER_LEN + shaledb::wal::SYNC_PREFIX_LEN) as u64 - 10)
+        .set_len(len - (shaledb::wal::HEADER_LEN + shaledb::wal::SYNC_PREFIX_MAX_LEN) as u64 - 10)
         .expect("truncate");
     // What a crash right after recovery created its new WAL leaves behind.
     std::fs::write(dir.path().join("999999.log"), b"").expect("empty newer WAL");

@@ -4,9 +4,9 @@
 
 use std::io;
 
-use super::{FragmentType, HEADER_LEN, SYNC_PREFIX_LEN, WAL_BLOCK_SIZE_BYTES};
+use super::{FragmentType, COMPACT_TYPE_BASE, HEADER_LEN, SYNC_PREFIX_MAX_LEN, WAL_BLOCK_SIZE_BYTES};
 use crate::checksum::masked_crc;
-use crate::coding::{u16_bytes, u32_bytes};
+use crate::coding::{put_varint, u16_bytes, u32_bytes};
 use crate::fs::WritableFile;
 
 /// Writes framed records to one log file.
@@ -14,12 +14,12 @@ pub struct LogWriter {
     file: Box<dyn WritableFile>,
     /// Bytes used in the current block.
     block_offset: usize,
-    /// Low 32 bits of the file's log number, stamped into every header so that bytes of an
-    /// older file can never be read as records of this one.
+    /// Low 32 bits of the file's log number, covered by every fragment's CRC (not stored)
+    /// so that bytes of another file can never be read as records of this one.
     log_number: u32,
     /// The file's full number.
     number: u64,
-    /// File size at the last successful sync: every record starts with it, so a reader
+    /// File size at the last successful sync: every record starts with it (a varint), so a reader
     /// that finds damage can tell whether the damaged bytes had been synced.
     synced_through: u64,
     scratch: Vec<u8>,
@@ -132,7 +132,7 @@ impl LogWriter {
         buf.clear();
         for body in bodies {
             payload.clear();
-            payload.extend_from_slice(&crate::coding::u64_bytes(self.synced_through));
+            put_varint(&mut payload, self.synced_through);
             payload.extend_from_slice(body);
             self.encode_record(&payload, &mut buf);
         }
@@ -150,7 +150,7 @@ impl LogWriter {
     pub fn add_record(&mut self, body: &[u8]) -> io::Result<()> {
         let mut payload = std::mem::take(&mut self.payload);
         payload.clear();
-        payload.extend_from_slice(&crate::coding::u64_bytes(self.synced_through));
+        put_varint(&mut payload, self.synced_through);
         payload.extend_from_slice(body);
         if let Some(mut pending) = self.buffered.take() {
             self.encode_record(&payload, &mut pending);
@@ -194,7 +194,7 @@ impl LogWriter {
         // it as evidence: a record never starts with fewer than header + prefix bytes left
         // in the block; those bytes are zero padding.
         let left_in_block = WAL_BLOCK_SIZE_BYTES - self.block_offset;
-        if left_in_block < HEADER_LEN + SYNC_PREFIX_LEN {
+        if left_in_block < HEADER_LEN + SYNC_PREFIX_MAX_LEN {
             out.extend(std::iter::repeat_n(0u8, left_in_block));
             self.block_offset = 0;
         }
@@ -217,14 +217,13 @@ impl LogWriter {
                 (false, false) => FragmentType::Middle,
             };
             let (frag, rest) = payload.split_at(n);
-            #[expect(clippy::cast_possible_truncation, reason = "n <= 32 KiB - 11")]
+            #[expect(clippy::cast_possible_truncation, reason = "n <= 32 KiB - 7")]
             let len = u16_bytes(n as u16);
-            let lognum = u32_bytes(self.log_number);
-            let crc = masked_crc(&[&len, &[ty as u8], &lognum, frag]);
+            let ty_byte = COMPACT_TYPE_BASE + ty as u8;
+            let crc = masked_crc(&[&u32_bytes(self.log_number), &len, &[ty_byte], frag]);
             out.extend_from_slice(&u32_bytes(crc));
             out.extend_from_slice(&len);
-            out.push(ty as u8);
-            out.extend_from_slice(&lognum);
+            out.push(ty_byte);
             out.extend_from_slice(frag);
             self.block_offset += HEADER_LEN + n;
             payload = rest;
