@@ -46,12 +46,27 @@ pub fn u32_bytes(v: u32) -> [u8; 4] {
 }
 
 /// Appends `v` as a LEB128 varint (1 to 10 bytes).
-pub fn put_varint(dst: &mut Vec<u8>, mut v: u64) {
+pub fn put_varint(dst: &mut Vec<u8>, v: u64) {
+    let mut buf = [0u8; 10];
+    let n = encode_varint(v, &mut buf);
+    dst.extend_from_slice(&buf[..n]);
+}
+
+/// Writes `v` as a LEB128 varint (1 to 10 bytes) at the front of `dst` and returns the
+/// bytes written.
+///
+/// # Panics
+/// If `dst` is shorter than [`varint_len`]`(v)`: callers size it first.
+#[inline]
+pub fn encode_varint(mut v: u64, dst: &mut [u8]) -> usize {
+    let mut n = 0;
     while v >= 0x80 {
-        dst.push((v as u8) | 0x80);
+        dst[n] = (v as u8) | 0x80;
+        n += 1;
         v >>= 7;
     }
-    dst.push(v as u8);
+    dst[n] = v as u8;
+    n + 1
 }
 
 /// Number of bytes `put_varint(v)` writes.
@@ -164,6 +179,9 @@ mod tests {
             put_varint(&mut b, v);
             assert_eq!(b.len(), varint_len(v));
             assert_eq!(get_varint(&b), Some((v, b.len())));
+            let mut exact = vec![0u8; varint_len(v)];
+            assert_eq!(encode_varint(v, &mut exact), exact.len());
+            assert_eq!(exact, b, "a slice of exactly varint_len bytes holds the same encoding");
         }
     }
 

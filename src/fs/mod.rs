@@ -187,6 +187,9 @@ struct RealWritable {
     /// append offset: appends inside it are copies, not `write(2)` calls (docs/format.md
     /// §2.1, "Preallocation").
     tail_map: Option<mmap::AppendMap>,
+    /// Set when mapping the tail failed once: every later append is a `pwrite`, instead of
+    /// retrying the `mmap` on each one.
+    mapping_off: bool,
 }
 
 /// Bytes of preallocated WAL mapped at a time (256 KiB, about 1,700 records of a 16-byte
@@ -220,7 +223,7 @@ impl RealWritable {
             }
         }
         let end = self.len + data.len() as u64;
-        if !cfg!(target_os = "linux") || end > self.allocated {
+        if !cfg!(target_os = "linux") || self.mapping_off || end > self.allocated {
             return false;
         }
         self.tail_map = None;
@@ -228,7 +231,8 @@ impl RealWritable {
         match mmap::AppendMap::new(&self.file, self.len, window_end) {
             Ok(m) => self.tail_map = Some(m),
             Err(e) => {
-                log::debug!("{}: appends without a mapping: {e}", self.path.display());
+                log::debug!("{}: appends without a mapping from now on: {e}", self.path.display());
+                self.mapping_off = true;
                 return false;
             }
         }
@@ -353,6 +357,7 @@ impl FileSystem for RealFs {
             path: path.to_path_buf(),
             allocated: 0,
             tail_map: None,
+            mapping_off: false,
         }))
     }
     fn read_all(&self, path: &Path) -> io::Result<Vec<u8>> {

@@ -248,14 +248,8 @@ impl Chunk {
         self.len += bytes.len();
     }
 
-    fn push_varint(&mut self, mut v: u64) {
-        while v >= 0x80 {
-            self.map[self.len] = (v as u8) | 0x80;
-            self.len += 1;
-            v >>= 7;
-        }
-        self.map[self.len] = v as u8;
-        self.len += 1;
+    fn push_varint(&mut self, v: u64) {
+        self.len += crate::coding::encode_varint(v, &mut self.map[self.len..]);
     }
 }
 
