@@ -265,6 +265,8 @@ impl Options {
         self
     }
     /// Target uncompressed size of a data block in bytes (default 4 KiB, 64 B to 4 MiB).
+    /// Blocks end between 90 % of it and it, unless one entry is larger than a tenth of it
+    /// (docs/format.md §3.1).
     #[must_use]
     pub fn block_size(mut self, bytes: usize) -> Self {
         self.block_size = bytes;

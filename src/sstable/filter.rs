@@ -33,10 +33,18 @@ fn probes(hash: u64, k: u8, nbits: u64) -> impl Iterator<Item = u64> {
 
 /// Builds the filter block from the hashes of a table's user keys.
 pub fn build(hashes: &[u64], bits_per_key: usize) -> Vec<u8> {
-    let nbits = (hashes.len() * bits_per_key).max(64).div_ceil(8) * 8;
+    build_parts(&[hashes], bits_per_key)
+}
+
+/// Builds the filter block from the hashes of a table's user keys held in several parts
+/// (the table builder keeps them in fixed-size chunks); the same block as [`build`] of
+/// their concatenation.
+pub fn build_parts<H: AsRef<[u64]>>(parts: &[H], bits_per_key: usize) -> Vec<u8> {
+    let n: usize = parts.iter().map(|p| p.as_ref().len()).sum();
+    let nbits = (n * bits_per_key).max(64).div_ceil(8) * 8;
     let k = num_probes(bits_per_key);
     let mut bits = vec![0u8; nbits / 8];
-    for &h in hashes {
+    for &h in parts.iter().flat_map(|p| p.as_ref()) {
         for p in probes(h, k, nbits as u64) {
             bits[(p / 8) as usize] |= 1 << (p % 8);
         }
@@ -90,6 +98,20 @@ mod tests {
         let f = BloomFilter::decode(bytes::Bytes::from(build(&hashes, 10))).expect("valid");
         assert!(keys.iter().all(|k| f.may_contain(key_hash(k))));
         assert_eq!(num_probes(10), 7);
+    }
+
+    /// The table builder's chunked hashes give the filter of their concatenation, bit for
+    /// bit, however they are split.
+    #[test]
+    fn filter_of_parts_is_the_filter_of_their_concatenation() {
+        let hashes: Vec<u64> = (0..70_000u32).map(|i| key_hash(format!("key{i}").as_bytes())).collect();
+        let whole = build(&hashes, 10);
+        for split in [1, 7, 65_536, 69_999] {
+            let (a, b) = hashes.split_at(split);
+            assert_eq!(build_parts(&[a.to_vec(), b.to_vec()], 10), whole, "split at {split}");
+        }
+        let empty: [Vec<u64>; 0] = [];
+        assert_eq!(build_parts(&empty, 10), build(&[], 10));
     }
 
     #[test]
