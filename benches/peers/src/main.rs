@@ -62,6 +62,11 @@ struct Args {
     /// Print each engine's own per-level statistics to stderr after every workload.
     #[arg(long)]
     engine_stats: bool,
+    /// Lookups of readrandom, readmissing and readwhilewriting, and ten times the seeks of
+    /// seekrandom (default: `--num`); for large `--num`, where the keys take long to read
+    /// once each.
+    #[arg(long)]
+    reads: Option<u64>,
     /// Run one engine in this process (used by the parent).
     #[arg(long, hide = true)]
     child: Option<String>,
@@ -263,7 +268,10 @@ fn open(engine: &str, dir: &Path) -> Box<dyn Engine> {
             // the same as shaledb, and as BENCHMARKS.md's RocksDB setup.
             t.set_cache_index_and_filter_blocks(false);
             o.set_block_based_table_factory(&t);
-            Box::new(Rocks(rocksdb::DB::open(&o, dir).expect("open rocksdb"), rocksdb::ReadOptions::default()))
+            Box::new(Rocks(
+                rocksdb::DB::open(&o, dir).expect("open rocksdb"),
+                rocksdb::ReadOptions::default(),
+            ))
         }
         "fjall" => {
             use fjall::config::PinningPolicy;
@@ -369,8 +377,10 @@ fn child(engine: &str, args: &Args) {
             db = Some(open(engine, &dir));
         }
         let d = db.as_deref().expect("open");
-        let reads_only =
-            matches!(*name, "readrandom" | "readmissing" | "readseq" | "readreverse" | "seekrandom");
+        let reads_only = matches!(
+            *name,
+            "readrandom" | "readmissing" | "readseq" | "readreverse" | "seekrandom"
+        );
         if fresh || !reads_only {
             settled = false;
         } else if !settled {
@@ -379,7 +389,13 @@ fn child(engine: &str, args: &Args) {
         }
         let mut rng = SmallRng::seed_from_u64(301 + pos as u64);
         let mut hist = Histogram::<u64>::new(3).expect("histogram");
-        let ops = if *name == "fillsync" { num / 100 } else { num };
+        let ops = match *name {
+            "fillsync" => num / 100,
+            "readrandom" | "readmissing" | "seekrandom" | "readwhilewriting" => {
+                args.reads.unwrap_or(num)
+            }
+            _ => num,
+        };
         let written_before = io_written();
         let started = Instant::now();
         let mut timed = |f: &mut dyn FnMut()| {
@@ -597,6 +613,9 @@ fn main() {
         }
         if args.engine_stats {
             cmd.arg("--engine-stats");
+        }
+        if let Some(r) = args.reads {
+            cmd.arg("--reads").arg(r.to_string());
         }
         let out = cmd.output().expect("run child");
         eprint!("{}", String::from_utf8_lossy(&out.stderr));
