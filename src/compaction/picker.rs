@@ -4,15 +4,20 @@
 //!
 //! Policy, after RocksDB's leveled compaction with `level_compaction_dynamic_level_bytes`:
 //! - **Targets.** The last level (L6) holds whatever it holds. While a level holds more
-//!   than `max_bytes_for_level_base` (or L0's bytes, if more), a level is added above it
-//!   with `1/multiplier` of its size (RocksDB's `CalculateBaseBytes`); the highest such
+//!   than `max_bytes_for_level_base`, a level is added above it with `1/multiplier` of
+//!   its size (RocksDB's `CalculateBaseBytes`, which stopped letting L0's bytes raise
+//!   that bound: a large L0 then kept a large base level, whose every L0 compaction
+//!   rewrote all of it, slower each time, so L0 grew further); the highest such
 //!   level is the *base level*, and L0 compacts into it. Every level from the base level
 //!   down targets its size but never less than the base size, as RocksDB's floor does,
 //!   so the base level targets the base size and drains into the level below only once
 //!   L0 compactions have filled it. Levels between L0 and the base level stay empty. A
 //!   small database therefore compacts L0 straight into L6, and grows upward one level at
 //!   a time. The base level is never below the first level that holds tables.
-//! - **Scores.** L0: table count over `level0_file_num_compaction_trigger`. Other levels
+//! - **Scores.** L0: table count over `level0_file_num_compaction_trigger`, and, once L0
+//!   holds more bytes than the base level's target, L0's bytes over the larger of the base
+//!   level's bytes and target (RocksDB's rule: an L0 compaction rewrites the base level,
+//!   so when L0 is the larger it is the better use of the work). Other levels
 //!   above the last: bytes over target (a non-empty level above the base level, which
 //!   cannot arise today, would score at least 1). The highest score of at least 1 wins.
 //! - **Choice.** L0 takes every L0 table. A deeper level takes the one table with the
@@ -164,9 +169,7 @@ pub fn level_targets(levels: &[Vec<FileMetaData>], o: &PickerOptions) -> LevelTa
         return LevelTargets { base_level: LAST_LEVEL, targets };
     };
     let multiplier = o.multiplier.max(2);
-    // A large L0 raises the base size, so the base level is not made smaller than what
-    // L0 is about to push into it.
-    let base_max = o.base_bytes.max(level_bytes(&levels[0]));
+    let base_max = o.base_bytes;
     let base_min = base_max / multiplier;
     // The size the first non-empty level would target if the largest level were the
     // last level's target.
@@ -207,6 +210,12 @@ pub fn scores(levels: &[Vec<FileMetaData>], o: &PickerOptions) -> [f64; NUM_LEVE
     let t = level_targets(levels, o);
     let mut s = [0.0; NUM_LEVELS];
     s[0] = levels[0].len() as f64 / o.level0_trigger.max(1) as f64;
+    let l0_bytes = level_bytes(&levels[0]);
+    let base_target = t.targets[t.base_level];
+    if l0_bytes > base_target {
+        let base_bytes = level_bytes(&levels[t.base_level]).max(base_target);
+        s[0] = s[0].max(l0_bytes as f64 / base_bytes as f64);
+    }
     for l in 1..LAST_LEVEL {
         let bytes = level_bytes(&levels[l]) as f64;
         s[l] = if t.targets[l] == 0 {
