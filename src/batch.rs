@@ -373,7 +373,7 @@ pub(crate) fn insert_numbered(
     let mut n = 0u64;
     mem.insert_many(ops.into_iter().map(|(op, seqno)| {
         n += 1;
-        (rep.slice(op.key.0..op.key.1), seqno, op.value_type, rep.slice(op.value.0..op.value.1))
+        (&rep[op.key.0..op.key.1], seqno, op.value_type, &rep[op.value.0..op.value.1])
     }));
     n
 }

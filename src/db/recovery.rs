@@ -19,6 +19,7 @@ use crate::filename::{
 };
 use crate::fs::{FileLock, FileSystem, RandomAccessFile, ReadOnlyFile};
 use crate::key::SequenceNumber;
+use crate::memtable::pool::ArenaPool;
 use crate::memtable::MemTable;
 use crate::options::{Options, WalRecoveryMode};
 use crate::sstable::cache::{BlockCache, FileCache};
@@ -651,8 +652,13 @@ impl Recovery<'_> {
         manifest: ManifestWriter,
         wal_number: u64,
     ) -> Recovered {
-        let mut version =
-            Version::new(Arc::new(MemTable::with_filter(wal_number, self.opts.memtable_filter_bytes())));
+        let mut version = Version::new(Arc::new(MemTable::with_pool(
+            wal_number,
+            self.opts.memtable_filter_bytes(),
+            // One write buffer's chunks (see `memtable::pool` for why that is within
+            // the memtables' reservation).
+            Arc::new(ArenaPool::new(self.opts.write_buffer_size, crate::memtable::btree::CHUNK_BYTES)),
+        )));
         for (level, t) in self.tables.drain(..) {
             version.levels[level].push(t);
         }

@@ -159,7 +159,9 @@ pub struct StallStats {
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct MemoryStats {
     /// The mutable and immutable memtables' allocations (`MemTable::allocated_bytes`:
-    /// arena chunks, index nodes, key filters, range tombstones).
+    /// arena chunks, index nodes, key filters, range tombstones), and the arena chunks
+    /// kept from dropped memtables for the next ones (at most one write buffer,
+    /// `MemTable::pool_bytes`).
     pub memtables: u64,
     /// Bytes charged to the blocks in the block cache.
     pub block_cache: u64,
@@ -389,7 +391,8 @@ impl DbInner {
                 let memtables = std::iter::once(&v.mem)
                     .chain(v.imm.iter())
                     .map(|m| m.allocated_bytes() as u64)
-                    .sum::<u64>();
+                    .sum::<u64>()
+                    + v.mem.pool_bytes() as u64;
                 let block_cache = self.table_ctx.block_cache.as_ref().map_or(0, |c| c.stats().usage);
                 let table_readers =
                     v.levels.iter().flatten().map(|t| t.table().pinned_bytes() as u64).sum::<u64>();

@@ -21,7 +21,6 @@ use crate::batch::{insert_numbered, make_expiries_absolute, set_header, WriteBat
 use crate::error::{CorruptionKind, Error, Result};
 use crate::filename::wal_path;
 use crate::key::SequenceNumber;
-use crate::memtable::MemTable;
 use crate::wal::LogWriter;
 
 /// Largest group a leader assembles, in bytes of batch records.
@@ -443,8 +442,7 @@ impl DbInner {
             wal.log.set_buffered(self.opts.manual_wal_flush);
             wal.log.set_preallocation(self.opts.wal_prealloc_chunk());
             let old = Arc::clone(&v.mem);
-            self.versions
-                .switch_memtable(Arc::new(MemTable::with_filter(number, self.opts.memtable_filter_bytes())));
+            self.versions.switch_memtable(Arc::new(old.successor(number, self.opts.memtable_filter_bytes())));
             if self.opts.inline_background {
                 // The deterministic schedule: flush and compact right here.
                 self.flush_one(&old);

@@ -50,6 +50,9 @@
 //! entries per 64 MiB flush).
 
 use std::cmp::Ordering;
+use std::sync::Arc;
+
+use super::pool::ArenaPool;
 
 /// Slots per node (leaf keys; inner separators, with one child more).
 pub const CAP: usize = 16;
@@ -228,7 +231,10 @@ impl Chunk {
     /// `MAP_POPULATE` (all of them zeroed when mapped) `shale bench --benchmarks
     /// fillseq,fillrandom,overwrite --num 3000000` measured p99.9 21.6–42.8 µs in two runs,
     /// without it 20.2–23.1 µs. Out of memory aborts, as a `Vec`'s allocation does.
-    fn new(cap: usize) -> Chunk {
+    fn new(cap: usize, pool: Option<&ArenaPool>) -> Chunk {
+        if let Some(map) = pool.filter(|_| cap == CHUNK_BYTES).and_then(ArenaPool::take) {
+            return Chunk { map, len: 0 };
+        }
         let map = memmap2::MmapOptions::new().len(cap).map_anon().unwrap_or_else(|_| {
             std::alloc::handle_alloc_error(std::alloc::Layout::from_size_align(cap, 1).unwrap_or(std::alloc::Layout::new::<u8>()))
         });
@@ -280,6 +286,17 @@ pub struct OrderedArena {
     /// Arena bytes of entries written plus the unused tails of the chunks left behind.
     arena_used: usize,
     arena_allocated: usize,
+    /// Where whole chunks come from and go back to, if anywhere.
+    pool: Option<Arc<ArenaPool>>,
+}
+
+impl Drop for OrderedArena {
+    fn drop(&mut self) {
+        if let Some(pool) = &self.pool {
+            let whole = self.chunks.drain(..).filter(|c| c.capacity() == CHUNK_BYTES);
+            pool.give_back(whole.map(|c| c.map));
+        }
+    }
 }
 
 /// The key length of the entry at `o` and the offset of its key. Both lengths under 128
@@ -347,6 +364,14 @@ impl OrderedArena {
     /// An empty index; allocates nothing until the first insert.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty index whose chunks come from `pool` when it has some and go back to it
+    /// when the index is dropped.
+    pub fn with_pool(pool: Arc<ArenaPool>) -> Self {
+        let mut t = Self::default();
+        t.pool = Some(pool);
+        t
     }
 
     /// Entries inserted.
@@ -433,7 +458,7 @@ impl OrderedArena {
                 self.arena_used += c.capacity() - c.len();
             }
             let cap = CHUNK_BYTES.max(size);
-            self.chunks.push(Chunk::new(cap));
+            self.chunks.push(Chunk::new(cap, self.pool.as_deref()));
             self.arena_allocated += cap;
         }
         let c = self.chunks.len() - 1;

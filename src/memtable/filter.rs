@@ -7,9 +7,10 @@
 //! touches one cache line. The block is the low 32 bits of the key's xxh3 hash modulo the
 //! number of blocks; the bit positions are successive 9-bit fields of the high 32 bits.
 //!
-//! Synchronisation: bits are only ever set, by the memtable's single inserter under the
-//! memtable's mutex (plain `Relaxed` load and store, no read-modify-write, since no other
-//! thread sets bits), and probed without the mutex (`Relaxed` loads), so a lookup of a key
+//! Synchronisation: bits are only ever set, by the memtable's single inserter (the
+//! group-commit leader or recovery; plain `Relaxed` load and store, no read-modify-write,
+//! since no other thread sets bits), after its tree inserts and outside the memtable's
+//! mutex, and probed without the mutex (`Relaxed` loads), so a lookup of a key
 //! the memtable does not hold never waits for the writer. A probe cannot miss an entry it
 //! is allowed to see: the writer sets the bits before it publishes the entry's sequence
 //! number (`visible_seqno`, a `Release` store), and a reader reads at a sequence number it
@@ -41,6 +42,11 @@ fn positions(hash: u64, blocks: usize) -> (usize, [usize; PROBES]) {
     (block, bits)
 }
 
+/// The hash a key's bits come from (xxh3, 64 bits).
+pub fn key_hash(user_key: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(user_key)
+}
+
 impl KeyFilter {
     /// A filter of `bytes` bytes (rounded down to whole 64-byte blocks); 0 makes a filter
     /// that answers "maybe" to every key and costs nothing.
@@ -53,14 +59,19 @@ impl KeyFilter {
         self.words.len() * 8
     }
 
-    /// Records `user_key`. **Requires:** the caller is the only thread inserting (it
-    /// holds the memtable's mutex); probes may run concurrently.
+    /// Records `user_key`. **Requires:** the caller is the only thread inserting (the
+    /// memtable's single inserter); probes may run concurrently.
     pub fn insert(&self, user_key: &[u8]) {
+        self.insert_hash(key_hash(user_key));
+    }
+
+    /// Records the key whose [`key_hash`] is `hash`. **Requires:** as [`KeyFilter::insert`].
+    pub fn insert_hash(&self, hash: u64) {
         let blocks = self.words.len() / BLOCK_WORDS;
         if blocks == 0 {
             return;
         }
-        let (block, bits) = positions(xxhash_rust::xxh3::xxh3_64(user_key), blocks);
+        let (block, bits) = positions(hash, blocks);
         for b in bits {
             let w = &self.words[block + b / 64];
             w.store(w.load(Ordering::Relaxed) | 1 << (b % 64), Ordering::Relaxed);
@@ -73,7 +84,7 @@ impl KeyFilter {
         if blocks == 0 {
             return true;
         }
-        let (block, bits) = positions(xxhash_rust::xxh3::xxh3_64(user_key), blocks);
+        let (block, bits) = positions(key_hash(user_key), blocks);
         bits.iter().all(|b| self.words[block + b / 64].load(Ordering::Relaxed) & (1 << (b % 64)) != 0)
     }
 }
