@@ -86,8 +86,8 @@ pub use batch::{Expiry, WriteBatch, WriteOp};
 pub use bytes::Bytes;
 pub use db::{
     CasError, ChangeFeed, CheckpointInfo, Db, DbIterator, DbStats, EntryVisitor, LevelStats, MemoryStats,
-    RawIterator, ReadOptions, RecoveryReport, RepairReport, Snapshot, StallStats, Transaction,
-    TransactionOptions, TxnIterator, WatchEvent, Watcher, DEFAULT_WATCH_BUFFER,
+    PhaseLatency, RawIterator, ReadOptions, RecoveryReport, RepairReport, Snapshot, StallStats, Transaction,
+    TransactionOptions, TxnIterator, WatchEvent, Watcher, WritePhase, DEFAULT_WATCH_BUFFER,
 };
 pub use error::{CorruptionKind, Error, Result};
 pub use key::{SequenceNumber, ValueType};

@@ -28,6 +28,7 @@ mod changes;
 mod checkpoint;
 mod flush;
 mod iter;
+mod phases;
 mod read;
 mod recovery;
 mod repair;
@@ -52,6 +53,7 @@ use parking_lot::{Condvar, Mutex};
 pub use changes::ChangeFeed;
 pub use checkpoint::CheckpointInfo;
 pub use iter::{DbIterator, RawIterator};
+pub use phases::{PhaseLatency, WritePhase};
 pub use read::{EntryVisitor, ReadOptions};
 pub use recovery::RecoveryReport;
 pub use repair::{repair, RepairReport};
@@ -104,6 +106,8 @@ pub(crate) struct DbInner {
     /// Set while a writeback request is queued or running: at most one at a time.
     writeback_in_flight: AtomicBool,
     stats: stats::Counters,
+    /// The write phases' latency histograms, if `Options::write_phase_histograms`.
+    phases: Option<phases::PhaseHistograms>,
     recovery: RecoveryReport,
     /// File numbers of the tables running compactions own. Taken after `bg_mutex` when
     /// both are held (manual compaction), never while installing a Version.
@@ -184,6 +188,7 @@ impl Db {
         let (compact_tx, compact_rx) = crossbeam_channel::unbounded();
         let (writeback_tx, writeback_rx) = crossbeam_channel::unbounded();
         let history_floor = rec.versions.history_floor().unwrap_or(crate::version::edit::HISTORY_OFF);
+        let phases = opts.write_phase_histograms.then(phases::PhaseHistograms::new);
         let inner = Arc::new(DbInner {
             fs: Arc::clone(&opts.fs),
             dir,
@@ -202,6 +207,7 @@ impl Db {
             writeback_tx,
             writeback_in_flight: AtomicBool::new(false),
             stats: stats::Counters::default(),
+            phases,
             recovery: rec.report,
             table_ctx: rec.table_ctx,
             table_id: rec.table_id,

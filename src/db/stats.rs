@@ -250,6 +250,10 @@ pub struct DbStats {
     pub recovery: RecoveryReport,
     /// Memory held now, by component.
     pub memory: MemoryStats,
+    /// Latency histograms of the write path's phases since open, one entry per
+    /// [`crate::WritePhase`] in `WritePhase::ALL`'s order; empty unless
+    /// [`crate::Options::write_phase_histograms`] is on.
+    pub write_phases: Vec<super::phases::PhaseLatency>,
 }
 
 impl DbStats {
@@ -404,6 +408,11 @@ impl DbInner {
                     budget: self.opts.memory_budget,
                 }
             },
+            write_phases: self
+                .phases
+                .as_ref()
+                .map(super::phases::PhaseHistograms::report)
+                .unwrap_or_default(),
             levels,
         }
     }

@@ -15,6 +15,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use parking_lot::Mutex;
 
+use super::phases::WritePhase;
 use super::stats::StallCause;
 use super::{BgMsg, DbInner};
 use crate::batch::{insert_numbered, make_expiries_absolute, set_header, WriteBatch, BATCH_HEADER_LEN};
@@ -175,11 +176,15 @@ impl DbInner {
         if batch.is_empty() && check.is_none() {
             return Ok(Outcome::Committed(self.visible_seqno.load(Ordering::Acquire)));
         }
+        let called = self.phase_clock();
         let me = Arc::new(PendingWrite { batch, sync, check, result: Mutex::new(None) });
         let mut queue = self.write_queue.lock();
         queue.push_back(Arc::clone(&me));
         loop {
             if let Some(r) = me.result.lock().take() {
+                drop(queue);
+                self.phase_done(WritePhase::Queue, called);
+                self.phase_done(WritePhase::Commit, called);
                 return r;
             }
             if queue.front().is_some_and(|f| Arc::ptr_eq(f, &me)) {
@@ -187,6 +192,7 @@ impl DbInner {
             }
             self.write_queue_cv.wait(&mut queue);
         }
+        self.phase_done(WritePhase::Queue, called);
         // Leader: gather the group, leaving it queued so later writers wait behind it.
         let first_size = me.batch.approximate_size();
         let limit = if first_size <= SMALL_BATCH_EXTRA_BYTES {
@@ -225,6 +231,7 @@ impl DbInner {
         }
         self.write_queue_cv.notify_all();
         drop(queue);
+        self.phase_done(WritePhase::Commit, called);
         mine.unwrap_or(Err(Error::Closed))
     }
 
@@ -272,7 +279,9 @@ impl DbInner {
     fn write_group(&self, group: &[Arc<PendingWrite>]) -> Result<Vec<Outcome>> {
         let mut wal = self.wal.lock();
         self.check_poisoned()?;
+        let t = self.phase_clock();
         self.make_room_for_write(&mut wal, false)?;
+        self.phase_done(WritePhase::MakeRoom, t);
         let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(group.len());
         let mut ahead: Vec<&WriteBatch> = Vec::new();
         for w in group {
@@ -337,13 +346,16 @@ impl DbInner {
         }
         let records: Vec<&[u8]> =
             bounds.iter().filter(|(a, b)| b - a > BATCH_HEADER_LEN).map(|&(a, b)| &rep[a..b]).collect();
+        let t = self.phase_clock();
         if let Err(e) = wal.log.add_records(&records) {
             return Err(self.poison(e.into()));
         }
+        let t = self.phase_done(WritePhase::WalAppend, t);
         if sync && !cfg!(feature = "bug-skip-wal-sync") {
             if let Err(e) = wal.log.sync() {
                 return Err(self.poison(e.into()));
             }
+            self.phase_done(WritePhase::WalSync, t);
         } else {
             self.maybe_request_writeback(&wal);
         }
@@ -362,7 +374,9 @@ impl DbInner {
                 .enumerate()
                 .map(move |(i, op)| (op, if shared { first } else { first + i as u64 }))
         });
+        let t = self.phase_clock();
         insert_numbered(&mem, &rep, ops);
+        self.phase_done(WritePhase::Memtable, t);
         if self.has_watchers.load(Ordering::Acquire) {
             let lasts = &member_last;
             let batches = members
@@ -380,6 +394,20 @@ impl DbInner {
         wal.last_seqno = seq;
         self.visible_seqno.store(seq, Ordering::Release);
         Ok(finish(&member_last))
+    }
+
+    /// The time now if the write phases are timed (`Options::write_phase_histograms`).
+    fn phase_clock(&self) -> Option<Instant> {
+        self.phases.as_ref().map(|_| Instant::now())
+    }
+
+    /// Records `phase` as lasting from `since` (from [`DbInner::phase_clock`]) until now,
+    /// and returns now; nothing if the phases are not timed.
+    fn phase_done(&self, phase: WritePhase, since: Option<Instant>) -> Option<Instant> {
+        let (p, since) = (self.phases.as_ref()?, since?);
+        let now = Instant::now();
+        p.record(phase, now - since);
+        Some(now)
     }
 
     /// Ensures the memtable has room: delays or stops writes while L0 is at its slowdown or

@@ -65,6 +65,11 @@ pub struct BenchArgs {
     /// start), to measure what history costs in space (see the compact workload's note).
     #[arg(long)]
     history: bool,
+    /// Time the write path's phases (`Options::write_phase_histograms`) and print their
+    /// latency histograms over the whole run (queue, memtable switch and stalls, WAL
+    /// append and sync, memtable insert): where a write's 99th percentile goes.
+    #[arg(long)]
+    write_phases: bool,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
@@ -126,6 +131,25 @@ impl Latency {
             us(self.0.max()),
         ])
     }
+}
+
+/// The write phases' latencies as a table.
+fn phase_table(phases: &[shaledb::PhaseLatency]) -> Table {
+    let mut t = Table::new();
+    t.set_header(["phase", "count", "mean", "p50", "p99", "p99.9", "max", "total ms"]);
+    for p in phases {
+        t.add_row([
+            p.phase.to_owned(),
+            p.count.to_string(),
+            format!("{:.1}", p.mean_us),
+            format!("{:.1}", p.p50_us),
+            format!("{:.1}", p.p99_us),
+            format!("{:.1}", p.p999_us),
+            format!("{:.1}", p.max_us),
+            format!("{:.0}", p.total_us / 1000.0),
+        ]);
+    }
+    t
 }
 
 /// A buffer of value bytes: random runs repeated once, so LZ4 halves it.
@@ -328,6 +352,7 @@ fn dir_usage(dir: &Path) -> (u64, u64) {
 
 pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> CliResult<()> {
     let opts = if a.history { opts.history_retention(shaledb::HistoryRetention::Manual) } else { opts };
+    let opts = if a.write_phases { opts.write_phase_histograms(true) } else { opts };
     let tmp = tempfile::tempdir()?;
     let dir = db_dir.map_or_else(|| tmp.path().join("bench-db"), Path::to_path_buf);
     let mut w = Workload { a, values: value_source(a.seed), value_pos: 0 };
@@ -595,7 +620,8 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> CliResult<()>
             })
             .collect();
         let levels = end_stats.as_ref().map(|s| &s.levels);
-        let v = json!({"results": rows, "levels": levels, "files_on_disk": files, "bytes_on_disk": disk, "peak_rss_kib": peak_rss_kib()});
+        let phases = end_stats.as_ref().map(|s| &s.write_phases).filter(|p| !p.is_empty());
+        let v = json!({"results": rows, "levels": levels, "write_phases": phases, "files_on_disk": files, "bytes_on_disk": disk, "peak_rss_kib": peak_rss_kib()});
         crate::output::write_stdout(&[v.to_string().as_bytes(), b"\n"])?;
     } else {
         let mut t = Table::new();
@@ -643,8 +669,11 @@ pub fn run(a: &BenchArgs, db_dir: Option<&Path>, opts: Options) -> CliResult<()>
                 crate::stats::level_table(s)
             )
         });
+        let phases = end_stats.as_ref().filter(|s| !s.write_phases.is_empty()).map_or_else(String::new, |s| {
+            format!("write phases over the run (µs; queue and commit per write, the rest per commit group):\n{}\n", phase_table(&s.write_phases))
+        });
         let text = format!(
-            "{t}\n{levels}on disk: {files} files, {disk} bytes ({:.1} MiB); peak RSS {rss}\n",
+            "{t}\n{levels}{phases}on disk: {files} files, {disk} bytes ({:.1} MiB); peak RSS {rss}\n",
             disk as f64 / f64::from(1u32 << 20)
         );
         crate::output::write_stdout(&[text.as_bytes()])?;
