@@ -138,6 +138,24 @@ impl Engine for Shale {
                 l.tables, l.bytes, l.compactions, l.bytes_read, l.bytes_written
             ));
         }
+        if !s.write_phases.is_empty() {
+            out.push_str(
+                "write phase (since open) count mean_us p50_us p99_us p999_us max_us total_ms\n",
+            );
+            for p in &s.write_phases {
+                out.push_str(&format!(
+                    "{} {} {:.1} {:.1} {:.1} {:.1} {:.1} {:.0}\n",
+                    p.phase,
+                    p.count,
+                    p.mean_us,
+                    p.p50_us,
+                    p.p99_us,
+                    p.p999_us,
+                    p.max_us,
+                    p.total_us / 1000.0
+                ));
+            }
+        }
         Some(out)
     }
 }
@@ -250,7 +268,10 @@ fn open(engine: &str, dir: &Path) -> Box<dyn Engine> {
                     // memory-mapped reads would serve misses from the page cache outside
                     // the 8 MiB budget.
                     .mmap_reads(false)
-                    .max_background_jobs(2),
+                    .max_background_jobs(2)
+                    // `SHALEDB_WRITE_PHASES=1` times the write path's phases (printed with
+                    // `--engine-stats`); off in published runs, since it costs clock reads.
+                    .write_phase_histograms(std::env::var_os("SHALEDB_WRITE_PHASES").is_some()),
             )
             .expect("open shaledb"),
         )),
