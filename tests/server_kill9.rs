@@ -20,16 +20,26 @@ fn spawn(dir: &std::path::Path, policy: &str) -> (Child, String) {
         .spawn()
         .expect("spawn shale serve");
     let stderr = child.stderr.take().expect("stderr");
-    let mut line = String::new();
-    BufReader::new(stderr)
-        .read_line(&mut line)
-        .expect("start line");
-    let addr = line
-        .split("listening on ")
-        .nth(1)
-        .and_then(|r| r.split(',').next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_string();
+    // Recovery may log first: a kill -9 in the middle of a WAL append leaves a torn
+    // record that the restart drops with a warning (an unacknowledged write).
+    let mut reader = BufReader::new(stderr);
+    let mut seen = Vec::new();
+    let addr = loop {
+        let mut line = String::new();
+        let n = reader.read_line(&mut line).expect("stderr line");
+        if let Some(addr) = line
+            .split("listening on ")
+            .nth(1)
+            .and_then(|r| r.split(',').next())
+        {
+            break addr.to_string();
+        }
+        seen.push(line);
+        assert!(
+            n > 0 && seen.len() < 100,
+            "no start line from shale serve: {seen:?}"
+        );
+    };
     (child, addr)
 }
 
