@@ -98,6 +98,14 @@ struct Phase {
     sum_nanos: u128,
 }
 
+const _: () = {
+    let mut i = 0;
+    while i < WritePhase::ALL.len() {
+        assert!(WritePhase::ALL[i] as usize == i, "WritePhase::ALL is in declaration order");
+        i += 1;
+    }
+};
+
 /// Longest sample kept: an hour, in nanoseconds (longer ones count as an hour).
 const MAX_NANOS: u64 = 3_600_000_000_000;
 
@@ -113,7 +121,9 @@ impl PhaseHistograms {
 
     /// Records one sample of `phase`.
     pub(crate) fn record(&self, phase: WritePhase, took: Duration) {
-        let i = WritePhase::ALL.iter().position(|p| *p == phase).unwrap_or(0);
+        // Invariant: `ALL` lists the phases in declaration order (checked below), so a
+        // phase's discriminant is its histogram's index.
+        let i = phase as usize;
         let ns = u64::try_from(took.as_nanos()).unwrap_or(MAX_NANOS).clamp(1, MAX_NANOS);
         let mut p = self.h[i].lock();
         p.hist.saturating_record(ns);
