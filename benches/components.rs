@@ -124,6 +124,84 @@ fn memtable_benches(c: &mut Criterion) {
             )]);
         });
     });
+    // Two kinds of key with long prefixes, as `shale serve` writes them: a SET load, then
+    // an INCR load (keys `k\0key:…` then `k\0counter:…`, 12-digit numbers).
+    let kinds = MemTable::new(1);
+    let mut kseq = 0u64;
+    for kind in ["key", "counter"] {
+        for i in 0..250_000u64 {
+            kseq += 1;
+            let k = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) % 1_000_000;
+            kinds.insert_many([(
+                Bytes::from(format!("k\0{kind}:{k:012}")),
+                kseq,
+                ValueType::Value,
+                value.clone(),
+            )]);
+        }
+    }
+    let mut j2 = 0u64;
+    c.bench_function("memtable_get_500k_two_kinds", |b| {
+        b.iter(|| {
+            j2 += 1;
+            let k = j2.wrapping_mul(0x9E37_79B9_7F4A_7C15) % 1_000_000;
+            kinds.get(format!("k\0counter:{k:012}").as_bytes(), u64::MAX >> 8)
+        });
+    });
+    c.bench_function("memtable_insert_at_500k_two_kinds", |b| {
+        b.iter(|| {
+            kseq += 1;
+            let k = kseq.wrapping_mul(0x2545_F491_4F6C_DD1D) % 1_000_000;
+            kinds.insert_many([(
+                Bytes::from(format!("k\0counter:{k:012}")),
+                kseq,
+                ValueType::Value,
+                value.clone(),
+            )]);
+        });
+    });
+    // One kind of key, each new one with its count record (`m\0` and a slot), as a SET
+    // load on `shale serve` writes them.
+    let counted = MemTable::new(1);
+    let mut cseq = 0u64;
+    let mut put_counted = |m: &MemTable, seq: &mut u64, k: u64| {
+        *seq += 2;
+        m.insert_many([
+            (
+                Bytes::from(format!("k\0key:{k:012}")),
+                *seq - 1,
+                ValueType::Value,
+                value.clone(),
+            ),
+            (
+                Bytes::from_static(b"m\0\0\0"),
+                *seq,
+                ValueType::Value,
+                Bytes::from_static(&[0; 16]),
+            ),
+        ]);
+    };
+    for i in 0..250_000u64 {
+        put_counted(
+            &counted,
+            &mut cseq,
+            i.wrapping_mul(0x9E37_79B9_7F4A_7C15) % 1_000_000,
+        );
+    }
+    c.bench_function("memtable_insert_at_500k_keys_and_counts", |b| {
+        b.iter(|| {
+            let k = cseq.wrapping_mul(0x2545_F491_4F6C_DD1D) % 1_000_000;
+            put_counted(&counted, &mut cseq, k);
+        });
+    });
+    let mut j3 = 0u64;
+    c.bench_function("memtable_get_500k_keys_and_counts", |b| {
+        b.iter(|| {
+            j3 += 1;
+            let k = j3.wrapping_mul(0x9E37_79B9_7F4A_7C15) % 1_000_000;
+            counted.get(format!("k\0key:{k:012}").as_bytes(), u64::MAX >> 8)
+        });
+    });
     let mut i = 0u64;
     c.bench_function("memtable_get_100k", |b| {
         b.iter(|| {
