@@ -164,7 +164,7 @@ fn memtable_benches(c: &mut Criterion) {
     // load on `shale serve` writes them.
     let counted = MemTable::new(1);
     let mut cseq = 0u64;
-    let mut put_counted = |m: &MemTable, seq: &mut u64, k: u64| {
+    let put_counted = |m: &MemTable, seq: &mut u64, k: u64| {
         *seq += 2;
         m.insert_many([
             (
