@@ -170,25 +170,31 @@ pub struct Pos {
 }
 
 #[derive(Debug, Clone)]
+/// Laid out in field order: the header, then the windows a binary search reads, so the
+/// header shares a cache line with the first windows.
+#[repr(C)]
 struct Leaf {
     len: u32,
     /// Leading user-key bytes every key in the leaf's fences shares (module docs).
     skip: u32,
     prev: u32,
     next: u32,
-    addr: [u64; CAP],
     window: Keys,
+    addr: [u64; CAP],
 }
 
 #[derive(Debug, Clone)]
+/// Laid out in field order: the header, the windows and the children a descent reads,
+/// then the separators' addresses, read only where windows tie or fences are needed.
+#[repr(C)]
 struct Inner {
     /// Separators in use; children in use are one more.
     len: u32,
     /// Leading user-key bytes every key in the node's fences shares (module docs).
     skip: u32,
-    addr: [u64; CAP],
     window: Keys,
     child: [u32; CAP + 1],
+    addr: [u64; CAP],
 }
 
 /// The sort keys of a node's slots: their windows alone, so a binary search reads 2 cache
@@ -457,18 +463,40 @@ impl OrderedArena {
         a.iter().zip(b).take_while(|(x, y)| x == y).count() as u32
     }
 
-    /// The skip a node with skip `skip` should take for its new, narrower `fences`, of
-    /// which the separator at `sep` is one: their common prefix when it is [`SKIP_GAIN`]
-    /// bytes longer and the node's keys are too long for windows at `skip` to hold their
-    /// rest (judged by the separator's key; shorter keys have complete windows that
-    /// already tell every two apart). `None`: keep `skip`, and no key was read but the
-    /// separator's.
-    fn sharper_skip(&self, skip: u32, sep: u64, (lo, hi): (Option<u64>, Option<u64>)) -> Option<u32> {
+    /// The skip one half of a split node (reached by `path`, with skip `skip`, split at
+    /// separator `sep`) should take for its narrower fences: (the node's lower fence,
+    /// `sep`) for the left half, (`sep`, its upper fence) for the right. Their common
+    /// prefix when it is [`SKIP_GAIN`] bytes longer and the node's keys are too long for
+    /// windows at `skip` to hold their rest (judged by the separator's key; shorter keys
+    /// have complete windows that already tell every two apart). `None`: keep `skip`, and
+    /// no key was read but the separator's.
+    fn sharper_skip(&self, skip: u32, sep: u64, path: &[(u32, usize)], left_half: bool) -> Option<u32> {
         if self.key_at(sep).0.len() <= skip as usize + 7 {
             return None;
         }
-        let lcp = self.fence_lcp(lo, hi);
+        let (lo, hi) = self.fences_below(path);
+        let lcp = if left_half { self.fence_lcp(lo, Some(sep)) } else { self.fence_lcp(Some(sep), hi) };
         (lcp as usize >= skip as usize + SKIP_GAIN).then_some(lcp)
+    }
+
+    /// The fences of the node reached by `path` (inner nodes and child indexes from the
+    /// root): the nearest separators left and right of the path, `None` where it runs
+    /// along the tree's edge.
+    fn fences_below(&self, path: &[(u32, usize)]) -> (Option<u64>, Option<u64>) {
+        let (mut lo, mut hi) = (None, None);
+        for &(node, i) in path.iter().rev() {
+            let n = &self.inners[node as usize];
+            if lo.is_none() && i > 0 {
+                lo = Some(n.addr[i - 1]);
+            }
+            if hi.is_none() && i < n.len as usize {
+                hi = Some(n.addr[i]);
+            }
+            if lo.is_some() && hi.is_some() {
+                break;
+            }
+        }
+        (lo, hi)
     }
 
     /// Keeps the prefix all keys have true for a new key: cuts it to what the key shares
@@ -578,12 +606,12 @@ impl OrderedArena {
             self.height = 1;
             self.last_leaf = 0;
         }
-        // Descend, remembering the path of (inner node, child index) and each node's
-        // fences. An entry after the last one (an ascending load) takes the rightmost path
-        // with one comparison, as RocksDB's skiplist reuses its last insert's splice.
+        // Descend, remembering the path of (inner node, child index); a node's fences are
+        // read from it only when a split or a move needs them (`fences_below`), so the
+        // descent reads no separator addresses. An entry after the last one (an ascending
+        // load) takes the rightmost path with one comparison, as RocksDB's skiplist reuses
+        // its last insert's splice.
         let mut path = [(0u32, 0usize); 16];
-        let mut fences: [(Option<u64>, Option<u64>); 16] = [(None, None); 16];
-        let (mut lo, mut hi) = (None, None);
         let mut node = self.root;
         let last = &self.leaves[self.last_leaf as usize];
         let append = last.len > 0
@@ -599,13 +627,6 @@ impl OrderedArena {
                 partition(len, |j| self.cmp_at(&n.addr, &n.window, j, pw, &p) != Ordering::Greater)
             };
             path[level] = (node, i);
-            fences[level] = (lo, hi);
-            if i > 0 {
-                lo = Some(n.addr[i - 1]);
-            }
-            if i < len {
-                hi = Some(n.addr[i]);
-            }
             node = n.child[i];
         }
         // Invariant: the rightmost path ends at the last leaf.
@@ -617,18 +638,19 @@ impl OrderedArena {
             let pw = window_of(user_key, leaf.skip as usize);
             partition(leaf.len as usize, |j| self.cmp_at(&leaf.addr, &leaf.window, j, pw, &p) == Ordering::Less)
         };
-        if self.height > 1
-            && self.shift_to_sibling(path[self.height - 2], fences[self.height - 2], node, pos, addr, user_key)
-        {
-            return;
+        let path = &path[..self.height - 1];
+        if let Some((&parent, above)) = path.split_last() {
+            if self.shift_to_sibling(parent, above, node, pos, addr, user_key) {
+                return;
+            }
         }
-        let Some((mut sep, mut right)) = self.leaf_insert(node, (lo, hi), pos, addr, user_key) else {
+        let Some((mut sep, mut right)) = self.leaf_insert(node, path, pos, addr, user_key) else {
             return;
         };
         // Carry the split up the path.
-        for level in (0..self.height - 1).rev() {
+        for level in (0..path.len()).rev() {
             let (inner, i) = path[level];
-            match self.inner_insert(inner, fences[level], i, sep, right) {
+            match self.inner_insert(inner, &path[..level], i, sep, right) {
                 None => return,
                 Some((s, r)) => (sep, right) = (s, r),
             }
@@ -645,13 +667,13 @@ impl OrderedArena {
         self.height += 1;
     }
 
-    /// Inserts the slot of `user_key` at `addr` into a leaf with fences `(lo, hi)` at
-    /// `pos`; on a split, returns the new right leaf's first slot (the separator) and the
-    /// right leaf.
+    /// Inserts the slot of `user_key` at `addr` into a leaf, reached by `path`, at `pos`;
+    /// on a split, returns the new right leaf's first slot (the separator) and the right
+    /// leaf.
     fn leaf_insert(
         &mut self,
         leaf: u32,
-        (lo, hi): (Option<u64>, Option<u64>),
+        path: &[(u32, usize)],
         pos: usize,
         addr: u64,
         user_key: &[u8],
@@ -691,16 +713,16 @@ impl OrderedArena {
         self.slot_insert(target, at, addr, window);
         let sep = self.leaves[right as usize].addr[0];
         // The halves' fences are now (lo, sep) and (sep, hi): sharpen where it gains.
-        for (half, fences) in [(leaf, (lo, Some(sep))), (right, (Some(sep), hi))] {
-            if let Some(lcp) = self.sharper_skip(skip, sep, fences) {
+        for (half, left_half) in [(leaf, true), (right, false)] {
+            if let Some(lcp) = self.sharper_skip(skip, sep, path, left_half) {
                 self.rewindow_leaf(half, lcp, 0..self.leaves[half as usize].len as usize);
             }
         }
         Some((sep, right))
     }
 
-    /// Makes room in full leaf `leaf` (child `i` of inner node `parent`, whose fences are
-    /// `(plo, phi)`) by moving slots into a sibling under the same parent that has room,
+    /// Makes room in full leaf `leaf` (child `i` of inner node `parent`, which `above`
+    /// reaches) by moving slots into a sibling under the same parent that has room,
     /// and inserts the slot of `user_key` at `addr` there or in `leaf` (B*-tree style
     /// redistribution, Knuth vol. 3 §6.2.4). True if it did; false leaves the leaf to
     /// [`OrderedArena::leaf_insert`] (not full, an append at the right edge, or no sibling
@@ -712,7 +734,7 @@ impl OrderedArena {
     fn shift_to_sibling(
         &mut self,
         (parent, i): (u32, usize),
-        (plo, phi): (Option<u64>, Option<u64>),
+        above: &[(u32, usize)],
         leaf: u32,
         pos: usize,
         addr: u64,
@@ -740,11 +762,12 @@ impl OrderedArena {
                 let l = &self.leaves[leaf as usize];
                 (l.addr, l.window.win)
             };
-            let r_hi = if i + 1 < nlen { Some(self.inners[parent as usize].addr[i + 1]) } else { phi };
             let old_skip = self.leaves[right as usize].skip;
             let skip = if old_skip <= parent_skip {
                 old_skip
             } else {
+                let r_hi =
+                    if i + 1 < nlen { Some(self.inners[parent as usize].addr[i + 1]) } else { self.fences_below(above).1 };
                 old_skip.min(self.fence_lcp(Some(moved_addr[keep]), r_hi))
             };
             let r = &mut self.leaves[right as usize];
@@ -780,11 +803,11 @@ impl OrderedArena {
                 (l.addr, l.window.win)
             };
             let new_first = if pos == k { addr } else { moved_addr[k] };
-            let l_lo = if i >= 2 { Some(self.inners[parent as usize].addr[i - 2]) } else { plo };
             let old_skip = self.leaves[left as usize].skip;
             let skip = if old_skip <= parent_skip {
                 old_skip
             } else {
+                let l_lo = if i >= 2 { Some(self.inners[parent as usize].addr[i - 2]) } else { self.fences_below(above).0 };
                 old_skip.min(self.fence_lcp(l_lo, Some(new_first)))
             };
             let lf = &mut self.leaves[left as usize];
@@ -833,13 +856,12 @@ impl OrderedArena {
         t.len += 1;
     }
 
-    /// Inserts separator `sep` and its right child after child `i` of `inner`, whose
-    /// fences are `(lo, hi)`; on a split, returns the separator that moves up and the new
-    /// right node.
+    /// Inserts separator `sep` and its right child after child `i` of `inner`, reached by
+    /// `path`; on a split, returns the separator that moves up and the new right node.
     fn inner_insert(
         &mut self,
         inner: u32,
-        (lo, hi): (Option<u64>, Option<u64>),
+        path: &[(u32, usize)],
         i: usize,
         sep: u64,
         right: u32,
@@ -882,8 +904,8 @@ impl OrderedArena {
         self.inners.push(r);
         let right = (self.inners.len() - 1) as u32;
         let up = keys[m].0;
-        for (half, fences) in [(inner, (lo, Some(up))), (right, (Some(up), hi))] {
-            if let Some(lcp) = self.sharper_skip(skip, up, fences) {
+        for (half, left_half) in [(inner, true), (right, false)] {
+            if let Some(lcp) = self.sharper_skip(skip, up, path, left_half) {
                 self.rewindow_inner(half, lcp);
             }
         }
