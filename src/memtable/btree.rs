@@ -617,7 +617,7 @@ impl OrderedArena {
         let append = last.len > 0
             && self.cmp_at(&last.addr, &last.window, last.len as usize - 1, window_of(user_key, last.skip as usize), &p)
                 == Ordering::Less;
-        for level in 0..self.height - 1 {
+        for step in path.iter_mut().take(self.height - 1) {
             let n = &self.inners[node as usize];
             let len = n.len as usize;
             let i = if append {
@@ -626,7 +626,7 @@ impl OrderedArena {
                 let pw = window_of(user_key, n.skip as usize);
                 partition(len, |j| self.cmp_at(&n.addr, &n.window, j, pw, &p) != Ordering::Greater)
             };
-            path[level] = (node, i);
+            *step = (node, i);
             node = n.child[i];
         }
         // Invariant: the rightmost path ends at the last leaf.

@@ -12,7 +12,7 @@ use super::resp::{parse_i64, Reply};
 use super::{eq, After, Ctx, FsyncPolicy, COMMANDS};
 
 /// Dispatches the commands of this module (the caller checked the name and arity).
-pub fn run(c: &mut Ctx<'_>, name: &str, a: &[Vec<u8>]) -> Reply {
+pub fn run(c: &mut Ctx<'_, '_>, name: &str, a: &[Vec<u8>]) -> Reply {
     match name {
         "ping" => match a.len() {
             1 => Reply::Simple("PONG"),
@@ -101,7 +101,7 @@ pub fn run(c: &mut Ctx<'_>, name: &str, a: &[Vec<u8>]) -> Reply {
     }
 }
 
-fn auth(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
+fn auth(c: &mut Ctx<'_, '_>, a: &[Vec<u8>]) -> Reply {
     let pass = match a.len() {
         2 => &a[1],
         3 if eq(&a[1], "default") => &a[2],
@@ -121,7 +121,7 @@ fn auth(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
     }
 }
 
-fn hello(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
+fn hello(c: &mut Ctx<'_, '_>, a: &[Vec<u8>]) -> Reply {
     let mut i = 1;
     if let Some(v) = a.get(1) {
         match parse_i64(v) {
@@ -249,7 +249,7 @@ fn command(a: &[Vec<u8>]) -> Reply {
     }
 }
 
-fn config(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
+fn config(c: &mut Ctx<'_, '_>, a: &[Vec<u8>]) -> Reply {
     let cfg = c.sh.config.lock().clone();
     let params: Vec<(&str, String)> = vec![
         ("appendfsync", cfg.appendfsync.name().into()),
@@ -319,7 +319,7 @@ fn config(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
     }
 }
 
-fn client(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
+fn client(c: &mut Ctx<'_, '_>, a: &[Vec<u8>]) -> Reply {
     let sub = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
     match (sub.as_str(), a.len()) {
         ("id", 2) => Reply::Int(c.s.id as i64),
@@ -366,11 +366,11 @@ fn client(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
 }
 
 /// The port the server listens on (the configured one may be 0: "any free port").
-fn listening_port(c: &Ctx<'_>) -> String {
+fn listening_port(c: &Ctx<'_, '_>) -> String {
     c.sh.addr.lock().rsplit(':').next().unwrap_or("0").to_string()
 }
 
-fn info(c: &Ctx<'_>, section: Option<String>) -> String {
+fn info(c: &Ctx<'_, '_>, section: Option<String>) -> String {
     let want = |s: &str| {
         section.as_deref().is_none_or(|x| x == s || x == "all" || x == "default" || x == "everything")
     };

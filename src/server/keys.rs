@@ -9,7 +9,7 @@ use super::strings::not_integer;
 use super::{eq, Ctx};
 
 /// DEL / UNLINK key [key ...]
-pub fn del(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
+pub fn del(c: &mut Ctx<'_, '_>, a: &[Vec<u8>]) -> Reply {
     let mut keys: Vec<&Vec<u8>> = a[1..].iter().collect();
     keys.sort();
     keys.dedup();
@@ -22,7 +22,7 @@ pub fn del(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
 }
 
 /// EXISTS key [key ...] (a key named twice counts twice)
-pub fn exists(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
+pub fn exists(c: &mut Ctx<'_, '_>, a: &[Vec<u8>]) -> Reply {
     let mut n = 0;
     for k in &a[1..] {
         match c.read(k) {
@@ -34,7 +34,7 @@ pub fn exists(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
 }
 
 /// TYPE key
-pub fn type_(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
+pub fn type_(c: &mut Ctx<'_, '_>, a: &[Vec<u8>]) -> Reply {
     match c.read(&a[1]) {
         Ok(Some(_)) => Reply::Simple("string"),
         Ok(None) => Reply::Simple("none"),
@@ -43,7 +43,7 @@ pub fn type_(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
 }
 
 /// RENAME src dst / RENAMENX src dst: the value moves with its TTL.
-pub fn rename(c: &mut Ctx<'_>, a: &[Vec<u8>], nx: bool) -> Reply {
+pub fn rename(c: &mut Ctx<'_, '_>, a: &[Vec<u8>], nx: bool) -> Reply {
     let (src, dst) = (&a[1], &a[2]);
     if src == dst {
         return match c.read(src) {
@@ -69,7 +69,7 @@ pub fn rename(c: &mut Ctx<'_>, a: &[Vec<u8>], nx: bool) -> Reply {
 }
 
 /// KEYS pattern
-pub fn keys(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
+pub fn keys(c: &mut Ctx<'_, '_>, a: &[Vec<u8>]) -> Reply {
     let p = Pattern::new(&a[1]);
     let mut out = Vec::new();
     let mut after: Option<bytes::Bytes> = None;
@@ -91,7 +91,7 @@ pub fn keys(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
 }
 
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
-pub fn scan(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
+pub fn scan(c: &mut Ctx<'_, '_>, a: &[Vec<u8>]) -> Reply {
     let Some(cursor) = std::str::from_utf8(&a[1]).ok().and_then(|s| s.parse::<u64>().ok()) else {
         return Reply::err("invalid cursor");
     };
@@ -139,7 +139,7 @@ pub fn scan(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
 /// RANDOMKEY: in a database of at most 256 keys, a uniformly chosen one (by scanning to
 /// a random position); in a larger one, the first key at or after a random 8-byte probe
 /// (wrapping), which is cheap but favours keys after sparse parts of the key space.
-pub fn randomkey(c: &mut Ctx<'_>, _a: &[Vec<u8>]) -> Reply {
+pub fn randomkey(c: &mut Ctx<'_, '_>, _a: &[Vec<u8>]) -> Reply {
     let probe: [u8; 8] = rand_bytes();
     let n = c.sh.ks.dbsize(c.s.db);
     if n <= 256 {
@@ -165,7 +165,7 @@ fn rand_bytes() -> [u8; 8] {
 }
 
 /// EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT key time [NX|XX|GT|LT]
-pub fn expire(c: &mut Ctx<'_>, a: &[Vec<u8>], unit: i64, absolute: bool, name: &str) -> Reply {
+pub fn expire(c: &mut Ctx<'_, '_>, a: &[Vec<u8>], unit: i64, absolute: bool, name: &str) -> Reply {
     let Some(n) = parse_i64(&a[2]) else { return not_integer() };
     let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
     for o in &a[3..] {
@@ -208,7 +208,7 @@ pub fn expire(c: &mut Ctx<'_>, a: &[Vec<u8>], unit: i64, absolute: bool, name: &
 }
 
 /// TTL / PTTL / EXPIRETIME / PEXPIRETIME key: -2 for no key, -1 for no expiry.
-pub fn ttl(c: &mut Ctx<'_>, a: &[Vec<u8>], unit: i64, absolute: bool) -> Reply {
+pub fn ttl(c: &mut Ctx<'_, '_>, a: &[Vec<u8>], unit: i64, absolute: bool) -> Reply {
     match c.read(&a[1]) {
         Err(r) => r,
         Ok(None) => Reply::Int(-2),
@@ -226,7 +226,7 @@ pub fn ttl(c: &mut Ctx<'_>, a: &[Vec<u8>], unit: i64, absolute: bool) -> Reply {
 }
 
 /// PERSIST key
-pub fn persist(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
+pub fn persist(c: &mut Ctx<'_, '_>, a: &[Vec<u8>]) -> Reply {
     c.write(&[&a[1]], |_, st| match st[0].live.clone() {
         Some((v, Some(_))) => Ok((Reply::Int(1), vec![NewState::Set(v.to_vec(), None)])),
         _ => Ok((Reply::Int(0), vec![])),
@@ -234,7 +234,7 @@ pub fn persist(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
 }
 
 /// OBJECT ENCODING|FREQ|IDLETIME|REFCOUNT|HELP key
-pub fn object(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
+pub fn object(c: &mut Ctx<'_, '_>, a: &[Vec<u8>]) -> Reply {
     if a.len() == 2 && eq(&a[1], "help") {
         return Reply::Array(
             ["OBJECT <subcommand>", "ENCODING <key>", "FREQ <key>", "IDLETIME <key>", "REFCOUNT <key>"]
@@ -277,6 +277,6 @@ pub fn object(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
 }
 
 /// DBSIZE
-pub fn dbsize(c: &mut Ctx<'_>, _a: &[Vec<u8>]) -> Reply {
+pub fn dbsize(c: &mut Ctx<'_, '_>, _a: &[Vec<u8>]) -> Reply {
     Reply::Int(c.sh.ks.dbsize(c.s.db) as i64)
 }

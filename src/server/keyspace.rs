@@ -292,10 +292,27 @@ impl Keyspace {
     /// [`Error::InvalidArgument`] for a key whose stripe `lock` does not hold; engine write
     /// errors (the batch is then not applied and no count changes).
     pub fn write(&self, lock: &mut Locked<'_>, changes: &[(&[u8], &KeyState, NewState)]) -> Result<()> {
-        let db = lock.db;
         let mut batch = WriteBatch::new();
         // The change of the database's counts, as wrapping deltas.
         let mut delta = Counts::default();
+        Self::stage(lock, changes, &mut batch, &mut delta)?;
+        self.commit(lock.db, batch, delta)
+    }
+
+    /// Adds the entries of `changes` (new states of keys, each with its state before) to
+    /// `batch` and their count changes to `delta`. **Requires:** `lock` holds the
+    /// stripes of every key.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a key whose stripe `lock` does not hold (nothing is
+    /// added for it or the keys after it).
+    fn stage(
+        lock: &Locked<'_>,
+        changes: &[(&[u8], &KeyState, NewState)],
+        batch: &mut WriteBatch,
+        delta: &mut Counts,
+    ) -> Result<()> {
+        let db = lock.db;
         let now = now_ms();
         for (key, old, new) in changes {
             let new = match new {
@@ -343,6 +360,15 @@ impl Keyspace {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Writes `batch` (staged changes of logical database `db`) with, if `delta` changes
+    /// the counts, one count record, in one atomic write; then moves the counts.
+    ///
+    /// # Errors
+    /// Engine write errors (the batch is then not applied and no count changes).
+    fn commit(&self, db: usize, mut batch: WriteBatch, delta: Counts) -> Result<()> {
         if batch.is_empty() {
             return Ok(());
         }
@@ -503,5 +529,128 @@ impl Keyspace {
             self.expired_keys.fetch_add(1, Ordering::Relaxed);
         }
         Ok(())
+    }
+
+    /// Locks the stripes of `keys` in `db` for a write that joins `staged`. Stripes it
+    /// does not hold yet are only tried (`try_lock`): the staged writes hold theirs in
+    /// the order their commands came, not in stripe order, so waiting here could close a
+    /// cycle with the active-expiry thread. False when a stripe is busy or `staged` holds
+    /// another database's writes: the caller commits them ([`Keyspace::commit_staged`],
+    /// which releases every stripe) and calls again, which then waits in stripe order.
+    pub fn lock_staged<'a>(&'a self, staged: &mut Staged<'a>, db: usize, keys: &[&[u8]]) -> bool {
+        let lock = match &mut staged.lock {
+            None => {
+                staged.lock = Some(self.lock(db, keys));
+                return true;
+            }
+            Some(l) if l.db != db => return false,
+            Some(l) => l,
+        };
+        for k in keys {
+            let s = stripe_of(k);
+            if lock.guards.iter().any(|(i, _)| *i == s) {
+                continue;
+            }
+            match self.dbs[db].stripes[s].try_lock() {
+                Some(g) => lock.guards.push((s, g)),
+                None => return false,
+            }
+        }
+        true
+    }
+
+    /// The state of `key` for a write joining `staged`: as its staged writes left it, or
+    /// as stored. **Requires:** [`Keyspace::lock_staged`] returned true for it.
+    ///
+    /// # Errors
+    /// Engine read errors; [`Error::InvalidArgument`] if nothing is locked.
+    pub fn staged_state(&self, staged: &Staged<'_>, key: &[u8]) -> Result<KeyState> {
+        if let Some(st) = staged.overlay.get(key) {
+            return Ok(st.clone());
+        }
+        let lock = staged.lock.as_ref().ok_or(Error::InvalidArgument("staged read without a lock"))?;
+        self.state(lock, key)
+    }
+
+    /// Adds the new states of keys (each with its state before, from
+    /// [`Keyspace::staged_state`]) to `staged`'s batch; they take effect, and count, at
+    /// [`Keyspace::commit_staged`]. Reads through `staged` see them at once.
+    ///
+    /// # Errors
+    /// As [`Keyspace::write`] before it writes.
+    pub fn stage_write(
+        &self,
+        staged: &mut Staged<'_>,
+        changes: &[(&[u8], &KeyState, NewState)],
+    ) -> Result<()> {
+        let lock = staged.lock.as_ref().ok_or(Error::InvalidArgument("staged write without a lock"))?;
+        Self::stage(lock, changes, &mut staged.batch, &mut staged.delta)?;
+        let now = now_ms();
+        for (key, _, new) in changes {
+            let after = match new {
+                NewState::Keep => continue,
+                NewState::Set(v, t) if t.is_none_or(|t| t > now) => {
+                    KeyState { live: Some((Bytes::copy_from_slice(v), *t)), stale_expiry: None }
+                }
+                _ => KeyState::default(),
+            };
+            staged.overlay.insert(key.to_vec(), after);
+        }
+        Ok(())
+    }
+
+    /// Writes `staged`'s batch with its count record in one atomic write (as
+    /// [`Keyspace::write`]), then releases its stripes and empties it, whether or not the
+    /// write succeeded.
+    ///
+    /// # Errors
+    /// Engine write errors: none of the staged writes is applied.
+    pub fn commit_staged(&self, staged: &mut Staged<'_>) -> Result<()> {
+        let Some(lock) = staged.lock.take() else { return Ok(()) };
+        let batch = std::mem::take(&mut staged.batch);
+        let delta = std::mem::take(&mut staged.delta);
+        staged.overlay.clear();
+        let r = self.commit(lock.db, batch, delta);
+        drop(lock);
+        r
+    }
+}
+
+/// Writes that a pipeline chunk's commands staged and have not committed yet (see
+/// [`Keyspace::lock_staged`]): their batch and count changes, the stripes they hold, and
+/// each written key's state after them, which later commands of the chunk read. A
+/// chunk's consecutive writes then cost one engine write and one count record, not one
+/// each.
+#[derive(Default)]
+pub struct Staged<'a> {
+    lock: Option<Locked<'a>>,
+    batch: WriteBatch,
+    delta: Counts,
+    overlay: std::collections::HashMap<Vec<u8>, KeyState>,
+}
+
+impl Staged<'_> {
+    /// True if no write is staged (and no stripe held).
+    pub fn is_empty(&self) -> bool {
+        self.lock.is_none()
+    }
+
+    /// Approximate bytes of the staged batch.
+    pub fn batch_bytes(&self) -> usize {
+        self.batch.approximate_size()
+    }
+
+    /// The logical database of the staged writes, if any.
+    pub fn db(&self) -> Option<usize> {
+        self.lock.as_ref().map(|l| l.db)
+    }
+
+    /// The state of `key` of logical database `db` as the staged writes leave it, if they
+    /// wrote it.
+    pub fn overlay(&self, db: usize, key: &[u8]) -> Option<&KeyState> {
+        if self.db() != Some(db) {
+            return None;
+        }
+        self.overlay.get(key)
     }
 }

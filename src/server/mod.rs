@@ -300,14 +300,81 @@ pub enum After {
     Shutdown,
 }
 
-/// A command's view: the shared state and its session.
-pub struct Ctx<'a> {
+/// A command's view: the shared state, its session and, for the commands that may join
+/// them ([`stages_writes`]), the chunk's staged writes.
+pub struct Ctx<'a, 'k> {
     /// Shared state.
-    pub sh: &'a Shared,
+    pub sh: &'k Shared,
     /// The session.
     pub s: &'a mut Session,
     /// Set by QUIT and SHUTDOWN.
     pub after: After,
+    /// The pipeline chunk's staged writes: [`Ctx::write`] adds to them and [`Ctx::read`]
+    /// reads through them. `None`: writes commit one by one.
+    pub staged: Option<&'a mut StagedChunk<'k>>,
+}
+
+/// A pipeline chunk's staged writes ([`keyspace::Staged`]) and which of the chunk's
+/// commands they answer for.
+#[derive(Default)]
+pub struct StagedChunk<'k> {
+    /// The writes.
+    pub writes: keyspace::Staged<'k>,
+    /// Index in the chunk of the command running now.
+    pub command: usize,
+    /// Indexes of the commands whose writes are staged (their replies hold until the
+    /// writes commit).
+    pub commands: Vec<usize>,
+    /// Commands whose staged writes failed to commit, with the error reply each gets in
+    /// place of its own.
+    pub failed: Vec<(usize, Reply)>,
+}
+
+/// Bytes of staged writes after which a chunk commits them before its next command.
+pub const STAGED_BATCH_BYTES: usize = 1 << 20;
+
+impl<'k> StagedChunk<'k> {
+    /// Commits the staged writes, if any: on failure every command that staged them gets
+    /// the error reply instead of its own (they were not acknowledged yet).
+    pub fn commit(&mut self, ks: &'k Keyspace) {
+        if self.writes.is_empty() {
+            return;
+        }
+        if let Err(e) = ks.commit_staged(&mut self.writes) {
+            let r = db_err(&e);
+            self.failed.extend(self.commands.iter().map(|&i| (i, r.clone())));
+        }
+        self.commands.clear();
+    }
+}
+
+/// True for the commands that may stage their writes in the chunk's batch: string
+/// commands that read and write only through [`Ctx::read`] and [`Ctx::write`]. Any other
+/// command commits what is staged before it runs, so it sees every earlier write in the
+/// engine (key counts, SCAN, TTL, …).
+pub fn stages_writes(lower_name: &str) -> bool {
+    matches!(
+        lower_name,
+        "set"
+            | "setnx"
+            | "setex"
+            | "psetex"
+            | "getset"
+            | "mset"
+            | "msetnx"
+            | "append"
+            | "setrange"
+            | "incr"
+            | "decr"
+            | "incrby"
+            | "decrby"
+            | "incrbyfloat"
+            | "get"
+            | "mget"
+            | "strlen"
+            | "getrange"
+            | "substr"
+    )
 }
 
 /// Longest key the server stores, in bytes: the engine's key limit less the 10 bytes the
@@ -328,7 +395,7 @@ pub fn db_err(e: &Error) -> Reply {
     }
 }
 
-impl Ctx<'_> {
+impl Ctx<'_, '_> {
     /// An engine error as a reply.
     pub fn db_error(&self, e: &Error) -> Reply {
         db_err(e)
@@ -339,13 +406,21 @@ impl Ctx<'_> {
     ///
     /// # Errors
     /// The error reply for an engine error.
-    pub fn read(&self, key: &[u8]) -> Result<Option<(Bytes, Option<u64>)>, Reply> {
+    pub fn read(&mut self, key: &[u8]) -> Result<Option<(Bytes, Option<u64>)>, Reply> {
         if key.len() > MAX_REDIS_KEY {
             return Ok(None); // such a key can never have been written
         }
-        let v = self.sh.ks.get(self.s.db, key).map_err(|e| db_err(&e))?;
-        if v.is_none() {
-            self.sh.ks.reclaim_if_expired(self.s.db, key).map_err(|e| db_err(&e))?;
+        let db = self.s.db;
+        if let Some(st) = self.staged.as_ref().and_then(|s| s.writes.overlay(db, key)) {
+            return Ok(st.live.clone().filter(|(_, t)| t.is_none_or(|t| t > keyspace::now_ms())));
+        }
+        let v = self.sh.ks.get(db, key).map_err(|e| db_err(&e))?;
+        if v.is_none() && self.sh.ks.expires(db) > 0 {
+            // The reclaim locks the key's stripe, which staged writes may hold.
+            if let Some(st) = self.staged.as_deref_mut() {
+                st.commit(&self.sh.ks);
+            }
+            self.sh.ks.reclaim_if_expired(db, key).map_err(|e| db_err(&e))?;
         }
         Ok(v)
     }
@@ -353,7 +428,7 @@ impl Ctx<'_> {
     /// Runs a read-modify-write on `keys`: locks their stripes, reads their states,
     /// calls `f`, and writes the new states it returns (one per key, in order; none for
     /// no write) in one atomic batch.
-    pub fn write<F>(&self, keys: &[&Vec<u8>], f: F) -> Reply
+    pub fn write<F>(&mut self, keys: &[&Vec<u8>], f: F) -> Reply
     where
         F: FnOnce(&Self, &[KeyState]) -> crate::error::Result<(Reply, Vec<NewState>)>,
     {
@@ -364,37 +439,100 @@ impl Ctx<'_> {
             ));
         }
         let slices: Vec<&[u8]> = keys.iter().map(|k| k.as_slice()).collect();
+        if let Some(staged) = self.staged.take() {
+            return self.write_staged(staged, &slices, f);
+        }
         let mut lock = self.sh.ks.lock(self.s.db, &slices);
         let run = || -> crate::error::Result<Reply> {
             let states: Vec<KeyState> =
                 slices.iter().map(|k| self.sh.ks.state(&lock, k)).collect::<crate::error::Result<_>>()?;
             let (reply, news) = f(self, &states)?;
             if !news.is_empty() {
-                if let Some((_, NewState::Set(v, _))) = slices.iter().zip(&news).find(
-                    |(_, n)| matches!(n, NewState::Set(v, _) if v.len() + 1 > crate::options::MAX_VALUE_SIZE),
-                ) {
-                    return Ok(Reply::err(format!("value of {} bytes is above the 64 MiB limit", v.len())));
+                match checked_changes(&slices, &states, news) {
+                    Err(r) => return Ok(r),
+                    Ok(changes) => self.sh.ks.write(&mut lock, &changes)?,
                 }
-                // A key named twice (MSET k a k b) takes its last new state, once.
-                let mut changes: Vec<(&[u8], &KeyState, NewState)> = Vec::with_capacity(slices.len());
-                let mut seen = std::collections::HashSet::new();
-                for ((k, st), n) in slices.iter().zip(&states).zip(news).rev() {
-                    let first = if slices.len() <= 16 {
-                        !changes.iter().any(|(c, _, _)| c == k)
-                    } else {
-                        seen.insert(*k)
-                    };
-                    if first {
-                        changes.push((k, st, n));
-                    }
-                }
-                changes.reverse();
-                self.sh.ks.write(&mut lock, &changes)?;
             }
             Ok(reply)
         };
         run().unwrap_or_else(|e| db_err(&e))
     }
+}
+
+impl<'a, 'k> Ctx<'a, 'k> {
+    /// [`Ctx::write`] joining the chunk's staged writes: the new states are staged, not
+    /// written, and later commands of the chunk read them.
+    fn write_staged<F>(&mut self, staged: &'a mut StagedChunk<'k>, keys: &[&[u8]], f: F) -> Reply
+    where
+        F: FnOnce(&Self, &[KeyState]) -> crate::error::Result<(Reply, Vec<NewState>)>,
+    {
+        let ks: &'k Keyspace = &self.sh.ks;
+        let db = self.s.db;
+        if !ks.lock_staged(&mut staged.writes, db, keys) {
+            staged.commit(ks);
+            // Nothing is staged now, so this waits for the stripes in stripe order.
+            let locked = ks.lock_staged(&mut staged.writes, db, keys);
+            debug_assert!(locked);
+        }
+        let states: crate::error::Result<Vec<KeyState>> =
+            keys.iter().map(|k| ks.staged_state(&staged.writes, k)).collect();
+        let states = match states {
+            Ok(s) => s,
+            Err(e) => {
+                self.staged = Some(staged);
+                return db_err(&e);
+            }
+        };
+        let result = f(self, &states);
+        let reply = match result {
+            Err(e) => db_err(&e),
+            Ok((reply, news)) if news.is_empty() => reply,
+            Ok((reply, news)) => match checked_changes(keys, &states, news) {
+                Err(r) => r,
+                Ok(changes) => match ks.stage_write(&mut staged.writes, &changes) {
+                    Err(e) => db_err(&e),
+                    Ok(()) => {
+                        staged.commands.push(staged.command);
+                        reply
+                    }
+                },
+            },
+        };
+        if staged.writes.batch_bytes() >= STAGED_BATCH_BYTES {
+            staged.commit(ks);
+        }
+        self.staged = Some(staged);
+        reply
+    }
+}
+
+/// A write's changes: each key with its state before and its new state.
+type Changes<'x> = Vec<(&'x [u8], &'x KeyState, NewState)>;
+
+/// The changes of a write: one per distinct key (a key named twice, as in `MSET k a k b`,
+/// takes its last new state), or the error reply for a value over the size limit.
+fn checked_changes<'x>(
+    keys: &[&'x [u8]],
+    states: &'x [KeyState],
+    news: Vec<NewState>,
+) -> Result<Changes<'x>, Reply> {
+    if let Some((_, NewState::Set(v, _))) = keys
+        .iter()
+        .zip(&news)
+        .find(|(_, n)| matches!(n, NewState::Set(v, _) if v.len() + 1 > crate::options::MAX_VALUE_SIZE))
+    {
+        return Err(Reply::err(format!("value of {} bytes is above the 64 MiB limit", v.len())));
+    }
+    let mut changes: Vec<(&[u8], &KeyState, NewState)> = Vec::with_capacity(keys.len());
+    let mut seen = std::collections::HashSet::new();
+    for ((k, st), n) in keys.iter().zip(states).zip(news).rev() {
+        let first = if keys.len() <= 16 { !changes.iter().any(|(c, _, _)| c == k) } else { seen.insert(*k) };
+        if first {
+            changes.push((k, st, n));
+        }
+    }
+    changes.reverse();
+    Ok(changes)
 }
 
 /// Arity of a command as Redis's command table gives it: `n` exactly `n` arguments
@@ -488,8 +626,19 @@ pub fn command_arity(name: &str) -> i32 {
 
 /// Runs one request.
 pub fn execute(sh: &Shared, s: &mut Session, args: &[Vec<u8>]) -> (Reply, After) {
+    execute_staged(sh, s, args, None)
+}
+
+/// Runs one request; a command that may stage its writes ([`stages_writes`]) joins
+/// `staged`, any other runs after committing what `staged` holds.
+pub fn execute_staged<'k>(
+    sh: &'k Shared,
+    s: &mut Session,
+    args: &[Vec<u8>],
+    staged: Option<&mut StagedChunk<'k>>,
+) -> (Reply, After) {
     sh.commands.fetch_add(1, Ordering::Relaxed);
-    let (r, after) = dispatch(sh, s, args);
+    let (r, after) = dispatch(sh, s, args, staged);
     if r.is_error() {
         sh.errors.fetch_add(1, Ordering::Relaxed);
     }
@@ -520,7 +669,12 @@ impl Shared {
     }
 }
 
-fn dispatch(sh: &Shared, s: &mut Session, args: &[Vec<u8>]) -> (Reply, After) {
+fn dispatch<'k>(
+    sh: &'k Shared,
+    s: &mut Session,
+    args: &[Vec<u8>],
+    staged: Option<&mut StagedChunk<'k>>,
+) -> (Reply, After) {
     let mut buf = [0u8; 24];
     let name = lower_name(&args[0], &mut buf).unwrap_or_default();
     let Some(ar) = arity(name) else {
@@ -542,10 +696,20 @@ fn dispatch(sh: &Shared, s: &mut Session, args: &[Vec<u8>]) -> (Reply, After) {
     if name == "client" {
         sh.publish_client(s);
     }
+    // Any other command first commits what is staged (a command it does not know, or
+    // with the wrong arity, only answers an error).
+    let staged = match staged {
+        Some(st) if stages_writes(name) => Some(st),
+        Some(st) => {
+            st.commit(&sh.ks);
+            None
+        }
+        None => None,
+    };
     if !s.authed && !matches!(name, "auth" | "hello" | "quit") {
         return (Reply::Error("NOAUTH Authentication required.".into()), After::Continue);
     }
-    let mut c = Ctx { sh, s, after: After::Continue };
+    let mut c = Ctx { sh, s, after: After::Continue, staged };
     let a = args;
     let r = match name {
         "get" => strings::get(&mut c, a),
@@ -777,19 +941,34 @@ fn spawn_background(sh: Arc<Shared>) -> std::thread::JoinHandle<()> {
 
 /// Runs a chunk of pipelined requests in order; stops after one that closes the
 /// connection or the server.
+///
+/// Consecutive string commands stage their writes ([`StagedChunk`]): they commit as one
+/// engine write, with one count record, before any other command, when the staged batch
+/// reaches [`STAGED_BATCH_BYTES`], and at the end of the chunk, and always before any
+/// reply of the chunk goes out. A commit that fails turns the replies of the commands
+/// that staged into its error reply.
 fn run_chunk(sh: &Shared, mut s: Session, requests: &[Vec<Vec<u8>>]) -> (Vec<u8>, After, Session) {
-    let mut out = Vec::new();
+    let mut replies: Vec<Option<Reply>> = Vec::with_capacity(requests.len());
     let mut after = After::Continue;
-    for args in requests {
-        let (r, a) = execute(sh, &mut s, args);
+    let mut staged = StagedChunk::default();
+    for (i, args) in requests.iter().enumerate() {
+        staged.command = i;
+        let (r, a) = execute_staged(sh, &mut s, args, Some(&mut staged));
         // SHUTDOWN does not answer (as Redis): the connection closes.
-        if a != After::Shutdown {
-            r.encode(&mut out);
-        }
+        replies.push((a != After::Shutdown).then_some(r));
         if a != After::Continue {
             after = a;
             break;
         }
+    }
+    staged.commit(&sh.ks);
+    for (i, r) in staged.failed.drain(..) {
+        sh.errors.fetch_add(1, Ordering::Relaxed);
+        replies[i] = Some(r);
+    }
+    let mut out = Vec::new();
+    for r in replies.iter().flatten() {
+        r.encode(&mut out);
     }
     sh.publish_client(&s);
     (out, after, s)

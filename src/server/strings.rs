@@ -32,7 +32,7 @@ pub fn expire_at(arg: &[u8], unit_ms: i64, absolute: bool, cmd: &str) -> Result<
 }
 
 /// GET key
-pub fn get(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
+pub fn get(c: &mut Ctx<'_, '_>, a: &[Vec<u8>]) -> Reply {
     match c.read(&a[1]) {
         Ok(v) => Reply::opt_bulk(v.map(|(v, _)| v)),
         Err(r) => r,
@@ -40,7 +40,7 @@ pub fn get(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
 }
 
 /// `SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL]`
-pub fn set(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
+pub fn set(c: &mut Ctx<'_, '_>, a: &[Vec<u8>]) -> Reply {
     let (mut nx, mut xx, mut get, mut keepttl) = (false, false, false, false);
     // As Redis's parseExtendedStringArgumentsOrReply: the same expiry option may repeat
     // (the last wins), two different ones may not; the time is checked after the options.
@@ -105,7 +105,7 @@ fn expiry_kind(o: &[u8]) -> Option<(i64, bool)> {
 }
 
 /// SETNX key value
-pub fn setnx(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
+pub fn setnx(c: &mut Ctx<'_, '_>, a: &[Vec<u8>]) -> Reply {
     c.write(&[&a[1]], |_, st| {
         if st[0].live.is_some() {
             return Ok((Reply::Int(0), vec![]));
@@ -115,7 +115,7 @@ pub fn setnx(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
 }
 
 /// SETEX key seconds value, PSETEX key milliseconds value
-pub fn setex(c: &mut Ctx<'_>, a: &[Vec<u8>], unit: i64) -> Reply {
+pub fn setex(c: &mut Ctx<'_, '_>, a: &[Vec<u8>], unit: i64) -> Reply {
     let name = if unit == 1000 { "setex" } else { "psetex" };
     let t = match expire_at(&a[2], unit, false, name) {
         Ok(t) => t,
@@ -125,12 +125,12 @@ pub fn setex(c: &mut Ctx<'_>, a: &[Vec<u8>], unit: i64) -> Reply {
 }
 
 /// GETSET key value
-pub fn getset(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
+pub fn getset(c: &mut Ctx<'_, '_>, a: &[Vec<u8>]) -> Reply {
     c.write(&[&a[1]], |_, st| Ok((Reply::opt_bulk(st[0].value()), vec![NewState::Set(a[2].clone(), None)])))
 }
 
 /// GETDEL key
-pub fn getdel(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
+pub fn getdel(c: &mut Ctx<'_, '_>, a: &[Vec<u8>]) -> Reply {
     c.write(&[&a[1]], |_, st| match st[0].value() {
         Some(v) => Ok((Reply::bulk(v), vec![NewState::Delete])),
         None => Ok((Reply::Nil, vec![])),
@@ -138,7 +138,7 @@ pub fn getdel(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
 }
 
 /// GETEX key [EX s|PX ms|EXAT s|PXAT ms|PERSIST]
-pub fn getex(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
+pub fn getex(c: &mut Ctx<'_, '_>, a: &[Vec<u8>]) -> Reply {
     // None: leave the TTL; Some(None): persist; Some(Some(opt)): expire per the option.
     let mut change: Option<Option<ExpiryOption<'_>>> = None;
     let mut i = 2;
@@ -179,7 +179,7 @@ pub fn getex(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
 }
 
 /// MGET key [key ...]
-pub fn mget(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
+pub fn mget(c: &mut Ctx<'_, '_>, a: &[Vec<u8>]) -> Reply {
     let mut out = Vec::with_capacity(a.len() - 1);
     for k in &a[1..] {
         match c.read(k) {
@@ -191,7 +191,7 @@ pub fn mget(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
 }
 
 /// MSET key value [key value ...], MSETNX (only if no key exists)
-pub fn mset(c: &mut Ctx<'_>, a: &[Vec<u8>], nx: bool) -> Reply {
+pub fn mset(c: &mut Ctx<'_, '_>, a: &[Vec<u8>], nx: bool) -> Reply {
     if a.len().is_multiple_of(2) {
         return Reply::err(format!(
             "wrong number of arguments for '{}' command",
@@ -209,7 +209,7 @@ pub fn mset(c: &mut Ctx<'_>, a: &[Vec<u8>], nx: bool) -> Reply {
 }
 
 /// APPEND key value
-pub fn append(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
+pub fn append(c: &mut Ctx<'_, '_>, a: &[Vec<u8>]) -> Reply {
     c.write(&[&a[1]], |_, st| {
         let mut v = st[0].value().map(|v| v.to_vec()).unwrap_or_default();
         if (v.len() + a[2].len()) as u64 > MAX_STRING {
@@ -222,7 +222,7 @@ pub fn append(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
 }
 
 /// STRLEN key
-pub fn strlen(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
+pub fn strlen(c: &mut Ctx<'_, '_>, a: &[Vec<u8>]) -> Reply {
     match c.read(&a[1]) {
         Ok(v) => Reply::Int(v.map_or(0, |(v, _)| v.len() as i64)),
         Err(r) => r,
@@ -230,7 +230,7 @@ pub fn strlen(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
 }
 
 /// SETRANGE key offset value
-pub fn setrange(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
+pub fn setrange(c: &mut Ctx<'_, '_>, a: &[Vec<u8>]) -> Reply {
     let Some(off) = parse_i64(&a[2]) else { return not_integer() };
     if off < 0 {
         return Reply::err("offset is out of range");
@@ -255,7 +255,7 @@ pub fn setrange(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
 }
 
 /// GETRANGE key start end (and SUBSTR), with Redis's negative-index rules.
-pub fn getrange(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
+pub fn getrange(c: &mut Ctx<'_, '_>, a: &[Vec<u8>]) -> Reply {
     let (Some(mut start), Some(mut end)) = (parse_i64(&a[2]), parse_i64(&a[3])) else { return not_integer() };
     let v = match c.read(&a[1]) {
         Ok(v) => v.map(|(v, _)| v).unwrap_or_default(),
@@ -283,7 +283,7 @@ pub fn getrange(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
 }
 
 /// INCR, DECR, INCRBY, DECRBY: adds `by` (or the argument times `sign`).
-pub fn incr(c: &mut Ctx<'_>, a: &[Vec<u8>], by: Option<i64>, sign: i64) -> Reply {
+pub fn incr(c: &mut Ctx<'_, '_>, a: &[Vec<u8>], by: Option<i64>, sign: i64) -> Reply {
     let delta = match by {
         Some(d) => d,
         None => match parse_i64(&a[2]) {
@@ -326,7 +326,7 @@ pub fn format_float(v: f64) -> String {
 }
 
 /// INCRBYFLOAT key increment
-pub fn incrbyfloat(c: &mut Ctx<'_>, a: &[Vec<u8>]) -> Reply {
+pub fn incrbyfloat(c: &mut Ctx<'_, '_>, a: &[Vec<u8>]) -> Reply {
     let Some(delta) = parse_float(&a[2]) else { return Reply::err("value is not a valid float") };
     c.write(&[&a[1]], |_, st| {
         let cur = match st[0].value() {
