@@ -170,9 +170,6 @@ pub struct Pos {
 }
 
 #[derive(Debug, Clone)]
-/// Laid out in field order: the header, then the windows a binary search reads, so the
-/// header shares a cache line with the first windows.
-#[repr(C)]
 struct Leaf {
     len: u32,
     /// Leading user-key bytes every key in the leaf's fences shares (module docs).
@@ -184,9 +181,6 @@ struct Leaf {
 }
 
 #[derive(Debug, Clone)]
-/// Laid out in field order: the header, the windows and the children a descent reads,
-/// then the separators' addresses, read only where windows tie or fences are needed.
-#[repr(C)]
 struct Inner {
     /// Separators in use; children in use are one more.
     len: u32,
