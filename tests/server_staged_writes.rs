@@ -1,8 +1,9 @@
 //! A pipeline chunk's string commands stage their writes and commit them as one engine
 //! write (docs/server.md §3): later commands of the chunk read what earlier ones staged,
 //! key counts move only at the commit, a busy stripe makes the chunk commit before it
-//! waits, and through a real connection a pipeline answers exactly as the same commands
-//! sent one by one.
+//! waits, a commit that fails answers every command that staged into it with the error,
+//! and through a real connection a pipeline answers exactly as the same commands sent one
+//! by one.
 
 mod common;
 
@@ -224,4 +225,32 @@ fn a_pipeline_answers_as_its_commands_one_by_one() {
         R::Int(1),
     ];
     assert_eq!(piped, expect);
+}
+
+#[test]
+fn a_failed_commit_answers_every_staging_command_with_its_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (db, ks) = open_keyspace(dir.path());
+    let mut chunk = shaledb::server::StagedChunk::default();
+    for (i, k) in [&b"a"[..], b"b"].into_iter().enumerate() {
+        chunk.command = i;
+        assert!(ks.lock_staged(&mut chunk.writes, 0, &[k]));
+        let st = ks.staged_state(&chunk.writes, k).expect("state");
+        ks.stage_write(
+            &mut chunk.writes,
+            &[(k, &st, NewState::Set(b"v".to_vec(), None))],
+        )
+        .expect("stage");
+        chunk.commands.push(i);
+    }
+    // The engine fails every write from now on.
+    db.close().expect("close");
+    chunk.commit(&ks);
+    let failed: Vec<usize> = chunk.failed.iter().map(|(i, _)| *i).collect();
+    assert_eq!(failed, vec![0, 1], "both staging commands answer the error");
+    assert!(chunk.failed.iter().all(|(_, r)| r.is_error()));
+    assert!(chunk.writes.is_empty() && chunk.commands.is_empty());
+    assert_eq!(ks.dbsize(0), 0, "no count moves for a write that failed");
+    // The commit released the stripes.
+    drop(ks.lock(0, &[b"a", b"b"]));
 }
