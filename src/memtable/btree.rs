@@ -220,6 +220,10 @@ impl Keys {
     }
 }
 
+/// A separator on its way into a parent: its address, and its window after the skip of
+/// the node it comes from (the third field).
+type Sep = (u64, u64, u32);
+
 /// A search target.
 struct Probe<'a> {
     user_key: &'a [u8],
@@ -449,6 +453,16 @@ impl OrderedArena {
         window_of(self.key_at(addr).0, skip as usize)
     }
 
+    /// The window after `skip` bytes of separator `sep`, whose window after `sep.2` bytes
+    /// is `sep.1`: reused when the skips agree (no read of the arena).
+    fn sep_window(&self, sep: Sep, skip: u32) -> u64 {
+        if sep.2 == skip {
+            sep.1
+        } else {
+            self.window_at(sep.0, skip)
+        }
+    }
+
     /// The bytes every key between two fences shares at the front: what the fences' user
     /// keys share, or where one is open, the prefix all keys have.
     fn fence_lcp(&self, lo: Option<u64>, hi: Option<u64>) -> u32 {
@@ -463,11 +477,14 @@ impl OrderedArena {
     /// prefix when it is [`SKIP_GAIN`] bytes longer and the node's keys are too long for
     /// windows at `skip` to hold their rest (judged by the separator's key; shorter keys
     /// have complete windows that already tell every two apart). `None`: keep `skip`, and
-    /// no key was read but the separator's.
-    fn sharper_skip(&self, skip: u32, sep: u64, path: &[(u32, usize)], left_half: bool) -> Option<u32> {
-        if self.key_at(sep).0.len() <= skip as usize + 7 {
-            return None;
+    /// no key was read from the arena.
+    fn sharper_skip(&self, skip: u32, sep: Sep, path: &[(u32, usize)], left_half: bool) -> Option<u32> {
+        // Invariant: `sep.1` is the separator's window at `skip`.
+        debug_assert_eq!(sep.2, skip);
+        if complete(sep.1) {
+            return None; // the key ends within the window: its rest fits
         }
+        let sep = sep.0;
         let (lo, hi) = self.fences_below(path);
         let lcp = if left_half { self.fence_lcp(lo, Some(sep)) } else { self.fence_lcp(Some(sep), hi) };
         (lcp as usize >= skip as usize + SKIP_GAIN).then_some(lcp)
@@ -652,8 +669,8 @@ impl OrderedArena {
         // The root split: a new root above it, with open fences.
         let skip = self.fence_lcp(None, None);
         let mut root = Inner { len: 1, skip, addr: [0; CAP], window: Keys::EMPTY, child: [NONE; CAP + 1] };
-        root.addr[0] = sep;
-        root.window.set(0, self.window_at(sep, skip));
+        root.addr[0] = sep.0;
+        root.window.set(0, self.sep_window(sep, skip));
         root.child[0] = self.root;
         root.child[1] = right;
         self.inners.push(root);
@@ -671,7 +688,7 @@ impl OrderedArena {
         pos: usize,
         addr: u64,
         user_key: &[u8],
-    ) -> Option<(u64, u32)> {
+    ) -> Option<(Sep, u32)> {
         let right = self.leaves.len() as u32;
         let l = &mut self.leaves[leaf as usize];
         let len = l.len as usize;
@@ -705,7 +722,8 @@ impl OrderedArena {
         self.leaves.push(r);
         let (target, at) = if pos <= mid && mid != CAP { (leaf, pos) } else { (right, pos - mid) };
         self.slot_insert(target, at, addr, window);
-        let sep = self.leaves[right as usize].addr[0];
+        let r = &self.leaves[right as usize];
+        let sep = (r.addr[0], r.window.get(0), skip);
         // The halves' fences are now (lo, sep) and (sep, hi): sharpen where it gains.
         for (half, left_half) in [(leaf, true), (right, false)] {
             if let Some(lcp) = self.sharper_skip(skip, sep, path, left_half) {
@@ -781,10 +799,11 @@ impl OrderedArena {
             let at = if pos <= keep { pos } else { pos - keep };
             let w = window_of(user_key, self.leaves[target as usize].skip as usize);
             self.slot_insert(target, at, addr, w);
-            let sep = self.leaves[right as usize].addr[0];
-            let sw = self.window_at(sep, self.inners[parent as usize].skip);
+            let r = &self.leaves[right as usize];
+            let sep = (r.addr[0], r.window.get(0), r.skip);
+            let sw = self.sep_window(sep, self.inners[parent as usize].skip);
             let n = &mut self.inners[parent as usize];
-            n.addr[i] = sep;
+            n.addr[i] = sep.0;
             n.window.set(i, sw);
             return true;
         }
@@ -825,12 +844,13 @@ impl OrderedArena {
                 let w = window_of(user_key, leaf_skip as usize);
                 self.slot_insert(leaf, pos - k, addr, w);
             }
-            let sep = self.leaves[leaf as usize].addr[0];
+            let t = &self.leaves[leaf as usize];
+            let sep = (t.addr[0], t.window.get(0), t.skip);
             // Invariant: the separator is the slot the sibling's skip was checked against.
-            debug_assert_eq!(sep, new_first);
-            let sw = self.window_at(sep, self.inners[parent as usize].skip);
+            debug_assert_eq!(sep.0, new_first);
+            let sw = self.sep_window(sep, self.inners[parent as usize].skip);
             let n = &mut self.inners[parent as usize];
-            n.addr[i - 1] = sep;
+            n.addr[i - 1] = sep.0;
             n.window.set(i - 1, sw);
             return true;
         }
@@ -857,11 +877,12 @@ impl OrderedArena {
         inner: u32,
         path: &[(u32, usize)],
         i: usize,
-        sep: u64,
+        sep: Sep,
         right: u32,
-    ) -> Option<(u64, u32)> {
+    ) -> Option<(Sep, u32)> {
         let skip = self.inners[inner as usize].skip;
-        let sep_window = self.window_at(sep, skip);
+        let sep_window = self.sep_window(sep, skip);
+        let sep = sep.0;
         let n = &mut self.inners[inner as usize];
         let len = n.len as usize;
         if len < CAP {
@@ -897,7 +918,7 @@ impl OrderedArena {
         n.child[..=m].copy_from_slice(&children[..=m]);
         self.inners.push(r);
         let right = (self.inners.len() - 1) as u32;
-        let up = keys[m].0;
+        let up = (keys[m].0, keys[m].1, skip);
         for (half, left_half) in [(inner, true), (right, false)] {
             if let Some(lcp) = self.sharper_skip(skip, up, path, left_half) {
                 self.rewindow_inner(half, lcp);
