@@ -7,7 +7,8 @@
 //! is opened with `manual_wal_flush`: a round's WAL records reach the operating system
 //! with one `flush_wal` before its replies go out, and under `appendfsync always` the
 //! connections that wrote wait on the sync barrier (`Shared::durable`) for a `sync_wal`
-//! by the sync thread, which fsyncs while the loop goes on running other connections: one
+//! by the sync thread, woken once the event-loop round's ready connections have run
+//! (`sync_kicker`), which fsyncs while the loop goes on running other connections: one
 //! fsync covers every write made before it started (group commit).
 //! docs/server.md describes the guarantees next to Redis's.
 
@@ -167,6 +168,9 @@ pub struct Shared {
     /// itself (a wake from another thread costs the loop's runtime one `eventfd` write per
     /// task; from its own thread, none).
     sync_done: tokio::sync::Notify,
+    /// Wakes [`sync_kicker`] on the event loop when a connection filed a durability
+    /// request.
+    sync_kick: tokio::sync::Notify,
     /// Becomes true at shutdown; every connection and the accept loop watch it.
     shutdown_tx: tokio::sync::watch::Sender<bool>,
     /// When the server started.
@@ -198,9 +202,10 @@ impl Shared {
         let gen = {
             let mut g = self.sync_gen.lock();
             g.requested += 1;
-            self.sync_cv.notify_one();
             g.requested
         };
+        // The sync thread starts when the round ends ([`sync_kicker`]), not now.
+        self.sync_kick.notify_one();
         let mut rx = self.synced_tx.subscribe();
         let ok = match rx.wait_for(|g| g.done >= gen || g.failed).await {
             Ok(g) => !g.failed,
@@ -251,6 +256,21 @@ async fn sync_relay(sh: Arc<Shared>) {
         sh.sync_done.notified().await;
         let g = *sh.sync_gen.lock();
         sh.synced_tx.send_replace(g);
+    }
+}
+
+/// Runs on the event loop for the server's lifetime: once a connection has filed a
+/// durability request ([`Shared::durable`]), it lets every task that is ready run first
+/// (it yields, which puts it behind them), then wakes the sync thread. So one fsync covers
+/// the writes of the whole event-loop round, as Redis's `appendfsync always` fsyncs once
+/// in `beforeSleep`, where waking it at the first request started an fsync that covered
+/// that request alone and left the round's others to wait for a second one.
+async fn sync_kicker(sh: Arc<Shared>) {
+    loop {
+        sh.sync_kick.notified().await;
+        tokio::task::yield_now().await;
+        let _g = sh.sync_gen.lock();
+        sh.sync_cv.notify_one();
     }
 }
 
@@ -791,6 +811,7 @@ impl Server {
             syncer_stop: AtomicBool::new(false),
             synced_tx: tokio::sync::watch::channel(SyncGen::default()).0,
             sync_done: tokio::sync::Notify::new(),
+            sync_kick: tokio::sync::Notify::new(),
             started: Instant::now(),
             addr: Mutex::new(addr),
             errors: AtomicUsize::new(0),
@@ -833,6 +854,7 @@ impl Server {
             let shared = inner;
             let listener = tokio::net::TcpListener::from_std(self.listener)?;
             tokio::spawn(sync_relay(Arc::clone(&shared)));
+            tokio::spawn(sync_kicker(Arc::clone(&shared)));
             if handle_signals {
                 let sh = Arc::clone(&shared);
                 tokio::spawn(async move {
