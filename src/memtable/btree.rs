@@ -243,19 +243,7 @@ struct Chunk {
     map: memmap2::MmapMut,
     /// Bytes written; the rest of the map is free.
     len: usize,
-    /// Bytes from the front whose pages were faulted in ahead of the entries
-    /// ([`Chunk::fault_in_ahead`]); the whole map for a chunk from the pool.
-    ready: usize,
 }
-
-/// Bytes of a fresh chunk faulted in at once ahead of the entry that reaches them (32 KiB,
-/// 8 pages, about 200 entries of a 16-byte key and a 100-byte value, with their index
-/// share). Each page's first store would otherwise take a page fault (a zeroed page) of a
-/// few microseconds, one insert in every 30 or so: the p99 of a fill. One
-/// `MADV_POPULATE_WRITE` for 8 pages puts that cost on one insert in 200, past the 99th
-/// percentile, and costs less per page. Faulting in the whole chunk at once
-/// (`MAP_POPULATE`) cost p99.9 instead (see [`Chunk::new`]).
-const FAULT_AHEAD_BYTES: usize = 32 << 10;
 
 impl Chunk {
     /// A chunk of `cap` bytes. Its pages fault in as entries reach them: with
@@ -264,27 +252,12 @@ impl Chunk {
     /// without it 20.2–23.1 µs. Out of memory aborts, as a `Vec`'s allocation does.
     fn new(cap: usize, pool: Option<&ArenaPool>) -> Chunk {
         if let Some(map) = pool.filter(|_| cap == CHUNK_BYTES).and_then(ArenaPool::take) {
-            return Chunk { ready: map.len(), map, len: 0 };
+            return Chunk { map, len: 0 };
         }
         let map = memmap2::MmapOptions::new().len(cap).map_anon().unwrap_or_else(|_| {
             std::alloc::handle_alloc_error(std::alloc::Layout::from_size_align(cap, 1).unwrap_or(std::alloc::Layout::new::<u8>()))
         });
-        Chunk { map, len: 0, ready: 0 }
-    }
-
-    /// Faults in the pages from `ready` to [`FAULT_AHEAD_BYTES`] past `end` (within the
-    /// map) in one `MADV_POPULATE_WRITE` (Linux 5.14), so the stores of the next entries
-    /// take no page faults. It changes no byte (the pages are zero either way); where the
-    /// kernel lacks it, the stores take their faults and it is not tried again.
-    #[cold]
-    fn fault_in_ahead(&mut self, end: usize) {
-        let to = (end + FAULT_AHEAD_BYTES).min(self.map.len());
-        let from = self.ready.min(to);
-        self.ready = to;
-        #[cfg(target_os = "linux")]
-        if self.map.advise_range(memmap2::Advice::PopulateWrite, from, to - from).is_err() {
-            self.ready = self.map.len();
-        }
+        Chunk { map, len: 0 }
     }
 
     fn capacity(&self) -> usize {
@@ -296,17 +269,11 @@ impl Chunk {
     }
 
     fn push(&mut self, bytes: &[u8]) {
-        if self.len + bytes.len() > self.ready {
-            self.fault_in_ahead(self.len + bytes.len());
-        }
         self.map[self.len..self.len + bytes.len()].copy_from_slice(bytes);
         self.len += bytes.len();
     }
 
     fn push_varint(&mut self, v: u64) {
-        if self.len + 10 > self.ready {
-            self.fault_in_ahead(self.len + 10);
-        }
         self.len += crate::coding::encode_varint(v, &mut self.map[self.len..]);
     }
 }
