@@ -194,8 +194,9 @@ pub struct SyncGen {
 impl Shared {
     /// Waits until a WAL sync that started after this call has finished: every write this
     /// connection made before calling is then durable. The sync thread runs
-    /// [`Shared::sync_pending`] as soon as a request is pending; the connections that file
-    /// a request while one fsync runs share the next one. This is how `appendfsync always`
+    /// [`Shared::sync_pending`] once [`sync_kicker`] has let the event-loop round's ready
+    /// connections run; the connections that file a request while one fsync runs share
+    /// the next one. This is how `appendfsync always`
     /// acknowledges a write only after it is on disk, like Redis's one fsync per
     /// event-loop round. False if the sync failed.
     async fn durable(&self) -> bool {
