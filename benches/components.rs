@@ -13,7 +13,7 @@ use shaledb::key::{compare_internal_keys, encode_internal_key, ValueType};
 use shaledb::memtable::iter::MemTableIter;
 use shaledb::memtable::MemTable;
 use shaledb::sstable::block::{Block, BlockBuilder};
-use shaledb::sstable::filter::{build, key_hash, BloomFilter};
+use shaledb::sstable::filter::{build, key_hash, BloomFilter, FilterKind};
 use shaledb::wal::LogWriter;
 
 fn ikey(i: u64) -> Vec<u8> {
@@ -51,8 +51,14 @@ fn bloom_benches(c: &mut Criterion) {
     let hashes: Vec<u64> = (0..10_000u64)
         .map(|i| key_hash(format!("key{i}").as_bytes()))
         .collect();
-    c.bench_function("bloom_build_10k_keys", |b| b.iter(|| build(&hashes, 10)));
-    let f = BloomFilter::decode(Bytes::from(build(&hashes, 10))).expect("filter");
+    c.bench_function("bloom_build_10k_keys", |b| {
+        b.iter(|| build(&hashes, 10, FilterKind::Blocked))
+    });
+    let f = BloomFilter::decode(
+        Bytes::from(build(&hashes, 10, FilterKind::Blocked)),
+        FilterKind::Blocked,
+    )
+    .expect("filter");
     let mut i = 0u64;
     c.bench_function("bloom_probe", |b| {
         b.iter(|| {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 /// The on-disk constants, by the name docs/format.md gives them.
 fn code_constants() -> BTreeMap<&'static str, u128> {
-    let c: [(&str, u128); 34] = [
+    let c: [(&str, u128); 36] = [
         ("TABLE_MAGIC", crate::sstable::format::TABLE_MAGIC.into()),
         ("FORMAT_VERSION", crate::sstable::format::FORMAT_VERSION.into()),
         ("FOOTER_LEN", crate::sstable::format::FOOTER_LEN as u128),
@@ -42,6 +42,8 @@ fn code_constants() -> BTreeMap<&'static str, u128> {
         ("FILE_NUMBER_HEADROOM", crate::filename::FILE_NUMBER_HEADROOM.into()),
         ("VALUE_TYPE_RANGE_DELETION", (crate::key::ValueType::RangeDeletion as u8).into()),
         ("RANGE_DEL_RESTART_INTERVAL", crate::sstable::range_del_block::RANGE_DEL_RESTART_INTERVAL as u128),
+        ("BLOCKED_LINE_BYTES", crate::sstable::filter::BLOCKED_LINE_BYTES as u128),
+        ("BLOCKED_PROBE_MULTIPLIER", crate::sstable::filter::BLOCKED_PROBE_MULTIPLIER.into()),
     ];
     #[allow(unused_mut)]
     let mut map: BTreeMap<&'static str, u128> = c.into_iter().collect();

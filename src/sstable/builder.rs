@@ -30,8 +30,14 @@ const BLOCK_FULL_PERCENT: usize = 90;
 /// Name of the properties block in the metaindex block.
 pub const PROPERTIES_BLOCK_NAME: &[u8] = b"shaledb.properties";
 
-/// Name of the filter block in the metaindex block.
+/// Name of a standard filter block in the metaindex block (`filter::FilterKind::Standard`).
 pub const FILTER_BLOCK_NAME: &[u8] = b"shaledb.filter";
+
+/// Name of a blocked filter block in the metaindex block (`filter::FilterKind::Blocked`).
+/// A name of its own, not a new FORMAT_VERSION: an older build ignores the unknown name
+/// and reads the table without a filter, which is slower but right, where reading these
+/// bits as a standard filter would answer false "not found"s.
+pub const BLOCKED_FILTER_BLOCK_NAME: &[u8] = b"shaledb.filter.blocked";
 
 /// How tables are built; derived from `Options`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +101,7 @@ pub struct TableBuilder {
     block_size: usize,
     compression: Compression,
     bits_per_key: usize,
+    filter_kind: super::filter::FilterKind,
     /// Hashes of the distinct user keys, for the filter block.
     /// Hashes of the user keys added so far, for the filter, in chunks of
     /// [`HASH_CHUNK_LEN`]: a table of a million keys holds 8 MB of them, and one growing
@@ -129,6 +136,14 @@ impl TableBuilder {
         self.id = Some((id, file_number));
     }
 
+    /// Sets the layout of the filter block `finish` writes (default
+    /// [`FilterKind::Blocked`](super::filter::FilterKind::Blocked)). A table with a
+    /// [`FilterKind::Standard`](super::filter::FilterKind::Standard) filter is what builds
+    /// before issue 15's tenth stop wrote, and the kind of filter they use.
+    pub fn filter_kind(&mut self, kind: super::filter::FilterKind) {
+        self.filter_kind = kind;
+    }
+
     /// A builder writing to `file` (new and empty) at `path`.
     pub fn new(file: Box<dyn WritableFile>, path: PathBuf, opts: TableOptions) -> Self {
         let block_size = opts.block_size;
@@ -138,6 +153,7 @@ impl TableBuilder {
             block_size,
             compression: opts.compression,
             bits_per_key: opts.bits_per_key,
+            filter_kind: super::filter::FilterKind::default(),
             key_hashes: Vec::new(),
             last_key_hash: None,
             data_block: BlockBuilder::new(opts.restart_interval),
@@ -340,7 +356,7 @@ impl TableBuilder {
             props.add(format!("shaledb.{name}").as_bytes(), &val);
         }
         let filter_handle = if self.bits_per_key > 0 && !self.key_hashes.is_empty() {
-            let filter = super::filter::build_parts(&self.key_hashes, self.bits_per_key);
+            let filter = super::filter::build_parts(&self.key_hashes, self.bits_per_key, self.filter_kind);
             Some(self.emit_block(&filter, Compression::None))
         } else {
             None
@@ -348,13 +364,17 @@ impl TableBuilder {
         let props_handle = self.emit_block(&props.finish(), Compression::None);
         let range_del_handle =
             (!frags.is_empty()).then(|| self.emit_block(&super::range_del_block::encode(&frags), Compression::None));
-        // Metaindex entries are sorted by name:
-        // "shaledb.filter" < "shaledb.properties" < "shaledb.range_del".
+        // Metaindex entries are sorted by name: "shaledb.filter" (or
+        // "shaledb.filter.blocked") < "shaledb.properties" < "shaledb.range_del".
         let mut meta = BlockBuilder::new(1);
         let mut hv = Vec::new();
         if let Some(h) = filter_handle {
             h.encode_into(&mut hv);
-            meta.add(FILTER_BLOCK_NAME, &hv);
+            let name = match self.filter_kind {
+                super::filter::FilterKind::Blocked => BLOCKED_FILTER_BLOCK_NAME,
+                super::filter::FilterKind::Standard => FILTER_BLOCK_NAME,
+            };
+            meta.add(name, &hv);
             hv.clear();
         }
         props_handle.encode_into(&mut hv);

@@ -11,11 +11,11 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::block::{Block, BlockIter};
-use super::builder::{FILTER_BLOCK_NAME, PROPERTIES_BLOCK_NAME};
+use super::builder::{BLOCKED_FILTER_BLOCK_NAME, FILTER_BLOCK_NAME, PROPERTIES_BLOCK_NAME};
 use super::range_del_block::RANGE_DEL_BLOCK_NAME;
 use crate::range_del::FragmentedRangeTombstones;
 use super::cache::{BlockCache, FileCache};
-use super::filter::BloomFilter;
+use super::filter::{BloomFilter, FilterKind};
 use super::format::{block_len, decode_block, read_block, BlockHandle, Footer, FOOTER_LEN};
 use super::readahead::Readahead;
 use crate::coding::get_varint;
@@ -191,11 +191,15 @@ impl Table {
         let raw = |h: BlockHandle| -> Result<Bytes> {
             Ok(Bytes::copy_from_slice(&read_block(file.as_ref(), path, h, footer_off, true)?))
         };
+        // A blocked filter if the table has one, else a standard one (docs/format.md §3.5).
         let mut filter = None;
-        if let Some(h) = meta_handle(FILTER_BLOCK_NAME, "bad filter handle")? {
-            let f = BloomFilter::decode(raw(h)?)
-                .ok_or_else(|| corrupt(h.offset, CorruptionKind::Malformed("bad filter block")))?;
-            filter = Some(f);
+        for (name, kind) in [(BLOCKED_FILTER_BLOCK_NAME, FilterKind::Blocked), (FILTER_BLOCK_NAME, FilterKind::Standard)] {
+            if let Some(h) = meta_handle(name, "bad filter handle")? {
+                let f = BloomFilter::decode(raw(h)?, kind)
+                    .ok_or_else(|| corrupt(h.offset, CorruptionKind::Malformed("bad filter block")))?;
+                filter = Some(f);
+                break;
+            }
         }
         let mut properties = TableProperties::default();
         if let Some(h) = meta_handle(PROPERTIES_BLOCK_NAME, "bad properties handle")? {
