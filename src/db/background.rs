@@ -26,12 +26,21 @@ use crate::version::set::NewTable;
 /// # Errors
 /// [`crate::error::Error::Io`] if the thread cannot be spawned.
 pub(super) fn spawn(index: usize, inner: Arc<DbInner>, rx: Receiver<BgMsg>) -> Result<JoinHandle<()>> {
-    let h = std::thread::Builder::new().name(format!("shaledb-compact-{index}")).spawn(move || loop {
-        // Woken by `Work`, and once a second anyway: a table whose earliest expiry has
-        // passed becomes due with no write to trigger it (TTL compaction).
-        match rx.recv_timeout(std::time::Duration::from_secs(1)) {
-            Ok(BgMsg::Work) | Err(crossbeam_channel::RecvTimeoutError::Timeout) => inner.compact_pending(),
-            Ok(_) | Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
+    let h = std::thread::Builder::new().name(format!("shaledb-compact-{index}")).spawn(move || {
+        // Lowest CPU priority by default (`Options::compaction_thread_nice`): on a busy
+        // machine a compaction yields its core to the application's reads and writes.
+        if let Some(n) = inner.opts.compaction_thread_nice {
+            crate::fs::set_current_thread_nice(n);
+        }
+        loop {
+            // Woken by `Work`, and once a second anyway: a table whose earliest expiry has
+            // passed becomes due with no write to trigger it (TTL compaction).
+            match rx.recv_timeout(std::time::Duration::from_secs(1)) {
+                Ok(BgMsg::Work) | Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                    inner.compact_pending()
+                }
+                Ok(_) | Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
+            }
         }
     })?;
     Ok(h)

@@ -165,6 +165,20 @@ pub trait FileSystem: Send + Sync + Debug {
     }
 }
 
+/// Sets the calling thread's nice value (Linux: `setpriority(PRIO_PROCESS, tid)` acts on
+/// one thread); a failure is logged and ignored.
+pub(crate) fn set_current_thread_nice(nice: i32) {
+    #[cfg(target_os = "linux")]
+    {
+        let tid = rustix::thread::gettid();
+        if let Err(e) = rustix::process::setpriority_process(Some(tid), nice) {
+            log::debug!("setpriority({nice}): {e}");
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = nice;
+}
+
 /// The real file system, through `std::fs`. Every error it returns names the operation
 /// and the path (`open /db/LOCK: Is a directory (os error 21)`) and keeps the original
 /// `io::ErrorKind`, so callers can still tell `NotFound` and `WouldBlock` apart.
