@@ -93,6 +93,7 @@ pub use error::{CorruptionKind, Error, Result};
 pub use key::{SequenceNumber, ValueType};
 pub use options::{
     Clock, CompactionFilter, Compression, Decision, HistoryRetention, ManualClock, Options, SystemClock,
-    WalRecoveryMode, WalRetention, WriteOptions, MAX_BATCH_SIZE, MAX_KEY_SIZE, MAX_VALUE_SIZE,
+    WalRecoveryMode, WalRetention, WriteOptions, COMPACTION_THREAD_NICE, MAX_BATCH_SIZE, MAX_KEY_SIZE,
+    MAX_VALUE_SIZE,
 };
 pub use sstable::cache::CacheStats;

@@ -20,8 +20,7 @@ pub const MAX_VALUE_SIZE: usize = 64 << 20;
 /// is held in memory whole.
 pub const MAX_BATCH_SIZE: usize = 1 << 30;
 
-/// The default nice value of compaction threads (19, the lowest CPU priority; see
-/// [`Options::compaction_thread_nice`]).
+/// The lowest CPU priority, a nice value for [`Options::compaction_thread_nice`] (19).
 pub const COMPACTION_THREAD_NICE: i32 = 19;
 
 /// What recovery does with a damaged WAL record, after RocksDB's `WALRecoveryMode`.
@@ -225,7 +224,7 @@ impl Default for Options {
             max_bytes_for_level_base: 256 << 20,
             max_bytes_for_level_multiplier: 10,
             max_background_jobs: 2,
-            compaction_thread_nice: Some(COMPACTION_THREAD_NICE),
+            compaction_thread_nice: None,
             target_file_size: 64 << 20,
             wal_recovery_mode: WalRecoveryMode::TolerateCorruptedTailRecords,
             inline_background: false,
@@ -507,20 +506,23 @@ impl Options {
         self
     }
     /// The nice value compaction threads set for themselves when they start (Linux only;
-    /// default `Some(19)`, the lowest CPU priority; `None` leaves them at the priority of
-    /// the thread that opened the database). RocksDB's
-    /// `Env::LowerThreadPoolCPUPriority(LOW, kLow)`, here on by default: when the
-    /// application's threads and the background threads want more cores than there are,
-    /// a compaction yields the core to a read or a write instead of making it wait for
-    /// its time slice. Compactions only get done later; writes slow down only if that lets
-    /// L0 reach `level0_slowdown_writes_trigger`. The flush thread keeps normal priority:
-    /// a full memtable waits for it. Measured on a 2-core machine, `shale bench
-    /// --benchmarks readwhilewriting --num 10000000 --mmap-reads false
-    /// --block-cache-size 8MiB` on a 10M-key database (one reader beside an unthrottled
-    /// writer): read p99.9 834-1,954 µs at normal priority, 56-61 µs at 19; reads
-    /// 92-97K/s against 139-140K/s (DESIGN.md §5.1). A value outside -20..=19 is
-    /// `Error::InvalidArgument` at open; lowering it below the process's own needs
-    /// privileges, and a refused `setpriority` is only logged.
+    /// default `None`: they keep the priority of the thread that opened the database, as
+    /// in RocksDB; [`COMPACTION_THREAD_NICE`] (19) is the lowest CPU priority). RocksDB's
+    /// `Env::LowerThreadPoolCPUPriority(LOW, kLow)`. When the application's threads and
+    /// the background threads want more cores than there are, a compaction at a low
+    /// priority yields its core to a read or a write instead of making it wait for its
+    /// time slice; in exchange compactions finish later, so L0 grows (reads consult more
+    /// tables, the disk holds more) until `level0_slowdown_writes_trigger` slows the
+    /// writers, and the debt is paid when the load drops. The flush thread keeps normal
+    /// priority: a full memtable waits for it. Measured on a 2-core machine (DESIGN.md
+    /// §5.1): with `Some(19)`, one reader beside an unthrottled writer on a 10M-key
+    /// database read at p99.9 56-83 µs instead of 834-2,177, and 130-140K reads/s
+    /// instead of 86-101K; but a seekrandom right after an overwrite (its compactions
+    /// pending) fell from 83K to 70K seeks/s (p99 21-27 -> 66 µs), and the next write
+    /// workload paid the deferred compactions (ycsb-a write amplification 3.71 -> 5.81).
+    /// Hence off by default. A value outside -20..=19 is `Error::InvalidArgument` at
+    /// open; lowering it below the process's own needs privileges, and a refused
+    /// `setpriority` is only logged.
     #[must_use]
     pub fn compaction_thread_nice(mut self, nice: Option<i32>) -> Self {
         self.compaction_thread_nice = nice;

@@ -1,6 +1,6 @@
 //! Compaction threads run at the nice value `Options::compaction_thread_nice` gives
-//! (default 19, the lowest CPU priority; `None` keeps the opener's), and a value outside
-//! -20..=19 is refused at open. Linux only: the nice value is read from
+//! (`Some(19)`: the lowest CPU priority), keep the opener's by default (`None`), and a
+//! value outside -20..=19 is refused at open. Linux only: the nice value is read from
 //! `/proc/self/task/<tid>/stat`.
 #![cfg(target_os = "linux")]
 
@@ -54,10 +54,13 @@ fn compacted(dir: &std::path::Path, opts: Options) -> (Db, Vec<i32>) {
 #[test]
 fn compaction_threads_run_at_the_configured_nice_value() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (db, nice) = compacted(dir.path(), Options::default());
+    let (db, nice) = compacted(
+        dir.path(),
+        Options::default().compaction_thread_nice(Some(shaledb::COMPACTION_THREAD_NICE)),
+    );
     assert!(
         nice.iter().all(|&n| n == 19),
-        "default: nice 19, got {nice:?}"
+        "Some(19): nice 19, got {nice:?}"
     );
     assert_eq!(db.get("k007").expect("get").as_deref(), Some(&b"v1"[..]));
     db.close().expect("close");
@@ -72,10 +75,10 @@ fn compaction_threads_run_at_the_configured_nice_value() {
             .parse::<i32>()
             .expect("number")
     };
-    let (db, nice) = compacted(dir.path(), Options::default().compaction_thread_nice(None));
+    let (db, nice) = compacted(dir.path(), Options::default());
     assert!(
         nice.iter().all(|&n| n == opener),
-        "None: the opener's nice {opener}, got {nice:?}"
+        "default (None): the opener's nice {opener}, got {nice:?}"
     );
     db.close().expect("close");
 }
