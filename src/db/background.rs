@@ -27,8 +27,9 @@ use crate::version::set::NewTable;
 /// [`crate::error::Error::Io`] if the thread cannot be spawned.
 pub(super) fn spawn(index: usize, inner: Arc<DbInner>, rx: Receiver<BgMsg>) -> Result<JoinHandle<()>> {
     let h = std::thread::Builder::new().name(format!("shaledb-compact-{index}")).spawn(move || {
-        // Lowest CPU priority by default (`Options::compaction_thread_nice`): on a busy
-        // machine a compaction yields its core to the application's reads and writes.
+        // A lower CPU priority if `Options::compaction_thread_nice` asks for one (off by
+        // default): on a busy machine a compaction then yields its core to the
+        // application's reads and writes (DESIGN.md §5.1).
         if let Some(n) = inner.opts.compaction_thread_nice {
             crate::fs::set_current_thread_nice(n);
         }

@@ -14,6 +14,11 @@
 //!   the whole bit array. Still read; written only on request
 //!   (`TableBuilder::filter_kind`).
 //!
+//! The memtable's key filter (`memtable/filter.rs`) is blocked too, but it is not this
+//! code: it lives only in memory, sets its bits concurrently with lock-free probes
+//! (atomic words), and uses 3 probes at about 16 bits per key; this layout is on disk and
+//! fixed by docs/format.md §3.5.
+//!
 //! Immutable once built; shared by readers.
 
 use xxhash_rust::xxh3::xxh3_64;
